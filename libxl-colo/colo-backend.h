@@ -1,0 +1,94 @@
+/*
+ * colo-backend.h - the domain backend interface.
+ *
+ * The checkpoint engine (colo-primary.c, colo-secondary.c) never talks to a
+ * hypervisor.  It drives a domain through these operations, in the spirit of
+ * libxenguest's save/restore callbacks: the backend knows how to stop, start,
+ * read and write one kind of domain; the engine knows when.
+ *
+ *   xen  - a real Xen domain (libxenctrl, libxenforeignmemory, libxenguest,
+ *          libxl, QMP to qemu-xen).  See xen/ and docs/architecture.md.
+ *   sim  - a simulated guest for machines without Xen: a memfd of guest RAM
+ *          written by a workload process, dirty pages logged by the kernel
+ *          (userfaultfd write-protect + PAGEMAP_SCAN).  See sim/.
+ *
+ * All operations return 0 on success and -1 on failure, after logging what
+ * failed with colo_log(); errno is preserved where it means something.
+ */
+#ifndef COLO_BACKEND_H
+#define COLO_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "colo-bitmap.h"
+
+struct colo_domain;                 /* backend-private */
+
+/* What the engine needs to know about a domain to replicate it. */
+struct colo_domain_info {
+    char     name[64];
+    uint64_t nr_pages;              /* pfns 0 .. nr_pages-1 are replicated */
+    uint32_t page_size;             /* always COLO_PAGE_SIZE today */
+};
+
+/*
+ * A domain specification as the operator wrote it: backend-specific
+ * "key=value,key=value" options (sim: mem=64M,rate=20000,pattern=hotset;
+ * xen: domid or name).  Parsed by the backend, which names a bad key.
+ */
+struct colo_domain_spec {
+    const char *name;
+    const char *options;
+};
+
+struct colo_backend {
+    const char *name;
+
+    /* Primary: take hold of the running domain to protect (sim: start it). */
+    int  (*open_primary)(const struct colo_domain_spec *spec, struct colo_domain **out);
+    /*
+     * Secondary: create the domain that will become the SVM, with room for
+     * info->nr_pages pages, paused and not yet runnable.  It is filled by
+     * write_pages() and load_device() and first runs at resume().
+     */
+    int  (*create_secondary)(const struct colo_domain_spec *spec,
+                             const struct colo_domain_info *info,
+                             struct colo_domain **out);
+    void (*get_info)(struct colo_domain *d, struct colo_domain_info *out);
+
+    /* Stop / continue the vCPUs at a point where their state is complete. */
+    int  (*suspend)(struct colo_domain *d);
+    int  (*resume)(struct colo_domain *d);
+
+    /* Dirty logging.  dirty_read_clear ORs the pages written since the last
+     * call (or since enable) into 'into' and restarts the log. */
+    int  (*logdirty_enable)(struct colo_domain *d);
+    int  (*logdirty_disable)(struct colo_domain *d);
+    int  (*dirty_read_clear)(struct colo_domain *d, struct colo_bitmap *into);
+
+    /* Copy pages out of / into guest memory; pfns ascending, n <= COLO_MAX_PAGE_BATCH. */
+    int  (*read_pages)(struct colo_domain *d, const uint64_t *pfns, uint32_t n, void *buf);
+    int  (*write_pages)(struct colo_domain *d, const uint64_t *pfns, uint32_t n, const void *buf);
+
+    /* vCPU and device-model state as one opaque blob (malloc'd by save). */
+    int  (*save_device)(struct colo_domain *d, void **blob, size_t *len);
+    int  (*load_device)(struct colo_domain *d, const void *blob, size_t len);
+
+    /* Optional: a guest-visible progress counter, for tests and the demo
+     * (sim: page writes done).  NULL where the backend has none. */
+    uint64_t (*guest_progress)(struct colo_domain *d);
+
+    /* Destroy the domain (secondary after a failed start; tests). */
+    void (*destroy)(struct colo_domain *d);
+    /* Let go of the domain, leaving it as it is (running, if it runs). */
+    void (*close)(struct colo_domain *d);
+};
+
+extern const struct colo_backend colo_backend_sim;
+extern const struct colo_backend colo_backend_xen;
+
+/* Look a backend up by name ("sim", "xen"); NULL if there is none. */
+const struct colo_backend *colo_backend_find(const char *name);
+
+#endif

@@ -1,0 +1,124 @@
+/* colo-control.c - see colo-control.h. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "colo-control.h"
+#include "colo-log.h"
+
+#define CTL_MAX_BODY 4096     /* control requests are tiny */
+#define CTL_IO_TIMEOUT_MS 100 /* a stalled client must not stall checkpoints */
+
+int colo_ctl_open(struct colo_ctl_server *s, const char *addr)
+{
+    memset(s, 0, sizeof(*s));
+    if (strncmp(addr, "unix:", 5) != 0) {
+        colo_err("control socket '%s' must be unix:PATH", addr);
+        return -1;
+    }
+    snprintf(s->path, sizeof(s->path), "%s", addr + 5);
+    s->lfd = colo_sock_listen(addr);
+    return s->lfd < 0 ? -1 : 0;
+}
+
+static void drop(struct colo_ctl_server *s, int i)
+{
+    colo_chan_close(&s->clients[i]);
+    s->clients[i] = s->clients[--s->nclients];
+}
+
+void colo_ctl_close(struct colo_ctl_server *s)
+{
+    while (s->nclients)
+        drop(s, 0);
+    if (s->lfd >= 0) {
+        close(s->lfd);
+        unlink(s->path);
+    }
+    s->lfd = -1;
+}
+
+int colo_ctl_pollfds(struct colo_ctl_server *s, struct pollfd *pfds, int cap)
+{
+    int n = 0;
+
+    if (s->lfd < 0 || cap < 1 + s->nclients)
+        return 0;
+    pfds[n++] = (struct pollfd){ .fd = s->lfd, .events = POLLIN };
+    for (int i = 0; i < s->nclients; i++)
+        pfds[n++] = (struct pollfd){ .fd = s->clients[i].fd, .events = POLLIN };
+    return n;
+}
+
+static void reply_status(struct colo_ctl_server *s, struct colo_chan *c)
+{
+    char *json = s->on_status ? s->on_status(s->opaque) : NULL;
+    uint8_t hdr[COLO_REC_HDR_SIZE];
+    size_t len = json ? strlen(json) : 0;
+    struct iovec iov[2] = { { hdr, colo_enc_hdr(hdr, sizeof(hdr), COLO_REC_STATUS, (uint32_t)len) },
+                            { json, len } };
+
+    colo_chan_sendv(c, iov, 2);
+    free(json);
+}
+
+/* One record from client i; returns -1 if the client must be dropped. */
+static int handle_client(struct colo_ctl_server *s, int i)
+{
+    struct colo_chan *c = &s->clients[i];
+    struct colo_rec r;
+
+    if (colo_chan_recv(c, &r, 0) <= 0)
+        return -1;
+    switch (r.type) {
+    case COLO_REC_CHECKPOINT_REQUEST:
+        if (s->on_checkpoint_request)
+            s->on_checkpoint_request(s->opaque, r.u.request.cause);
+        return 0;
+    case COLO_REC_STATUS_REQUEST:
+        reply_status(s, c);
+        return 0;
+    case COLO_REC_FAILOVER:
+        if (s->on_failover)
+            s->on_failover(s->opaque);
+        return 0;
+    default:
+        colo_warn("control: %s is not a control request; dropping the client", colo_rec_name(r.type));
+        return -1;
+    }
+}
+
+void colo_ctl_handle(struct colo_ctl_server *s, const struct pollfd *pfds, int n)
+{
+    /* Clients first, from the back, so that drop() does not disturb the
+     * indices still to visit; pfds[1 + i] is client i. */
+    for (int i = n - 2; i >= 0; i--)
+        if (i < s->nclients && pfds[1 + i].revents && handle_client(s, i) < 0)
+            drop(s, i);
+    if (n > 0 && (pfds[0].revents & POLLIN)) {
+        int fd = colo_sock_accept(s->lfd, 0);
+
+        if (fd < 0)
+            return;
+        /* Non-blocking: a client that stops reading or writing half a
+         * record costs at most CTL_IO_TIMEOUT_MS, never the checkpoint loop. */
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+        if (s->nclients == COLO_CTL_MAX_CLIENTS ||
+            colo_chan_init_sized(&s->clients[s->nclients], fd, "control", CTL_MAX_BODY) < 0) {
+            colo_warn("control: too many clients, refusing one");
+            close(fd);
+            return;
+        }
+        s->clients[s->nclients++].io_timeout_ms = CTL_IO_TIMEOUT_MS;
+    }
+}
+
+void colo_ctl_broadcast(struct colo_ctl_server *s, const void *rec, size_t len)
+{
+    for (int i = s->nclients - 1; i >= 0; i--)
+        if (colo_chan_send(&s->clients[i], rec, len) < 0)
+            drop(s, i);
+}

@@ -1,0 +1,339 @@
+/*
+ * colo-daemon.c - `colo-engine`, the COLO replication daemon.
+ *
+ *   colo-engine primary   --backend B --domain NAME[,OPTS] --peer ADDR [options]
+ *   colo-engine secondary --backend B --domain NAME[,OPTS] --listen ADDR [options]
+ *
+ * One process per protected domain and side.  The primary's main loop waits
+ * for a reason to checkpoint (interval, control request) and runs one; the
+ * secondary's loop is the engine's own (colo_secondary_run) with this file
+ * serving the control socket between checkpoints.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "colo-control.h"
+#include "colo-engine.h"
+#include "colo-log.h"
+
+struct daemon {
+    struct colo_engine e;
+    struct colo_ctl_server ctl;
+    bool have_ctl;
+    const char *role;
+    int sigfd;
+    bool quit;
+    bool pending;                   /* a checkpoint is wanted */
+    enum colo_trigger pending_cause;
+    uint64_t interval_ns, min_interval_ns, hb_interval_ns, last_hb_ns;
+    uint64_t max_checkpoints;       /* 0: run until stopped */
+    uint64_t run_after_failover_ms; /* secondary, tests: then exit */
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+"usage: colo-engine primary   --backend sim|xen --domain NAME[,OPTS] --peer ADDR [options]\n"
+"       colo-engine secondary --backend sim|xen --domain NAME[,OPTS] --listen ADDR [options]\n"
+"options:\n"
+"  --control unix:PATH     control socket (status, checkpoint requests)\n"
+"  --interval MS           periodic checkpoint interval (primary; default 2000, 0 = off)\n"
+"  --min-interval MS       least time between checkpoints (primary; default 10)\n"
+"  --checkpoints N         exit after N checkpoints after the first, or when\n"
+"                          protection is lost (primary; tests and benchmarks)\n"
+"  --io-timeout MS         a started record must complete within this (default 3000)\n"
+"  --peer-timeout MS       secondary: primary silent this long = dead (default 2000)\n"
+"  --run-after-failover MS secondary: after failover run this long, then exit (tests)\n"
+"  --verify                log a SHA-256 of guest RAM at every checkpoint\n"
+"  --debug                 log every state transition\n"
+"ADDR is HOST:PORT, [V6ADDR]:PORT or unix:PATH; OPTS are backend options,\n"
+"e.g. sim: mem=64M,rate=20000,pattern=hotset (see colo-engine(8)).\n");
+}
+
+static void on_ckpt_request(void *opaque, uint32_t cause)
+{
+    struct daemon *d = opaque;
+
+    if (!d->pending) {
+        d->pending = true;
+        d->pending_cause = (enum colo_trigger)cause;
+    }
+}
+
+static char *on_status(void *opaque)
+{
+    struct daemon *d = opaque;
+    char *json = NULL;
+    size_t len;
+
+    colo_status_json(&d->e, d->role, &json, &len);
+    return json;
+}
+
+static void on_ckpt_done(void *opaque, uint64_t seq)
+{
+    struct daemon *d = opaque;
+    uint8_t buf[32];
+
+    if (d->have_ctl)
+        colo_ctl_broadcast(&d->ctl, buf, colo_enc_seq(buf, sizeof(buf), COLO_REC_CHECKPOINT_DONE, seq));
+}
+
+static void read_signals(struct daemon *d)
+{
+    struct signalfd_siginfo si;
+
+    while (read(d->sigfd, &si, sizeof(si)) == sizeof(si))
+        d->quit = true;
+}
+
+/* Poll signals, control socket and (primary) the replication channel. */
+static int poll_once(struct daemon *d, int timeout_ms, bool with_chan)
+{
+    struct pollfd pfds[2 + 1 + COLO_CTL_MAX_CLIENTS];
+    int n = 0, nctl, r;
+
+    pfds[n++] = (struct pollfd){ .fd = d->sigfd, .events = POLLIN };
+    if (with_chan)
+        pfds[n++] = (struct pollfd){ .fd = d->e.chan.fd, .events = POLLIN };
+    nctl = d->have_ctl ? colo_ctl_pollfds(&d->ctl, pfds + n, COLO_CTL_MAX_CLIENTS + 1) : 0;
+    r = poll(pfds, (nfds_t)(n + nctl), timeout_ms);
+    if (r <= 0)
+        return r;
+    if (pfds[0].revents)
+        read_signals(d);
+    if (with_chan && pfds[1].revents)
+        colo_primary_handle_input(&d->e);
+    if (nctl)
+        colo_ctl_handle(&d->ctl, pfds + n, nctl);
+    return r;
+}
+
+static int send_heartbeat(struct daemon *d, uint64_t now)
+{
+    uint8_t buf[32];
+
+    d->last_hb_ns = now;
+    if (colo_chan_send(&d->e.chan, buf, colo_enc_heartbeat(buf, sizeof(buf), now, now)) < 0)
+        return colo_primary_handle_input(&d->e);   /* reads the EOF, goes unprotected */
+    return 0;
+}
+
+/* Primary main loop: one screen, as promised. */
+static int primary_loop(struct daemon *d)
+{
+    struct colo_engine *e = &d->e;
+
+    while (!d->quit && e->state != COLO_FAILED &&
+           !(d->max_checkpoints && e->state == COLO_P_UNPROTECTED)) {
+        uint64_t now = colo_now_ns(), next_ok = e->last_end_ns + d->min_interval_ns;
+        bool running = e->state == COLO_P_RUNNING;
+        int64_t wait_ns = (int64_t)d->hb_interval_ns;
+
+        if (running && d->interval_ns && now >= e->last_end_ns + d->interval_ns)
+            on_ckpt_request(d, COLO_TRIGGER_PERIODIC);
+        if (running && d->pending && now >= next_ok) {
+            d->pending = false;
+            if (colo_primary_checkpoint(e, d->pending_cause) == 0 && d->max_checkpoints &&
+                e->stats.checkpoints > d->max_checkpoints)
+                d->quit = true;
+            continue;
+        }
+        if (running && now - d->last_hb_ns >= d->hb_interval_ns)
+            send_heartbeat(d, now);
+        if (running && d->pending)
+            wait_ns = (int64_t)(next_ok - now);
+        else if (running && d->interval_ns && e->last_end_ns + d->interval_ns - now < (uint64_t)wait_ns)
+            wait_ns = (int64_t)(e->last_end_ns + d->interval_ns - now);
+        poll_once(d, (int)(wait_ns / 1000000) + 1, e->have_chan);
+    }
+    return e->state == COLO_FAILED ? -1 : 0;
+}
+
+static int secondary_idle(void *opaque)
+{
+    struct daemon *d = opaque;
+
+    poll_once(d, 0, false);
+    return d->quit ? -1 : 0;
+}
+
+static int secondary_main(struct daemon *d, const struct colo_domain_spec *spec)
+{
+    struct colo_engine *e = &d->e;
+    uint64_t until;
+
+    if (colo_secondary_run(e, spec) < 0)
+        return -1;
+    /* Failed over: the SVM is the VM.  Keep serving status until told to stop. */
+    colo_info("secondary: guest progress at failover: %" PRIu64,
+              e->be->guest_progress ? e->be->guest_progress(e->dom) : 0);
+    until = d->run_after_failover_ms ? colo_now_ns() + d->run_after_failover_ms * 1000000ull : 0;
+    while (!d->quit && (!until || colo_now_ns() < until))
+        poll_once(d, 50, false);
+    return 0;
+}
+
+static int parse_ms(const char *opt, const char *v, uint64_t *out)
+{
+    char *end;
+    unsigned long long n;
+
+    errno = 0;
+    n = strtoull(v, &end, 10);
+    if (errno || end == v || *end || v[0] == '-' || n > 86400000ull) {
+        colo_err("option --%s: '%s' is not a number of milliseconds (0..86400000)", opt, v);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "backend", 1, 0, 'b' }, { "domain", 1, 0, 'd' }, { "peer", 1, 0, 'p' },
+        { "listen", 1, 0, 'l' }, { "control", 1, 0, 'c' }, { "interval", 1, 0, 'i' },
+        { "min-interval", 1, 0, 'm' }, { "checkpoints", 1, 0, 'n' }, { "io-timeout", 1, 0, 't' },
+        { "peer-timeout", 1, 0, 'T' }, { "run-after-failover", 1, 0, 'F' }, { "verify", 0, 0, 'v' },
+        { "debug", 0, 0, 'D' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
+    };
+    static struct daemon d;
+    const char *backend = NULL, *domain = NULL, *peer = NULL, *listen_addr = NULL, *control = NULL;
+    struct colo_engine_cfg cfg = { .io_timeout_ms = 3000, .peer_timeout_ms = 2000 };
+    uint64_t interval = 2000, min_interval = 10, v;
+    enum colo_log_level lvl = COLO_LOG_INFO;
+    const struct colo_backend *be;
+    struct colo_domain_spec spec;
+    char name[64], *comma;
+    sigset_t sigs;
+    int c, rc, fd;
+
+    if (argc < 2 || (strcmp(argv[1], "primary") && strcmp(argv[1], "secondary"))) {
+        usage(argc >= 2 && !strcmp(argv[1], "--help") ? stdout : stderr);
+        return argc >= 2 && !strcmp(argv[1], "--help") ? 0 : 2;
+    }
+    d.role = argv[1];
+    optind = 2;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'b': backend = optarg; break;
+        case 'd': domain = optarg; break;
+        case 'p': peer = optarg; break;
+        case 'l': listen_addr = optarg; break;
+        case 'c': control = optarg; break;
+        case 'v': cfg.verify = true; break;
+        case 'D': lvl = COLO_LOG_DEBUG; break;
+        case 'h': usage(stdout); return 0;
+        case 'i': if (parse_ms("interval", optarg, &interval) < 0) return 2; break;
+        case 'm': if (parse_ms("min-interval", optarg, &min_interval) < 0) return 2; break;
+        case 'n': if (parse_ms("checkpoints", optarg, &d.max_checkpoints) < 0) return 2; break;
+        case 't': if (parse_ms("io-timeout", optarg, &v) < 0) return 2; cfg.io_timeout_ms = (int)v; break;
+        case 'T': if (parse_ms("peer-timeout", optarg, &v) < 0) return 2; cfg.peer_timeout_ms = (int)v; break;
+        case 'F': if (parse_ms("run-after-failover", optarg, &d.run_after_failover_ms) < 0) return 2; break;
+        default: usage(stderr); return 2;
+        }
+    }
+    colo_log_init(strcmp(d.role, "primary") ? "colo-secondary" : "colo-primary", lvl);
+    if (optind < argc) {
+        colo_err("unexpected argument '%s'", argv[optind]);
+        return 2;
+    }
+    if (!backend || !domain || (strcmp(d.role, "primary") ? !listen_addr : !peer)) {
+        colo_err("%s needs --backend, --domain and %s", d.role,
+                 strcmp(d.role, "primary") ? "--listen" : "--peer");
+        return 2;
+    }
+    if (!(be = colo_backend_find(backend))) {
+        colo_err("unknown backend '%s' (known: sim, xen)", backend);
+        return 2;
+    }
+    snprintf(name, sizeof(name), "%s", domain);
+    comma = strchr(name, ',');
+    if (comma)
+        *comma = '\0';
+    spec.name = name;
+    spec.options = strchr(domain, ',') ? strchr(domain, ',') + 1 : "";
+    if (!name[0] || cfg.io_timeout_ms <= 0) {
+        colo_err(!name[0] ? "--domain needs a name before its options" : "--io-timeout must be positive");
+        return 2;
+    }
+
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    sigprocmask(SIG_BLOCK, &sigs, NULL);
+    d.sigfd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
+    d.interval_ns = interval * 1000000ull;
+    d.min_interval_ns = min_interval * 1000000ull;
+    d.hb_interval_ns = (uint64_t)cfg.peer_timeout_ms * 1000000ull / 4;
+    if (!d.hb_interval_ns)
+        d.hb_interval_ns = 500000000ull;
+    if (control) {
+        if (colo_ctl_open(&d.ctl, control) < 0)
+            return 1;
+        d.have_ctl = true;
+        d.ctl.opaque = &d;
+        d.ctl.on_checkpoint_request = on_ckpt_request;
+        d.ctl.on_status = on_status;
+    }
+    d.e.hooks.opaque = &d;
+
+    if (!strcmp(d.role, "primary")) {
+        struct colo_domain *dom;
+        struct colo_hooks hooks = d.e.hooks;
+
+        if (be->open_primary(&spec, &dom) < 0)
+            return 1;
+        if ((fd = colo_sock_connect(peer, cfg.io_timeout_ms)) < 0 ||
+            colo_primary_init(&d.e, be, dom, fd, &cfg) < 0) {
+            be->close(dom);
+            return 1;
+        }
+        d.e.hooks = hooks;
+        d.e.hooks.checkpoint_done = on_ckpt_done;
+        rc = colo_primary_start(&d.e);
+        if (rc == 0)
+            colo_info("primary: %s protected: initial copy of %" PRIu64 " pages done, SVM running",
+                      name, d.e.stats.initial_total);
+        rc = d.e.state == COLO_FAILED ? -1 : primary_loop(&d);
+    } else {
+        int lfd = colo_sock_listen(listen_addr);
+
+        if (lfd < 0)
+            return 1;
+        colo_info("secondary: waiting for the primary on %s", listen_addr);
+        while ((fd = colo_sock_accept(lfd, 200)) < 0 && !d.quit)
+            poll_once(&d, 0, false);
+        close(lfd);
+        if (fd < 0)
+            return 1;
+        if (colo_secondary_init(&d.e, be, &spec, fd, &cfg) < 0)
+            return 1;
+        d.e.hooks.opaque = &d;
+        d.e.hooks.idle = secondary_idle;
+        rc = secondary_main(&d, &spec);
+    }
+    {
+        char *json = on_status(&d);
+
+        if (json)
+            printf("%s\n", json);
+        free(json);
+    }
+    if (d.e.dom)
+        be->close(d.e.dom);
+    colo_engine_fini(&d.e);
+    if (d.have_ctl)
+        colo_ctl_close(&d.ctl);
+    return rc < 0 ? 1 : 0;
+}

@@ -1,0 +1,385 @@
+/*
+ * colo-primary.c - the primary's (save side's) checkpoint loop.
+ *
+ *   RUNNING --trigger--> SUSPENDING --CHECKPOINT_NEW--> WAIT_SVM_SUSPENDED
+ *     --SVM_SUSPENDED--> RECV_SVM_DIRTY --DIRTY_PFNS...--> SEND_STATE
+ *     --pages, DEVICE_STATE, DISK_BARRIER, CHECKPOINT_END--> WAIT_SVM_READY
+ *     --SVM_READY--> RESUMING --PVM resumed--> WAIT_SVM_RESUMED
+ *     --SVM_RESUMED--> COMMIT_DEVICES --output released--> RUNNING
+ *
+ * Losing the secondary in any of these states leaves the PVM running alone
+ * (UNPROTECTED): nothing the PVM produced depends on the secondary, so the
+ * only duty is to resume the PVM if we paused it and tell the devices to
+ * stop holding output.  A fault on our own side (cannot read the dirty log
+ * or memory, save device state) ends replication too: the secondary is told
+ * with an ERROR record, so it stops instead of taking over, and the PVM runs
+ * on UNPROTECTED.  Only a PVM that cannot be resumed is FAILED.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "colo-engine.h"
+#include "colo-log.h"
+
+static void set_state(struct colo_engine *e, enum colo_state s)
+{
+    colo_debug("primary: %s -> %s", colo_state_name(e->state), colo_state_name(s));
+    if (e->hooks.on_state)
+        e->hooks.on_state(e->hooks.opaque, e->state, s);
+    e->state = s;
+}
+
+/*
+ * Stop replicating and let the PVM run alone.  The secondary is told why
+ * with an ERROR record, so that if it is alive it stops instead of taking
+ * over (if it is dead or cut off, the send fails and nothing is lost).  If
+ * we paused the PVM, resume it: protection is lost, the VM must not be.
+ * Only a PVM that cannot be resumed is FAILED.
+ */
+static int go_unprotected(struct colo_engine *e, const char *why)
+{
+    if (e->have_chan) {
+        uint8_t hdr[32];
+        size_t n = strlen(why);
+        struct iovec iov[2] = { { hdr, colo_enc_error_prefix(hdr, sizeof(hdr), 5 /* EIO */, (uint32_t)n) },
+                                { (void *)why, n } };
+
+        colo_chan_sendv(&e->chan, iov, 2);
+        colo_chan_close(&e->chan);
+        e->have_chan = false;
+    }
+    if (e->suspended) {
+        if (e->be->resume(e->dom) < 0) {
+            colo_err("primary: cannot resume the PVM: it stays paused");
+            set_state(e, COLO_FAILED);
+            return -1;
+        }
+        e->suspended = false;
+    }
+    if (e->dom)
+        e->be->logdirty_disable(e->dom);
+    set_state(e, COLO_P_UNPROTECTED);
+    if (e->hooks.secondary_lost)
+        e->hooks.secondary_lost(e->hooks.opaque);
+    return -1;
+}
+
+/* The replication channel failed or the secondary misbehaved. */
+static int lose_secondary(struct colo_engine *e)
+{
+    colo_err("primary: secondary lost during %s; continuing UNPROTECTED", colo_state_name(e->state));
+    return go_unprotected(e, "the primary dropped the secondary");
+}
+
+/* A fault on our side (the PVM or its host): replication cannot go on. */
+static int local_fault(struct colo_engine *e, const char *what)
+{
+    colo_err("primary: %s failed during %s; replication stops", what, colo_state_name(e->state));
+    return go_unprotected(e, what);
+}
+
+static int send_rec(struct colo_engine *e, const uint8_t *buf, size_t len)
+{
+    return len && colo_chan_send(&e->chan, buf, len) == 0 ? 0 : -1;
+}
+
+int colo_primary_init(struct colo_engine *e, const struct colo_backend *be,
+                      struct colo_domain *dom, int fd, const struct colo_engine_cfg *cfg)
+{
+    memset(e, 0, sizeof(*e));
+    e->state = COLO_P_CONNECTING;
+    e->be = be;
+    e->dom = dom;
+    e->cfg = *cfg;
+    be->get_info(dom, &e->info);
+    if (colo_chan_init(&e->chan, fd, "replication") < 0)
+        return -1;
+    e->have_chan = true;
+    e->chan.io_timeout_ms = cfg->io_timeout_ms;
+    e->pfns = calloc(COLO_MAX_PFN_LIST, sizeof(uint64_t));
+    e->pages = malloc((size_t)COLO_MAX_PAGE_BATCH * COLO_PAGE_SIZE);
+    if (!e->pfns || !e->pages || colo_bitmap_init(&e->dirty, e->info.nr_pages) < 0 ||
+        colo_bitmap_init(&e->svm_dirty, e->info.nr_pages) < 0) {
+        colo_err("primary: out of memory for %" PRIu64 " pages of bookkeeping", e->info.nr_pages);
+        return -1;
+    }
+    return 0;
+}
+
+/* Send every page set in 'map' (ascending), in batches.  Returns pages sent,
+ * or -1: *chan_failed tells a channel failure from a local one. */
+static int64_t send_pages(struct colo_engine *e, const struct colo_bitmap *map,
+                          bool *chan_failed, bool live)
+{
+    uint8_t prefix[COLO_REC_HDR_SIZE + 8 + 8 * COLO_MAX_PAGE_BATCH];
+    uint64_t pfn = colo_bitmap_next(map, 0), sent = 0;
+
+    *chan_failed = false;
+    while (pfn < map->nbits) {
+        uint32_t n = 0;
+        struct iovec iov[2];
+        size_t plen;
+
+        while (pfn < map->nbits && n < COLO_MAX_PAGE_BATCH) {
+            e->pfns[n++] = pfn;
+            pfn = colo_bitmap_next(map, pfn + 1);
+        }
+        if (e->be->read_pages(e->dom, e->pfns, n, e->pages) < 0)
+            return -1;
+        plen = colo_enc_pages_prefix(prefix, sizeof(prefix), e->pfns, n);
+        iov[0] = (struct iovec){ prefix, plen };
+        iov[1] = (struct iovec){ e->pages, (size_t)n * COLO_PAGE_SIZE };
+        if (colo_chan_sendv(&e->chan, iov, 2) < 0) {
+            *chan_failed = true;
+            return -1;
+        }
+        sent += n;
+        if (live) {
+            e->stats.initial_done = sent;
+            if ((sent / COLO_MAX_PAGE_BATCH) % 64 == 0 || pfn >= map->nbits)
+                colo_info("primary: initial copy %" PRIu64 "/%" PRIu64 " pages (%" PRIu64 "%%)",
+                          sent, e->stats.initial_total, sent * 100 / (e->stats.initial_total ? e->stats.initial_total : 1));
+        }
+    }
+    return (int64_t)sent;
+}
+
+static int hello(struct colo_engine *e)
+{
+    uint8_t buf[256];
+    struct colo_hello h = {
+        .version = COLO_PROTO_VERSION, .role = COLO_ROLE_PRIMARY, .caps = COLO_CAP_ALL,
+        .nr_pages = e->info.nr_pages, .page_size = COLO_PAGE_SIZE,
+    };
+    struct colo_rec r;
+
+    snprintf(h.domain, sizeof(h.domain), "%s", e->info.name);
+    if (send_rec(e, buf, colo_enc_hello(buf, sizeof(buf), &h)) < 0 ||
+        colo_chan_expect(&e->chan, COLO_REC_HELLO, &r, e->cfg.io_timeout_ms) < 0)
+        return -1;
+    if (r.u.hello.version != COLO_PROTO_VERSION || r.u.hello.role != COLO_ROLE_SECONDARY) {
+        colo_err("primary: peer speaks protocol %u as role %u; need %u as secondary",
+                 r.u.hello.version, r.u.hello.role, COLO_PROTO_VERSION);
+        return -1;
+    }
+    e->caps = r.u.hello.caps & COLO_CAP_ALL;
+    snprintf(e->peer_domain, sizeof(e->peer_domain), "%s", r.u.hello.domain);
+    return 0;
+}
+
+int colo_primary_start(struct colo_engine *e)
+{
+    uint8_t buf[64];
+    bool chan_failed;
+    int64_t n;
+
+    if (hello(e) < 0)
+        return lose_secondary(e);
+    set_state(e, COLO_P_INITIAL_COPY);
+    /* Live copy: the PVM keeps running; what it writes meanwhile is in the
+     * dirty log and goes out again with the first checkpoint. */
+    if (e->be->logdirty_enable(e->dom) < 0)
+        return local_fault(e, "enabling log-dirty");
+    colo_bitmap_set_all(&e->dirty);
+    e->stats.initial_total = e->info.nr_pages;
+    n = send_pages(e, &e->dirty, &chan_failed, true);
+    if (n < 0)
+        return chan_failed ? lose_secondary(e) : local_fault(e, "reading guest memory");
+    if (send_rec(e, buf, colo_enc_initial_done(buf, sizeof(buf), (uint64_t)n)) < 0)
+        return lose_secondary(e);
+    e->stats.bytes_initial = e->chan.bytes_sent;
+    set_state(e, COLO_P_RUNNING);
+    return colo_primary_checkpoint(e, COLO_TRIGGER_INITIAL);
+}
+
+/* Receive the SVM's dirty pfns into e->svm_dirty. */
+static int recv_svm_dirty(struct colo_engine *e, uint64_t nr_dirty)
+{
+    struct colo_rec r;
+    uint64_t got = 0;
+
+    colo_bitmap_clear_all(&e->svm_dirty);
+    while (got < nr_dirty) {
+        if (colo_chan_expect(&e->chan, COLO_REC_DIRTY_PFNS, &r, e->cfg.io_timeout_ms) < 0)
+            return -1;
+        if (r.u.pfns.count == 0 || got + r.u.pfns.count > nr_dirty) {
+            colo_err("primary: secondary sent %" PRIu64 " dirty pfns after announcing %" PRIu64,
+                     got + r.u.pfns.count, nr_dirty);
+            return -1;
+        }
+        for (uint32_t i = 0; i < r.u.pfns.count; i++)
+            if (colo_bitmap_set(&e->svm_dirty, colo_pfn_at(r.u.pfns.pfns, i)) < 0) {
+                colo_err("primary: secondary reported dirty pfn %" PRIu64 " beyond the guest",
+                         colo_pfn_at(r.u.pfns.pfns, i));
+                return -1;
+            }
+        got += r.u.pfns.count;
+    }
+    return 0;
+}
+
+/* Device state, disk barrier and end record. */
+static int send_tail(struct colo_engine *e, uint64_t pages, bool *chan_failed)
+{
+    uint8_t buf[64];
+    void *blob = NULL;
+    size_t len = 0;
+    uint64_t writes = 0;
+    struct colo_checkpoint_end end = { .seq = e->seq, .nr_pages = pages };
+
+    *chan_failed = false;
+    if (e->be->save_device(e->dom, &blob, &len) < 0)
+        return -1;
+    if (len > COLO_REC_MAX_BODY) {
+        colo_err("primary: device state of %zu bytes exceeds the record limit", len);
+        free(blob);
+        return -1;
+    }
+    end.dev_len = len;
+    {
+        struct iovec iov[2] = { { buf, colo_enc_hdr(buf, sizeof(buf), COLO_REC_DEVICE_STATE, (uint32_t)len) },
+                                { blob, len } };
+
+        *chan_failed = colo_chan_sendv(&e->chan, iov, 2) < 0;
+    }
+    free(blob);
+    if (*chan_failed)
+        return -1;
+    if (e->caps & COLO_CAP_DISK) {
+        if (e->hooks.disk_barrier && e->hooks.disk_barrier(e->hooks.opaque, e->seq, &writes) < 0)
+            return -1;
+        if ((*chan_failed = send_rec(e, buf, colo_enc_disk(buf, sizeof(buf), COLO_REC_DISK_BARRIER,
+                                                           e->seq, writes)) < 0))
+            return -1;
+    }
+    *chan_failed = send_rec(e, buf, colo_enc_checkpoint_end(buf, sizeof(buf), &end)) < 0;
+    return *chan_failed ? -1 : 0;
+}
+
+static int expect_seq(struct colo_engine *e, uint32_t type, struct colo_rec *r)
+{
+    if (colo_chan_expect(&e->chan, type, r, e->cfg.io_timeout_ms) < 0)
+        return -1;
+    if (r->u.seq.seq != e->seq) {
+        colo_err("primary: %s for checkpoint %" PRIu64 ", expected %" PRIu64,
+                 colo_rec_name(type), r->u.seq.seq, e->seq);
+        return -1;
+    }
+    return 0;
+}
+
+int colo_primary_checkpoint(struct colo_engine *e, enum colo_trigger cause)
+{
+    uint8_t buf[64];
+    struct colo_rec r;
+    uint64_t t0, t1;
+    bool chan_failed;
+    int64_t pages;
+
+    if (e->state != COLO_P_RUNNING) {
+        colo_err("primary: checkpoint requested in state %s", colo_state_name(e->state));
+        return -1;
+    }
+    set_state(e, COLO_P_SUSPENDING);
+    t0 = colo_now_ns();
+    if (e->be->suspend(e->dom) < 0)
+        return local_fault(e, "suspending the PVM");
+    e->suspended = true;
+    colo_bitmap_clear_all(&e->dirty);
+    if (e->be->dirty_read_clear(e->dom, &e->dirty) < 0)
+        return local_fault(e, "reading the dirty log");
+    if (cause == COLO_TRIGGER_INITIAL)
+        colo_bitmap_set(&e->dirty, 0);  /* harmless; keeps the first checkpoint non-empty */
+    if (send_rec(e, buf, colo_enc_seq(buf, sizeof(buf), COLO_REC_CHECKPOINT_NEW, e->seq)) < 0)
+        return lose_secondary(e);
+
+    set_state(e, COLO_P_WAIT_SVM_SUSPENDED);
+    if (colo_chan_expect(&e->chan, COLO_REC_SVM_SUSPENDED, &r, e->cfg.io_timeout_ms) < 0 ||
+        r.u.suspended.seq != e->seq)
+        return lose_secondary(e);
+
+    set_state(e, COLO_P_RECV_SVM_DIRTY);
+    if (recv_svm_dirty(e, r.u.suspended.nr_dirty) < 0)
+        return lose_secondary(e);
+    e->stats.svm_dirty_last = r.u.suspended.nr_dirty;
+    colo_bitmap_or(&e->dirty, &e->svm_dirty);
+
+    set_state(e, COLO_P_SEND_STATE);
+    pages = send_pages(e, &e->dirty, &chan_failed, false);
+    if (pages < 0)
+        return chan_failed ? lose_secondary(e) : local_fault(e, "reading guest memory");
+    if (send_tail(e, (uint64_t)pages, &chan_failed) < 0)
+        return chan_failed ? lose_secondary(e) : local_fault(e, "saving device state");
+    if (e->cfg.verify) {
+        char hex[65];
+
+        if (colo_domain_digest(e->be, e->dom, e->info.nr_pages, hex) == 0)
+            colo_info("verify: checkpoint %" PRIu64 " pvm digest %s", e->seq, hex);
+    }
+
+    set_state(e, COLO_P_WAIT_SVM_READY);
+    if (expect_seq(e, COLO_REC_SVM_READY, &r) < 0)
+        return lose_secondary(e);
+
+    /* The secondary has committed: from here the checkpoint holds even if
+     * the secondary dies, so resuming the PVM is always right. */
+    set_state(e, COLO_P_RESUMING);
+    if (e->be->resume(e->dom) < 0) {
+        /* The PVM cannot run, and the secondary has just committed this
+         * checkpoint: hand the VM over rather than leave it dead. */
+        uint8_t fo[16];
+
+        colo_err("primary: cannot resume the PVM; asking the secondary to take over");
+        colo_chan_send(&e->chan, fo, colo_enc_failover(fo, sizeof(fo), COLO_FAILOVER_REQUEST));
+        colo_chan_close(&e->chan);
+        e->have_chan = false;
+        set_state(e, COLO_FAILED);
+        return -1;
+    }
+    e->suspended = false;
+    t1 = colo_now_ns();
+
+    set_state(e, COLO_P_WAIT_SVM_RESUMED);
+    if (expect_seq(e, COLO_REC_SVM_RESUMED, &r) < 0)
+        return lose_secondary(e);
+
+    set_state(e, COLO_P_COMMIT_DEVICES);
+    if (e->hooks.checkpoint_done)
+        e->hooks.checkpoint_done(e->hooks.opaque, e->seq);
+
+    colo_stats_record_pause(&e->stats, t1 - t0);
+    e->stats.pages_last = (uint64_t)pages;
+    e->stats.pages_total += (uint64_t)pages;
+    e->stats.triggers[cause]++;
+    e->stats.checkpoints++;
+    colo_debug("primary: checkpoint %" PRIu64 " (%s): %" PRId64 " pages, pause %.3f ms",
+               e->seq, colo_trigger_name(cause), pages, (double)(t1 - t0) / 1e6);
+    e->seq++;
+    e->last_end_ns = colo_now_ns();
+    set_state(e, COLO_P_RUNNING);
+    return 0;
+}
+
+int colo_primary_handle_input(struct colo_engine *e)
+{
+    struct colo_rec r;
+    int rc = colo_chan_recv(&e->chan, &r, 0);
+
+    if (rc == 0)
+        return 0;
+    if (rc < 0)
+        return lose_secondary(e);
+    switch (r.type) {
+    case COLO_REC_HEARTBEAT:
+        return 0;
+    case COLO_REC_ERROR:
+        colo_err("primary: secondary reported error %u: %.*s", r.u.error.code,
+                 (int)r.u.error.text.len, (const char *)r.u.error.text.data);
+        return lose_secondary(e);
+    default:
+        colo_err("primary: unexpected %s from the secondary while running", colo_rec_name(r.type));
+        return lose_secondary(e);
+    }
+}

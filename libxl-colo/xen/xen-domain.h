@@ -1,0 +1,77 @@
+/*
+ * xen-domain.h - the xen backend's private domain state, shared by the
+ * files that implement struct colo_backend colo_backend_xen:
+ *
+ *   xen-domain.c    open/close/destroy, get_info, suspend/resume, the table
+ *   xen-memory.c    log-dirty and page copies (xenforeignmemory)
+ *   xen-device.c    device state: HVM context + params + qemu-xen via QMP
+ *   xen-svm.c       create_secondary: build the SVM with libxl
+ *   xen-xlcfg.c     the xl.cfg subset the SVM is built from
+ *
+ * See docs/xen-backend.md for the design.
+ *
+ * Copyright (C) 2026 the xen-colo authors.  GPL-2.0-or-later.
+ */
+#ifndef COLO_XEN_DOMAIN_H
+#define COLO_XEN_DOMAIN_H
+
+#include "xen-sys.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "colo-backend.h"
+#include "xen-spec.h"
+
+struct colo_domain {
+    struct colo_xen_spec spec;
+    char     name[COLO_XEN_NAME_MAX];
+    uint32_t domid;
+    uint64_t nr_pages;          /* pfns 0 .. nr_pages-1 are replicated */
+    bool     secondary;         /* we created it (the SVM) */
+    bool     fresh;             /* SVM still holds libxl's creation pause */
+    bool     suspended;         /* we shut it down with SHUTDOWN_suspend */
+    bool     qemu_stopped;      /* we sent QMP "stop" and no "cont" yet */
+    bool     logdirty;          /* Xen log-dirty mode on (by us) */
+    bool     qemu_logdirty;     /* qemu-xen global dirty log on (by us) */
+    char     qmp_path[COLO_XEN_SUN_PATH_MAX];
+
+    xc_interface            *xch;
+    xenforeignmemory_handle *fmem;
+    libxl_ctx               *ctx;
+    xentoollog_logger_stdiostream *logger;
+
+    /* The log-dirty bitmap Xen fills, in hypercall-safe memory. */
+    xc_hypercall_buffer_t    dirty_hbuf;
+    unsigned                 dirty_hbuf_pages;
+};
+
+/* Allocate a domain with handles open (xc, foreignmemory, libxl); NULL on failure. */
+struct colo_domain *colo_xen_domain_new(const struct colo_xen_spec *spec);
+/* Close the handles and free the domain (the Xen domain is left alone). */
+void colo_xen_domain_free(struct colo_domain *d);
+/* Fill d->qmp_path from the spec or the libxl default for d->domid. */
+void colo_xen_set_qmp_path(struct colo_domain *d);
+
+/* xen-memory.c */
+int  colo_xen_logdirty_enable(struct colo_domain *d);
+int  colo_xen_logdirty_disable(struct colo_domain *d);
+int  colo_xen_dirty_read_clear(struct colo_domain *d, struct colo_bitmap *into);
+int  colo_xen_read_pages(struct colo_domain *d, const uint64_t *pfns, uint32_t n, void *buf);
+int  colo_xen_write_pages(struct colo_domain *d, const uint64_t *pfns, uint32_t n,
+                          const void *buf);
+void colo_xen_dirty_buffer_free(struct colo_domain *d);
+
+/* xen-device.c */
+int  colo_xen_save_device(struct colo_domain *d, void **blob, size_t *len);
+int  colo_xen_load_device(struct colo_domain *d, const void *blob, size_t len);
+/* QMP "stop" / "cont", tracked in d->qemu_stopped. */
+int  colo_xen_qemu_stop(struct colo_domain *d);
+int  colo_xen_qemu_cont(struct colo_domain *d);
+
+/* xen-svm.c */
+int  colo_xen_create_secondary(const struct colo_domain_spec *spec,
+                               const struct colo_domain_info *info,
+                               struct colo_domain **out);
+
+#endif

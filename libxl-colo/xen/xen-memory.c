@@ -1,0 +1,290 @@
+/*
+ * xen-memory.c - the xen backend's dirty logging and page copies.
+ *
+ * Dirty logging is Xen's log-dirty mode (XEN_DOMCTL_SHADOW_OP_*), which
+ * works over HAP and shadow paging alike for HVM.  qemu-xen writes guest
+ * memory too (emulated DMA); with QMP xen-set-global-dirty-log it reports
+ * those writes to Xen (xendevicemodel_modified_memory), so they land in the
+ * same log.
+ *
+ * Pages are copied through xenforeignmemory mappings of one batch at a
+ * time.  A pfn Xen cannot map (the VGA hole, the MMIO hole, a pfn that
+ * was never populated) is not RAM to the guest.  The policy:
+ *   read   such a page reads as zeros (deterministic, so digests agree);
+ *   write  zeros into such a pfn of the SVM are skipped (populating RAM
+ *          there could shadow an MMIO range qemu emulates); real data is
+ *          written after populating the pfn, because the PVM has RAM
+ *          there (hvmloader moves RAM out of the MMIO hole, for one).
+ * docs/xen-backend.md discusses what this cannot tell apart.
+ *
+ * Copyright (C) 2026 the xen-colo authors.  GPL-2.0-or-later.
+ */
+#include "xen-sys.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "colo-log.h"
+#include "colo-proto.h"
+#include "qmp.h"
+#include "xen-domain.h"
+#include "xen-policy.h"
+
+/* Bytes of a Xen log-dirty bitmap for nr pfns, in whole unsigned longs. */
+static size_t bitmap_bytes(uint64_t nr)
+{
+    const uint64_t bpl = sizeof(unsigned long) * 8;
+
+    return (size_t)((nr + bpl - 1) / bpl) * sizeof(unsigned long);
+}
+
+void colo_xen_dirty_buffer_free(struct colo_domain *d)
+{
+    DECLARE_HYPERCALL_BUFFER_SHADOW(unsigned long, bitmap, &d->dirty_hbuf);
+
+    if (d->xch && d->dirty_hbuf_pages)
+        xc_hypercall_buffer_free_pages(d->xch, bitmap, (int)d->dirty_hbuf_pages);
+    d->dirty_hbuf_pages = 0;
+}
+
+/* Tell qemu-xen to report (or stop reporting) its writes to guest memory. */
+static int qemu_logdirty(struct colo_domain *d, bool enable)
+{
+    struct colo_qmp_arg arg = { .key = "enable", .type = COLO_QMP_BOOL, .b = enable };
+
+    return colo_qmp_oneshot(d->qmp_path, d->spec.timeout_ms, "xen-set-global-dirty-log",
+                            &arg, 1);
+}
+
+int colo_xen_logdirty_enable(struct colo_domain *d)
+{
+    size_t bytes = bitmap_bytes(d->nr_pages);
+    unsigned pages = (unsigned)((bytes + XC_PAGE_SIZE - 1) / XC_PAGE_SIZE);
+
+    if (d->logdirty)
+        return 0;
+    if (!d->dirty_hbuf_pages) {
+        DECLARE_HYPERCALL_BUFFER_SHADOW(unsigned long, bitmap, &d->dirty_hbuf);
+
+        bitmap = xc_hypercall_buffer_alloc_pages(d->xch, bitmap, (int)pages);
+        if (!bitmap) {
+            colo_log_errno("xen: cannot allocate a %zu-byte dirty bitmap", bytes);
+            return -1;
+        }
+        d->dirty_hbuf_pages = pages;
+    }
+    /*
+     * If someone (a failed earlier run, a migration) left log-dirty on,
+     * enabling fails; switch it off and start a fresh log, as
+     * libxenguest's save code does.
+     */
+    if (xc_shadow_control(d->xch, d->domid, XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY, NULL, 0) < 0) {
+        if (xc_shadow_control(d->xch, d->domid, XEN_DOMCTL_SHADOW_OP_OFF, NULL, 0) < 0 ||
+            xc_shadow_control(d->xch, d->domid, XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY,
+                              NULL, 0) < 0) {
+            colo_log_errno("xen: cannot enable log-dirty mode on domain %" PRIu32 " (%s)",
+                           d->domid, d->name);
+            return -1;
+        }
+    }
+    d->logdirty = true;
+    if (qemu_logdirty(d, true) < 0) {
+        colo_err("xen: qemu-xen of domain %" PRIu32 " would not log its writes to guest "
+                 "memory; dirty logging not enabled", d->domid);
+        colo_xen_logdirty_disable(d);
+        return -1;
+    }
+    d->qemu_logdirty = true;
+    return 0;
+}
+
+int colo_xen_logdirty_disable(struct colo_domain *d)
+{
+    int rc = 0;
+
+    if (d->qemu_logdirty) {
+        if (qemu_logdirty(d, false) < 0) {
+            colo_warn("xen: qemu-xen of domain %" PRIu32 " still logs dirty pages", d->domid);
+            rc = -1;
+        }
+        d->qemu_logdirty = false;
+    }
+    if (d->logdirty) {
+        if (xc_shadow_control(d->xch, d->domid, XEN_DOMCTL_SHADOW_OP_OFF, NULL, 0) < 0) {
+            colo_log_errno("xen: cannot switch log-dirty mode off on domain %" PRIu32,
+                           d->domid);
+            rc = -1;
+        }
+        d->logdirty = false;
+    }
+    colo_xen_dirty_buffer_free(d);
+    return rc;
+}
+
+int colo_xen_dirty_read_clear(struct colo_domain *d, struct colo_bitmap *into)
+{
+    DECLARE_HYPERCALL_BUFFER_SHADOW(unsigned long, bitmap, &d->dirty_hbuf);
+    xc_shadow_op_stats_t stats;
+    long long rc;
+    uint64_t ignored = 0, n;
+
+    if (!d->logdirty || !d->dirty_hbuf_pages) {
+        colo_err("xen: dirty log of domain %" PRIu32 " read while log-dirty is off", d->domid);
+        errno = EINVAL;
+        return -1;
+    }
+    memset(bitmap, 0, bitmap_bytes(d->nr_pages));
+    /* CLEAN: copy the log for pfns [0, nr_pages) out and restart it. */
+    rc = xc_logdirty_control(d->xch, d->domid, XEN_DOMCTL_SHADOW_OP_CLEAN,
+                             HYPERCALL_BUFFER(bitmap), d->nr_pages, 0, &stats);
+    if (rc < 0 || (uint64_t)rc != d->nr_pages) {
+        if (rc < 0)
+            colo_log_errno("xen: cannot read the dirty log of domain %" PRIu32, d->domid);
+        else
+            colo_err("xen: Xen returned the dirty log of %lld of %" PRIu64 " pfns of "
+                     "domain %" PRIu32, rc, d->nr_pages, d->domid);
+        return -1;
+    }
+    n = colo_xen_dirty_merge(bitmap, d->nr_pages, into, &ignored);
+    if (ignored)
+        colo_warn("xen: %" PRIu64 " dirty pfns of domain %" PRIu32 " are beyond the "
+                  "engine's bitmap of %" PRIu64 " pages", ignored, d->domid, into->nbits);
+    colo_debug("xen: domain %" PRIu32 ": %" PRIu64 " dirty pages", d->domid, n);
+    return 0;
+}
+
+/* Batch checks shared by read and write: size, range, ascending order. */
+static int check_batch(struct colo_domain *d, const uint64_t *pfns, uint32_t n,
+                       xen_pfn_t *arr)
+{
+    if (n > COLO_MAX_PAGE_BATCH) {
+        colo_err("xen: batch of %" PRIu32 " pages exceeds %u", n, COLO_MAX_PAGE_BATCH);
+        errno = EINVAL;
+        return -1;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        if (pfns[i] >= d->nr_pages || (i > 0 && pfns[i] <= pfns[i - 1])) {
+            colo_err("xen: pfn %#" PRIx64 " out of range or order (domain %" PRIu32
+                     " has %" PRIu64 " pfns)", pfns[i], d->domid, d->nr_pages);
+            errno = EINVAL;
+            return -1;
+        }
+        arr[i] = (xen_pfn_t)pfns[i];
+    }
+    return 0;
+}
+
+int colo_xen_read_pages(struct colo_domain *d, const uint64_t *pfns, uint32_t n, void *buf)
+{
+    xen_pfn_t arr[COLO_MAX_PAGE_BATCH];
+    int err[COLO_MAX_PAGE_BATCH];
+    unsigned char *out = buf;
+    uint32_t holes = 0;
+    void *map;
+
+    if (n == 0)
+        return 0;
+    if (check_batch(d, pfns, n, arr) < 0)
+        return -1;
+    map = xenforeignmemory_map(d->fmem, d->domid, PROT_READ, n, arr, err);
+    if (!map) {
+        colo_log_errno("xen: cannot map %" PRIu32 " pages of domain %" PRIu32 " from pfn %#"
+                       PRIx64, n, d->domid, pfns[0]);
+        return -1;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        unsigned char *dst = out + (size_t)i * COLO_PAGE_SIZE;
+
+        if (err[i] == 0) {
+            memcpy(dst, (unsigned char *)map + (size_t)i * COLO_PAGE_SIZE, COLO_PAGE_SIZE);
+        } else {
+            memset(dst, 0, COLO_PAGE_SIZE);     /* not RAM: reads as zeros */
+            holes++;
+        }
+    }
+    if (xenforeignmemory_unmap(d->fmem, map, n) < 0)
+        colo_log_errno("xen: unmapping pages of domain %" PRIu32, d->domid);
+    if (holes)
+        colo_debug("xen: %" PRIu32 " of %" PRIu32 " pfns from %#" PRIx64 " of domain %" PRIu32
+                   " are not RAM; read as zeros", holes, n, pfns[0], d->domid);
+    return 0;
+}
+
+/*
+ * Give the SVM pages at the pfns the PVM has RAM at and the SVM lacks, then
+ * write them.  Rare (RAM relocated by hvmloader), so done one by one.
+ */
+static int populate_and_write(struct colo_domain *d, xen_pfn_t pfn, const void *page)
+{
+    xen_pfn_t p = pfn;
+    int err = 0;
+    void *map;
+
+    if (xc_domain_populate_physmap_exact(d->xch, d->domid, 1, 0, 0, &p) < 0) {
+        colo_log_errno("xen: cannot populate pfn %#" PRIx64 " of domain %" PRIu32
+                       " (SVM maxmem too small?)", (uint64_t)pfn, d->domid);
+        return -1;
+    }
+    p = pfn;
+    map = xenforeignmemory_map(d->fmem, d->domid, PROT_READ | PROT_WRITE, 1, &p, &err);
+    if (!map || err) {
+        if (map) {
+            xenforeignmemory_unmap(d->fmem, map, 1);
+            errno = err < 0 ? -err : err;   /* the page's own error, an errno value */
+        }
+        colo_log_errno("xen: cannot map new pfn %#" PRIx64 " of domain %" PRIu32,
+                       (uint64_t)pfn, d->domid);
+        return -1;
+    }
+    memcpy(map, page, COLO_PAGE_SIZE);
+    xenforeignmemory_unmap(d->fmem, map, 1);
+    return 0;
+}
+
+int colo_xen_write_pages(struct colo_domain *d, const uint64_t *pfns, uint32_t n,
+                         const void *buf)
+{
+    xen_pfn_t arr[COLO_MAX_PAGE_BATCH];
+    int err[COLO_MAX_PAGE_BATCH];
+    uint32_t missing[COLO_MAX_PAGE_BATCH];
+    uint32_t nmissing = 0, skipped = 0;
+    const unsigned char *in = buf;
+    void *map;
+
+    if (n == 0)
+        return 0;
+    if (check_batch(d, pfns, n, arr) < 0)
+        return -1;
+    map = xenforeignmemory_map(d->fmem, d->domid, PROT_READ | PROT_WRITE, n, arr, err);
+    if (!map) {
+        colo_log_errno("xen: cannot map %" PRIu32 " pages of domain %" PRIu32 " from pfn %#"
+                       PRIx64 " for writing", n, d->domid, pfns[0]);
+        return -1;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        const unsigned char *src = in + (size_t)i * COLO_PAGE_SIZE;
+
+        if (err[i] == 0)
+            memcpy((unsigned char *)map + (size_t)i * COLO_PAGE_SIZE, src, COLO_PAGE_SIZE);
+        else if (colo_xen_hole_action(src) == COLO_XEN_HOLE_SKIP)
+            skipped++;
+        else
+            missing[nmissing++] = i;
+    }
+    if (xenforeignmemory_unmap(d->fmem, map, n) < 0)
+        colo_log_errno("xen: unmapping pages of domain %" PRIu32, d->domid);
+    for (uint32_t k = 0; k < nmissing; k++) {
+        uint32_t i = missing[k];
+
+        if (populate_and_write(d, arr[i], in + (size_t)i * COLO_PAGE_SIZE) < 0)
+            return -1;
+    }
+    if (skipped || nmissing)
+        colo_debug("xen: domain %" PRIu32 ": %" PRIu32 " zero pages left as holes, %" PRIu32
+                   " pfns populated", d->domid, skipped, nmissing);
+    return 0;
+}

@@ -1,0 +1,51 @@
+/*
+ * xen-policy.h - decisions the xen backend takes from plain data, kept
+ * apart from the hypercalls so they can be unit-tested without Xen.
+ *
+ * Copyright (C) 2026 the xen-colo authors.  GPL-2.0-or-later.
+ */
+#ifndef COLO_XEN_POLICY_H
+#define COLO_XEN_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "colo-bitmap.h"
+
+enum colo_xen_guest_kind { COLO_XEN_PV, COLO_XEN_PVH, COLO_XEN_HVM };
+
+/*
+ * What kind of guest a domain is, from xc_dominfo_t.hvm and
+ * arch_config.emulation_flags (XEN_X86_EMU_*).  PVH is an HVM container
+ * without the emulated platform (no PIC, IOAPIC, PIT, RTC), so the
+ * emulation flags tell it apart from HVM.
+ */
+enum colo_xen_guest_kind colo_xen_guest_kind(bool hvm_container, uint32_t emulation_flags);
+const char *colo_xen_guest_kind_name(enum colo_xen_guest_kind k);
+
+/* True if the page (COLO_PAGE_SIZE bytes) is all zero. */
+bool colo_xen_page_is_zero(const void *page);
+
+/*
+ * What write_pages does with a pfn the SVM has no page at.
+ *   SKIP      the data is all zero: a hole in the PVM reads as zeros, and
+ *             populating RAM there could shadow an MMIO range the device
+ *             model emulates, so leave the hole
+ *   POPULATE  real data: the PVM has RAM there (hvmloader relocated RAM,
+ *             say), so give the SVM a page there too and write it
+ */
+enum colo_xen_hole_action { COLO_XEN_HOLE_SKIP, COLO_XEN_HOLE_POPULATE };
+enum colo_xen_hole_action colo_xen_hole_action(const void *page);
+
+/*
+ * OR the Xen log-dirty bitmap xbits (nbits bits, bit i of unsigned long
+ * word i / BITS_PER_LONG is pfn i, as XEN_DOMCTL_SHADOW_OP_CLEAN returns
+ * it) into 'into'.  Bits at or beyond into->nbits are counted in
+ * *ignored (pfns outside the replicated range) and otherwise dropped.
+ * Returns the number of bits set in xbits within range.
+ */
+uint64_t colo_xen_dirty_merge(const unsigned long *xbits, uint64_t nbits,
+                              struct colo_bitmap *into, uint64_t *ignored);
+
+#endif

@@ -1,0 +1,60 @@
+# lib.sh - shared helpers for the integration scripts (sourced).
+#
+# Every script: runs its daemons under `timeout`, kills what it started on
+# exit (success, failure or signal), and reports each check as one
+# "PASS: name" / "FAIL: name (why)" line, which tests/run-tests counts.
+set -u
+: "${COLO_BUILDDIR:?run through tests/run-tests}"
+ENGINE=$COLO_BUILDDIR/libxl-colo/colo-engine
+CTL=$COLO_BUILDDIR/tools/colo-ctl
+CUTPROXY=$COLO_BUILDDIR/tests/integration/colo-cutproxy
+WORK=$(mktemp -d /tmp/colo-it.XXXXXX)
+PIDS=()
+
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+    sleep 0.2
+    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+    if [ -n "${KEEP_WORK:-}" ]; then echo "work dir kept: $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+
+pass() { echo "PASS: $1"; }
+fail() { echo "FAIL: $1${2:+ ($2)}"; }
+check() {   # check NAME COMMAND...: PASS if the command succeeds
+    local name=$1; shift
+    if "$@"; then pass "$name"; else fail "$name"; fi
+}
+
+# A TCP port on loopback that nothing listens on.
+free_port() {
+    local p
+    for _ in $(seq 1 50); do
+        p=$((20000 + RANDOM % 20000))
+        ss -ltnH "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return; }
+    done
+    echo 29999
+}
+
+# Start in the background with a hard time limit; remember the pid.
+bg() {      # bg LOGPREFIX SECONDS CMD...
+    local log=$1 secs=$2; shift 2
+    timeout "$secs" "$@" > "$WORK/$log.out" 2> "$WORK/$log.err" &
+    PIDS+=($!)
+}
+
+# Wait (bounded) until a file contains a pattern.
+wait_for() {    # wait_for FILE PATTERN SECONDS
+    local i
+    for i in $(seq 1 $(($3 * 10))); do
+        grep -q -- "$2" "$1" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# Digest lines "N HEX" of one kind (pvm, svm, suspended, failover) from a log.
+digests() { sed -n "s/.*verify: checkpoint \([0-9]*\) $2 digest \([0-9a-f]*\)$/\1 \2/p" "$1"; }
+
+# A number out of the engine's final JSON status line.
+json_num() { sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p" "$1" | tail -1; }

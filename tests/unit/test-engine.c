@@ -1,0 +1,555 @@
+/*
+ * test-engine.c - the primary and secondary state machines, end to end in
+ * one process: primary (this thread) <-> cutter (thread) <-> secondary
+ * (thread), over socketpairs, with an in-memory domain backend.
+ *
+ * It checks the exact sequence of states of a good run, then breaks the
+ * stream at every protocol point (each leaves one side in a different
+ * state) and makes every backend operation fail, and checks the outcome
+ * against shared/colo-semantics.md:
+ *   - primary: secondary gone -> UNPROTECTED, PVM running; own fault -> FAILED
+ *   - secondary: primary gone before commit -> ACTIVE, SVM memory exactly as
+ *     at that checkpoint's suspension; after commit -> ACTIVE with the PVM's
+ *     checkpoint state; before any commit -> FAILED, SVM destroyed;
+ *     primary alive but erring -> FAILED, never ACTIVE.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "colo-engine.h"
+#include "colo-log.h"
+#include "cutter.h"
+
+#define NR_PAGES 300u
+
+/* ------------------------------------------------------------------------
+ * The "mem" test backend: RAM in a heap buffer, dirty log kept by the test's
+ * own guest_write(), and any operation made to fail on its n-th call.
+ */
+enum fake_op { OP_NONE, OP_SUSPEND, OP_RESUME, OP_DIRTY, OP_READ, OP_WRITE, OP_SAVE, OP_LOAD };
+
+struct colo_domain {
+    uint64_t nr_pages;
+    uint8_t *mem;
+    uint8_t *snap;              /* memory at the last suspend */
+    struct colo_bitmap log;
+    bool logdirty, paused, destroyed;
+    uint64_t devctr;
+    enum fake_op fail_op;
+    int fail_countdown;         /* the n-th call of fail_op fails */
+};
+
+static struct { enum fake_op op; int nth; } fail_primary, fail_secondary;
+static struct colo_domain *the_svm;    /* set by create_secondary */
+
+static bool should_fail(struct colo_domain *d, enum fake_op op)
+{
+    return d->fail_op == op && --d->fail_countdown == 0;
+}
+
+static struct colo_domain *fake_new(uint64_t nr_pages)
+{
+    struct colo_domain *d = calloc(1, sizeof(*d));
+
+    d->nr_pages = nr_pages;
+    d->mem = calloc(nr_pages, COLO_PAGE_SIZE);
+    d->snap = calloc(nr_pages, COLO_PAGE_SIZE);
+    colo_bitmap_init(&d->log, nr_pages);
+    return d;
+}
+
+static int fake_open_primary(const struct colo_domain_spec *s, struct colo_domain **out)
+{
+    struct colo_domain *d = fake_new(NR_PAGES);
+
+    (void)s;
+    for (uint64_t p = 0; p < NR_PAGES; p++)
+        memset(d->mem + p * COLO_PAGE_SIZE, (int)(p * 7 + 1), COLO_PAGE_SIZE);
+    d->fail_op = fail_primary.op;
+    d->fail_countdown = fail_primary.nth;
+    *out = d;
+    return 0;
+}
+
+static int fake_create_secondary(const struct colo_domain_spec *s, const struct colo_domain_info *i,
+                                 struct colo_domain **out)
+{
+    struct colo_domain *d = fake_new(i->nr_pages);
+
+    (void)s;
+    d->paused = true;
+    d->fail_op = fail_secondary.op;
+    d->fail_countdown = fail_secondary.nth;
+    the_svm = d;
+    *out = d;
+    return 0;
+}
+
+static void fake_info(struct colo_domain *d, struct colo_domain_info *o)
+{
+    memset(o, 0, sizeof(*o));
+    strcpy(o->name, "fake");
+    o->nr_pages = d->nr_pages;
+    o->page_size = COLO_PAGE_SIZE;
+}
+
+static int fake_suspend(struct colo_domain *d)
+{
+    if (should_fail(d, OP_SUSPEND))
+        return -1;
+    d->paused = true;
+    memcpy(d->snap, d->mem, d->nr_pages * COLO_PAGE_SIZE);
+    return 0;
+}
+
+static int fake_resume(struct colo_domain *d)
+{
+    if (should_fail(d, OP_RESUME))
+        return -1;
+    d->paused = false;
+    return 0;
+}
+
+static int fake_ld_on(struct colo_domain *d) { d->logdirty = true; colo_bitmap_clear_all(&d->log); return 0; }
+static int fake_ld_off(struct colo_domain *d) { d->logdirty = false; return 0; }
+
+static int fake_dirty(struct colo_domain *d, struct colo_bitmap *into)
+{
+    if (should_fail(d, OP_DIRTY) || !d->logdirty)
+        return -1;
+    colo_bitmap_or(into, &d->log);
+    colo_bitmap_clear_all(&d->log);
+    return 0;
+}
+
+static int fake_read(struct colo_domain *d, const uint64_t *pfns, uint32_t n, void *buf)
+{
+    if (should_fail(d, OP_READ))
+        return -1;
+    for (uint32_t i = 0; i < n; i++)
+        memcpy((uint8_t *)buf + (size_t)i * COLO_PAGE_SIZE, d->mem + pfns[i] * COLO_PAGE_SIZE, COLO_PAGE_SIZE);
+    return 0;
+}
+
+static int fake_write(struct colo_domain *d, const uint64_t *pfns, uint32_t n, const void *buf)
+{
+    if (should_fail(d, OP_WRITE))
+        return -1;
+    assert_true(d->paused);         /* never write under a running guest */
+    for (uint32_t i = 0; i < n; i++)
+        memcpy(d->mem + pfns[i] * COLO_PAGE_SIZE, (const uint8_t *)buf + (size_t)i * COLO_PAGE_SIZE, COLO_PAGE_SIZE);
+    return 0;
+}
+
+static int fake_save(struct colo_domain *d, void **blob, size_t *len)
+{
+    if (should_fail(d, OP_SAVE))
+        return -1;
+    *blob = malloc(8);
+    memcpy(*blob, &d->devctr, 8);
+    *len = 8;
+    return 0;
+}
+
+static int fake_load(struct colo_domain *d, const void *blob, size_t len)
+{
+    if (should_fail(d, OP_LOAD) || len != 8)
+        return -1;
+    memcpy(&d->devctr, blob, 8);
+    return 0;
+}
+
+static void fake_destroy(struct colo_domain *d)
+{
+    /* Kept allocated so the test can check it was destroyed. */
+    d->destroyed = true;
+}
+
+static const struct colo_backend fake_backend = {
+    .name = "fake", .open_primary = fake_open_primary, .create_secondary = fake_create_secondary,
+    .get_info = fake_info, .suspend = fake_suspend, .resume = fake_resume,
+    .logdirty_enable = fake_ld_on, .logdirty_disable = fake_ld_off, .dirty_read_clear = fake_dirty,
+    .read_pages = fake_read, .write_pages = fake_write, .save_device = fake_save,
+    .load_device = fake_load, .destroy = fake_destroy, .close = fake_destroy,
+};
+
+static void fake_free(struct colo_domain *d)
+{
+    if (!d)
+        return;
+    free(d->mem);
+    free(d->snap);
+    colo_bitmap_free(&d->log);
+    free(d);
+}
+
+/* A guest write: changes memory and, if logging, the dirty log. */
+static void guest_write(struct colo_domain *d, uint64_t pfn, uint8_t val)
+{
+    assert_false(d->paused);
+    memset(d->mem + pfn * COLO_PAGE_SIZE, val, 64);
+    if (d->logdirty)
+        colo_bitmap_set(&d->log, pfn);
+    d->devctr++;
+}
+
+/* ------------------------------------------------------------------------
+ * The harness.
+ */
+#define MAX_TRACE 256
+
+struct side {
+    struct colo_engine e;
+    enum colo_state trace[MAX_TRACE];
+    int ntrace;
+    int hooks[6];               /* calls per hook */
+    uint8_t *pvm_at_ckpt[8];    /* primary: PVM memory at each checkpoint */
+};
+
+static struct side P, S;
+static int sfd_sec;
+static struct colo_domain_spec spec = { .name = "fake", .options = "" };
+
+enum { H_BARRIER, H_DONE, H_COMMIT, H_LOST, H_FAILOVER, H_IDLE };
+
+static void on_state(void *o, enum colo_state from, enum colo_state to)
+{
+    struct side *s = o;
+
+    (void)from;
+    if (s->ntrace < MAX_TRACE)
+        s->trace[s->ntrace++] = to;
+}
+
+static int h_barrier(void *o, uint64_t epoch, uint64_t *w) { (void)epoch; ((struct side *)o)->hooks[H_BARRIER]++; *w = 3; return 0; }
+static void h_done(void *o, uint64_t seq) { (void)seq; ((struct side *)o)->hooks[H_DONE]++; }
+static int h_commit(void *o, uint64_t epoch, uint64_t w) { (void)epoch; assert_int_equal(w, 3); ((struct side *)o)->hooks[H_COMMIT]++; return 0; }
+static void h_lost(void *o) { ((struct side *)o)->hooks[H_LOST]++; }
+static void h_failover(void *o) { ((struct side *)o)->hooks[H_FAILOVER]++; }
+
+/* Between checkpoints the SVM runs too and dirties pages of its own (as a
+ * real SVM does), which the primary must overwrite. */
+static int h_idle(void *o)
+{
+    struct side *s = o;
+
+    s->hooks[H_IDLE]++;
+    if (s->e.svm_started && !s->e.suspended && the_svm)
+        guest_write(the_svm, 200 + (uint64_t)(s->hooks[H_IDLE] % 50), 0xee);
+    return 0;
+}
+
+static void *secondary_thread(void *arg)
+{
+    struct colo_engine_cfg cfg = { .io_timeout_ms = 2000, .peer_timeout_ms = 0 };
+
+    (void)arg;
+    assert_int_equal(colo_secondary_init(&S.e, &fake_backend, &spec, sfd_sec, &cfg), 0);
+    S.e.hooks = (struct colo_hooks){ .opaque = &S, .on_state = on_state, .disk_commit = h_commit,
+                                     .failover = h_failover, .idle = h_idle };
+    colo_secondary_run(&S.e, &spec);
+    return NULL;
+}
+
+struct cut_args { int a, b; struct cut_rule rule; struct cut_result res; };
+
+static void *cutter_thread(void *arg)
+{
+    struct cut_args *c = arg;
+
+    cutter_run(c->a, c->b, &c->rule, &c->res);
+    return NULL;
+}
+
+/*
+ * Run a session: initial copy + `nckpt` more checkpoints, with PVM writes
+ * before each, through a cutter with `rule`.  Leaves P and S for checks.
+ */
+static void run_session(const struct cut_rule *rule, int nckpt)
+{
+    int ps[2], ss[2];
+    pthread_t ts, tc;
+    struct cut_args ca;
+    struct colo_domain *pvm;
+    struct colo_engine_cfg cfg = { .io_timeout_ms = 2000 };
+
+    memset(&P, 0, sizeof(P));
+    memset(&S, 0, sizeof(S));
+    the_svm = NULL;
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, ps), 0);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, ss), 0);
+    ca = (struct cut_args){ .a = ps[1], .b = ss[0], .rule = *rule };
+    sfd_sec = ss[1];
+    pthread_create(&tc, NULL, cutter_thread, &ca);
+    pthread_create(&ts, NULL, secondary_thread, NULL);
+
+    assert_int_equal(fake_open_primary(&spec, &pvm), 0);
+    assert_int_equal(colo_primary_init(&P.e, &fake_backend, pvm, ps[0], &cfg), 0);
+    P.e.hooks = (struct colo_hooks){ .opaque = &P, .on_state = on_state, .disk_barrier = h_barrier,
+                                     .checkpoint_done = h_done, .secondary_lost = h_lost };
+    if (colo_primary_start(&P.e) == 0) {
+        for (int k = 1; k <= nckpt && P.e.state == COLO_P_RUNNING; k++) {
+            for (uint64_t p = 0; p < 20; p++)
+                guest_write(pvm, (p * 13 + (uint64_t)k * 5) % NR_PAGES, (uint8_t)(k + p));
+            usleep(60000);          /* let the SVM run (idle hook) */
+            P.pvm_at_ckpt[k] = malloc(NR_PAGES * COLO_PAGE_SIZE);
+            memcpy(P.pvm_at_ckpt[k], pvm->mem, NR_PAGES * COLO_PAGE_SIZE);
+            colo_primary_checkpoint(&P.e, COLO_TRIGGER_REQUEST);
+        }
+    }
+    /* The primary's host "dies" (or the test ends): close its end. */
+    if (P.e.have_chan) {
+        colo_chan_close(&P.e.chan);
+        P.e.have_chan = false;
+    }
+    pthread_join(ts, NULL);
+    pthread_join(tc, NULL);
+    close(ps[1]);
+    close(ss[0]);
+}
+
+static void end_session(void)
+{
+    for (int k = 0; k < 8; k++)
+        free(P.pvm_at_ckpt[k]);
+    fake_free(P.e.dom);
+    colo_engine_fini(&P.e);
+    fake_free(the_svm);
+    the_svm = NULL;
+    colo_engine_fini(&S.e);
+    fail_primary.op = fail_secondary.op = OP_NONE;
+}
+
+static bool svm_equals(const uint8_t *ref)
+{
+    return memcmp(the_svm->mem, ref, NR_PAGES * COLO_PAGE_SIZE) == 0;
+}
+
+/* Pages below 200: the ones the SVM's own run (h_idle) never writes. */
+static bool svm_equals_low(const uint8_t *ref)
+{
+    return memcmp(the_svm->mem, ref, 200 * COLO_PAGE_SIZE) == 0;
+}
+
+/* ------------------------------------------------------------------------ */
+
+static void test_good_run_state_sequence(void **state)
+{
+    static const enum colo_state ckpt_p[] = {
+        COLO_P_SUSPENDING, COLO_P_WAIT_SVM_SUSPENDED, COLO_P_RECV_SVM_DIRTY, COLO_P_SEND_STATE,
+        COLO_P_WAIT_SVM_READY, COLO_P_RESUMING, COLO_P_WAIT_SVM_RESUMED, COLO_P_COMMIT_DEVICES,
+        COLO_P_RUNNING,
+    };
+    static const enum colo_state ckpt_s[] = {
+        COLO_S_SUSPENDING, COLO_S_SEND_DIRTY, COLO_S_RECV_CHECKPOINT, COLO_S_COMMIT,
+        COLO_S_SEND_READY, COLO_S_RESUMING, COLO_S_SEND_RESUMED, COLO_S_RUNNING,
+    };
+    struct cut_rule none = { 0 };
+    int i = 0;
+
+    (void)state;
+    run_session(&none, 3);
+    /* primary: INITIAL_COPY, RUNNING, then 4 checkpoints' worth of states */
+    assert_int_equal(P.trace[i++], COLO_P_INITIAL_COPY);
+    assert_int_equal(P.trace[i++], COLO_P_RUNNING);
+    for (int k = 0; k < 4; k++)
+        for (size_t j = 0; j < sizeof(ckpt_p) / sizeof(ckpt_p[0]); j++)
+            assert_int_equal(P.trace[i++], ckpt_p[j]);
+    assert_int_equal(P.ntrace, i);
+    i = 0;
+    assert_int_equal(S.trace[i++], COLO_S_INITIAL_RECV);
+    assert_int_equal(S.trace[i++], COLO_S_RUNNING);
+    for (int k = 0; k < 4; k++)
+        for (size_t j = 0; j < sizeof(ckpt_s) / sizeof(ckpt_s[0]); j++)
+            assert_int_equal(S.trace[i++], ckpt_s[j]);
+    /* then the primary closed: failover from RUNNING */
+    assert_int_equal(S.trace[i++], COLO_S_ACTIVE);
+    assert_int_equal(S.ntrace, i);
+
+    assert_int_equal(P.e.stats.checkpoints, 4);
+    assert_int_equal(P.e.stats.triggers[COLO_TRIGGER_INITIAL], 1);
+    assert_int_equal(P.e.stats.triggers[COLO_TRIGGER_REQUEST], 3);
+    assert_int_equal(P.hooks[H_BARRIER], 4);
+    assert_int_equal(P.hooks[H_DONE], 4);
+    assert_int_equal(S.hooks[H_COMMIT], 4);
+    assert_int_equal(S.hooks[H_FAILOVER], 1);
+    assert_true(P.e.stats.svm_dirty_last > 0);  /* SVM's own writes came back */
+    /* After the last checkpoint the SVM equalled the PVM; then it ran on
+     * alone (idle writes), so compare the checkpointed pages only. */
+    assert_false(P.e.dom->paused);
+    assert_false(the_svm->paused);
+    assert_int_equal(the_svm->devctr >= P.e.dom->devctr - 0, 1);
+    end_session();
+}
+
+/* After every committed checkpoint the SVM equals the PVM byte for byte. */
+static void test_svm_equals_pvm_at_each_checkpoint(void **state)
+{
+    (void)state;
+    for (int k = 1; k <= 3; k++) {
+        /* Cut right after SVM_RESUMED of checkpoint k would let the SVM run;
+         * instead cut before SVM_READY leaves it: the SVM committed, and is
+         * then resumed by failover without running in between. */
+        struct cut_rule r = { .dir = CUT_B_TO_A, .cut_type = COLO_REC_SVM_READY, .cut_nth = (unsigned)k + 1 };
+
+        run_session(&r, 3);
+        assert_int_equal(S.e.state, COLO_S_ACTIVE);
+        assert_true(svm_equals(P.pvm_at_ckpt[k]));
+        assert_int_equal(P.e.state, COLO_P_UNPROTECTED);
+        assert_false(P.e.dom->paused);
+        end_session();
+    }
+}
+
+struct cut_case {
+    const char *name;
+    struct cut_rule rule;
+    enum colo_state sec_state;      /* final */
+    enum colo_state sec_failed_in;  /* state the secondary was in when the stream broke */
+    int svm_mem;                    /* 0: any, 1: = its memory at suspension, 2: = PVM at checkpoint 2 */
+};
+
+#define P2S CUT_A_TO_B
+#define S2P CUT_B_TO_A
+#define ARM_CK2 .arm_type = COLO_REC_CHECKPOINT_NEW, .arm_nth = 3   /* seq 2 */
+
+static const struct cut_case cut_cases[] = {
+    { "p2s HELLO", { P2S, 0, 0, COLO_REC_HELLO, 1, false }, COLO_FAILED, COLO_S_WAIT_HELLO, 0 },
+    { "p2s initial pages", { P2S, 0, 0, COLO_REC_MEMORY_PAGES, 1, true }, COLO_FAILED, COLO_S_INITIAL_RECV, 0 },
+    { "p2s INITIAL_DONE", { P2S, 0, 0, COLO_REC_INITIAL_DONE, 1, false }, COLO_FAILED, COLO_S_INITIAL_RECV, 0 },
+    { "p2s first CHECKPOINT_END", { P2S, 0, 0, COLO_REC_CHECKPOINT_END, 1, false }, COLO_FAILED, COLO_S_RECV_CHECKPOINT, 0 },
+    { "p2s CHECKPOINT_NEW 2", { P2S, 0, 0, COLO_REC_CHECKPOINT_NEW, 3, false }, COLO_S_ACTIVE, COLO_S_RUNNING, 0 },
+    { "p2s pages of 2", { P2S, ARM_CK2, COLO_REC_MEMORY_PAGES, 1, false }, COLO_S_ACTIVE, COLO_S_RECV_CHECKPOINT, 1 },
+    { "p2s after pages of 2", { P2S, ARM_CK2, COLO_REC_MEMORY_PAGES, 1, true }, COLO_S_ACTIVE, COLO_S_RECV_CHECKPOINT, 1 },
+    { "p2s DEVICE_STATE of 2", { P2S, ARM_CK2, COLO_REC_DEVICE_STATE, 1, false }, COLO_S_ACTIVE, COLO_S_RECV_CHECKPOINT, 1 },
+    { "p2s DISK_BARRIER of 2", { P2S, ARM_CK2, COLO_REC_DISK_BARRIER, 1, false }, COLO_S_ACTIVE, COLO_S_RECV_CHECKPOINT, 1 },
+    { "p2s CHECKPOINT_END of 2", { P2S, ARM_CK2, COLO_REC_CHECKPOINT_END, 1, false }, COLO_S_ACTIVE, COLO_S_RECV_CHECKPOINT, 1 },
+    { "p2s after CHECKPOINT_END of 2", { P2S, ARM_CK2, COLO_REC_CHECKPOINT_END, 1, true }, COLO_S_ACTIVE, COLO_S_SEND_READY, 2 },
+    { "s2p HELLO", { S2P, 0, 0, COLO_REC_HELLO, 1, false }, COLO_FAILED, COLO_S_INITIAL_RECV, 0 },
+    { "s2p SVM_SUSPENDED 2", { S2P, 0, 0, COLO_REC_SVM_SUSPENDED, 3, false }, COLO_S_ACTIVE, COLO_S_RECV_CHECKPOINT, 1 },
+    { "s2p DIRTY_PFNS 2", { S2P, .arm_type = COLO_REC_SVM_SUSPENDED, .arm_nth = 3, COLO_REC_DIRTY_PFNS, 1, false }, COLO_S_ACTIVE, COLO_S_RECV_CHECKPOINT, 1 },
+    { "s2p SVM_READY 2", { S2P, 0, 0, COLO_REC_SVM_READY, 3, false }, COLO_S_ACTIVE, COLO_S_RUNNING, 2 },
+    { "s2p SVM_RESUMED 2", { S2P, 0, 0, COLO_REC_SVM_RESUMED, 3, false }, COLO_S_ACTIVE, COLO_S_RUNNING, 0 },
+};
+
+static void test_cut_everywhere(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(cut_cases) / sizeof(cut_cases[0]); i++) {
+        const struct cut_case *c = &cut_cases[i];
+        enum colo_state before;
+
+        print_message("cut: %s\n", c->name);
+        run_session(&c->rule, 3);
+        /* The primary always survives, running, unprotected. */
+        assert_int_equal(P.e.state, COLO_P_UNPROTECTED);
+        assert_false(P.e.dom->paused);
+        assert_int_equal(P.hooks[H_LOST], 1);
+        /* The secondary ends as the semantics say, from the state expected. */
+        assert_int_equal(S.e.state, c->sec_state);
+        assert_true(S.ntrace >= 1);
+        before = S.ntrace >= 2 ? S.trace[S.ntrace - 2] : COLO_S_WAIT_HELLO;
+        if (c->sec_failed_in == COLO_S_SEND_READY)   /* committed; the send may or may not fail first */
+            assert_true(before == COLO_S_SEND_READY || before == COLO_S_SEND_RESUMED || before == COLO_S_RUNNING);
+        else if (c->sec_failed_in == COLO_S_RECV_CHECKPOINT && c->rule.dir == S2P)
+            assert_true(before == COLO_S_RECV_CHECKPOINT || before == COLO_S_SEND_DIRTY);
+        else if (c->sec_failed_in == COLO_S_RUNNING && c->rule.cut_type == COLO_REC_SVM_READY)
+            assert_true(before == COLO_S_RUNNING || before == COLO_S_SEND_RESUMED);
+        else
+            assert_int_equal(before, c->sec_failed_in);
+        if (c->sec_state == COLO_FAILED) {
+            if (the_svm)
+                assert_true(the_svm->destroyed);
+            assert_int_equal(S.hooks[H_FAILOVER], 0);
+        } else {
+            assert_false(the_svm->destroyed);
+            assert_false(the_svm->paused);      /* it runs on */
+            assert_int_equal(S.hooks[H_FAILOVER], 1);
+            if (c->svm_mem == 1)
+                assert_true(svm_equals(the_svm->snap));
+            if (c->svm_mem == 2)
+                assert_true(svm_equals(P.pvm_at_ckpt[2]));
+        }
+        end_session();
+    }
+}
+
+struct fault_case {
+    const char *name;
+    bool primary;
+    enum fake_op op;
+    int nth;
+    enum colo_state pri_state, sec_state;
+};
+
+static const struct fault_case fault_cases[] = {
+    /* PVM-side faults: replication stops, the PVM runs on; the secondary is
+     * told, and must not take over. */
+    { "pvm suspend", true, OP_SUSPEND, 3, COLO_P_UNPROTECTED, COLO_FAILED },
+    { "pvm dirty log", true, OP_DIRTY, 2, COLO_P_UNPROTECTED, COLO_FAILED },
+    { "pvm read (initial)", true, OP_READ, 1, COLO_P_UNPROTECTED, COLO_FAILED },
+    { "pvm read (checkpoint)", true, OP_READ, 3, COLO_P_UNPROTECTED, COLO_FAILED },
+    { "pvm device save", true, OP_SAVE, 2, COLO_P_UNPROTECTED, COLO_FAILED },
+    /* ... except a PVM that cannot be resumed: the primary fails and hands
+     * the VM to the secondary, which has just committed the checkpoint. */
+    { "pvm resume", true, OP_RESUME, 2, COLO_FAILED, COLO_S_ACTIVE },
+    /* SVM faults: secondary stops, primary carries on unprotected. */
+    { "svm suspend", false, OP_SUSPEND, 2, COLO_P_UNPROTECTED, COLO_FAILED },
+    { "svm dirty log", false, OP_DIRTY, 1, COLO_P_UNPROTECTED, COLO_FAILED },
+    { "svm write (initial)", false, OP_WRITE, 1, COLO_P_UNPROTECTED, COLO_FAILED },
+    { "svm write (commit)", false, OP_WRITE, 3, COLO_P_UNPROTECTED, COLO_FAILED },
+    { "svm device load", false, OP_LOAD, 2, COLO_P_UNPROTECTED, COLO_FAILED },
+    { "svm resume", false, OP_RESUME, 2, COLO_P_UNPROTECTED, COLO_FAILED },
+};
+
+static void test_backend_faults(void **state)
+{
+    struct cut_rule none = { 0 };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(fault_cases) / sizeof(fault_cases[0]); i++) {
+        const struct fault_case *f = &fault_cases[i];
+
+        print_message("fault: %s\n", f->name);
+        if (f->primary)
+            fail_primary.op = f->op, fail_primary.nth = f->nth;
+        else
+            fail_secondary.op = f->op, fail_secondary.nth = f->nth;
+        run_session(&none, 3);
+        assert_int_equal(P.e.state, f->pri_state);
+        assert_int_equal(S.e.state, f->sec_state);
+        if (f->sec_state == COLO_S_ACTIVE) {
+            assert_int_equal(S.hooks[H_FAILOVER], 1);
+            assert_true(svm_equals_low(P.pvm_at_ckpt[1]));
+        } else {
+            assert_int_equal(S.hooks[H_FAILOVER], 0);   /* never two active VMs */
+            if (the_svm)
+                assert_true(the_svm->destroyed);
+        }
+        if (f->pri_state == COLO_P_UNPROTECTED)
+            assert_false(P.e.dom->paused);
+        end_session();
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_good_run_state_sequence),
+        cmocka_unit_test(test_svm_equals_pvm_at_each_checkpoint),
+        cmocka_unit_test(test_cut_everywhere),
+        cmocka_unit_test(test_backend_faults),
+    };
+
+    colo_log_init("test-engine", getenv("COLO_TEST_DEBUG") ? COLO_LOG_DEBUG : COLO_LOG_ERROR);
+    return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
+}

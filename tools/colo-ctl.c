@@ -1,0 +1,156 @@
+/*
+ * colo-ctl - talk to a colo-engine over its control socket.
+ *
+ *   colo-ctl -c unix:PATH status [--json]     one status report
+ *   colo-ctl -c unix:PATH watch [-n COUNT] [-i MS]  a status line every MS
+ *   colo-ctl -c unix:PATH checkpoint [CAUSE]  ask for a checkpoint now
+ *
+ * The status arrives as JSON; the human form picks the fields an operator
+ * watches (state, checkpoints, pause times, bytes) with yajl's tree parser.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <yajl/yajl_tree.h>
+
+#include "colo-channel.h"
+#include "colo-log.h"
+#include "colo-proto.h"
+
+static int request_status(struct colo_chan *c, char **json)
+{
+    uint8_t buf[16];
+    struct colo_rec r;
+
+    if (colo_chan_send(c, buf, colo_enc_empty(buf, sizeof(buf), COLO_REC_STATUS_REQUEST)) < 0)
+        return -1;
+    /* The engine also tells every client of each checkpoint it completes
+     * (CHECKPOINT_DONE); those may come first. */
+    do {
+        if (colo_chan_recv(c, &r, 2000) != 1) {
+            fprintf(stderr, "colo-ctl: no status from the engine\n");
+            return -1;
+        }
+    } while (r.type == COLO_REC_CHECKPOINT_DONE);
+    if (r.type != COLO_REC_STATUS) {
+        fprintf(stderr, "colo-ctl: the engine answered %s instead of STATUS\n", colo_rec_name(r.type));
+        return -1;
+    }
+    *json = strndup((const char *)r.u.blob.data, r.u.blob.len);
+    return *json ? 0 : -1;
+}
+
+static double jnum(yajl_val root, const char *a, const char *b)
+{
+    const char *path[3] = { a, b, NULL };
+    yajl_val v = yajl_tree_get(root, path, yajl_t_number);
+
+    return v ? YAJL_GET_DOUBLE(v) : 0;
+}
+
+static const char *jstr(yajl_val root, const char *a)
+{
+    const char *path[2] = { a, NULL };
+    yajl_val v = yajl_tree_get(root, path, yajl_t_string);
+
+    return v ? YAJL_GET_STRING(v) : "?";
+}
+
+static void print_human(const char *json)
+{
+    char err[256];
+    yajl_val root = yajl_tree_parse(json, err, sizeof(err));
+
+    if (!root) {
+        fprintf(stderr, "colo-ctl: the engine sent malformed status: %s\n", err);
+        return;
+    }
+    printf("%-9s %-14s ckpts %-5.0f pause ms last %7.2f median %7.2f max %7.2f  "
+           "pages %-7.0f sent %8.1f MiB  progress %.0f\n",
+           jstr(root, "role"), jstr(root, "state"), jnum(root, "checkpoints", NULL),
+           jnum(root, "pause_ms", "last"), jnum(root, "pause_ms", "median"),
+           jnum(root, "pause_ms", "max"), jnum(root, "pages_last", NULL),
+           jnum(root, "bytes_sent", NULL) / 1048576.0, jnum(root, "guest_progress", NULL));
+    fflush(stdout);
+    yajl_tree_free(root);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: colo-ctl -c unix:PATH status [--json] | watch [-n COUNT] [-i MS] | checkpoint [CAUSE]\n");
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "control", 1, 0, 'c' }, { "json", 0, 0, 'j' }, { "count", 1, 0, 'n' },
+        { "interval", 1, 0, 'i' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
+    };
+    const char *control = NULL, *cmd;
+    bool json = false;
+    long count = -1, interval = 1000;
+    struct colo_chan c;
+    char *status = NULL;
+    int o, fd, rc = 1;
+
+    colo_log_init("colo-ctl", COLO_LOG_WARN);
+    while ((o = getopt_long(argc, argv, "c:jn:i:h", opts, NULL)) != -1) {
+        switch (o) {
+        case 'c': control = optarg; break;
+        case 'j': json = true; break;
+        case 'n': count = strtol(optarg, NULL, 10); break;
+        case 'i': interval = strtol(optarg, NULL, 10); break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (!control || optind >= argc || interval <= 0) {
+        usage(stderr);
+        return 2;
+    }
+    cmd = argv[optind];
+    if ((fd = colo_sock_connect(control, 2000)) < 0 || colo_chan_init_sized(&c, fd, "control", COLO_MAX_TEXT) < 0)
+        return 1;
+    if (!strcmp(cmd, "status")) {
+        if (request_status(&c, &status) == 0) {
+            if (json)
+                printf("%s\n", status);
+            else
+                print_human(status);
+            rc = 0;
+        }
+    } else if (!strcmp(cmd, "watch")) {
+        for (long i = 0; count < 0 || i < count; i++) {
+            if (request_status(&c, &status) < 0)
+                break;
+            print_human(status);
+            free(status);
+            status = NULL;
+            usleep((useconds_t)interval * 1000);
+            rc = 0;
+        }
+    } else if (!strcmp(cmd, "checkpoint")) {
+        uint8_t buf[16];
+        int cause = optind + 1 < argc ? colo_trigger_from_name(argv[optind + 1]) : COLO_TRIGGER_REQUEST;
+
+        if (cause < 0 || cause == COLO_TRIGGER_INITIAL) {
+            fprintf(stderr, "colo-ctl: unknown checkpoint cause '%s' (periodic, divergence, svm-lag, "
+                    "queue-full, request)\n", argv[optind + 1]);
+        } else if (colo_chan_send(&c, buf, colo_enc_ckpt_request(buf, sizeof(buf), (uint32_t)cause)) == 0) {
+            rc = 0;
+        }
+    } else {
+        fprintf(stderr, "colo-ctl: unknown command '%s'\n", cmd);
+        usage(stderr);
+        rc = 2;
+    }
+    free(status);
+    colo_chan_close(&c);
+    return rc;
+}
