@@ -70,7 +70,13 @@ int colo_chan_sendv(struct colo_chan *c, struct iovec *iov, int iovcnt)
     struct msghdr m = { .msg_iov = iov, .msg_iovlen = (size_t)iovcnt };
 
     while (m.msg_iovlen > 0) {
-        ssize_t n = sendmsg(c->fd, &m, MSG_NOSIGNAL);
+        /* sendmsg takes at most IOV_MAX (1024) vectors at a time. */
+        size_t all = m.msg_iovlen;
+        ssize_t n;
+
+        m.msg_iovlen = all < 1024 ? all : 1024;
+        n = sendmsg(c->fd, &m, MSG_NOSIGNAL);
+        m.msg_iovlen = all;
 
         if (n < 0) {
             if (errno == EINTR)
@@ -139,7 +145,13 @@ static int read_full(struct colo_chan *c, uint8_t *p, size_t len)
 
 int colo_chan_recv(struct colo_chan *c, struct colo_rec *rec, int wait_ms)
 {
-    uint8_t hdr[COLO_REC_HDR_SIZE];
+    return colo_chan_recv_into(c, rec, wait_ms, 0, NULL, 0);
+}
+
+int colo_chan_recv_into(struct colo_chan *c, struct colo_rec *rec, int wait_ms,
+                        uint32_t into_type, uint8_t *into, size_t into_cap)
+{
+    uint8_t hdr[COLO_REC_HDR_SIZE], *body;
     uint32_t type, len;
     const char *why = NULL;
     ssize_t n;
@@ -175,14 +187,15 @@ int colo_chan_recv(struct colo_chan *c, struct colo_rec *rec, int wait_ms)
                  c->what, type, len, why);
         return COLO_CHAN_BAD;
     }
-    if (len > c->cap) {
+    body = into && type == into_type && len <= into_cap ? into : c->buf;
+    if (body == c->buf && len > c->cap) {
         colo_err("%s channel: %s record of %u bytes is larger than this channel accepts",
                  c->what, colo_rec_name(type), len);
         return COLO_CHAN_BAD;
     }
-    if (read_full(c, c->buf, len) < 0)
+    if (read_full(c, body, len) < 0)
         return -1;
-    if (colo_rec_decode(type, c->buf, len, rec, &why) < 0) {
+    if (colo_rec_decode(type, body, len, rec, &why) < 0) {
         colo_err("%s channel: bad %s record (type 0x%x, %u bytes): %s",
                  c->what, colo_rec_name(type), type, len, why);
         return COLO_CHAN_BAD;

@@ -47,6 +47,14 @@ int  colo_chan_sendv(struct colo_chan *c, struct iovec *iov, int iovcnt);
 #define COLO_CHAN_BAD    (-2)
 int  colo_chan_recv(struct colo_chan *c, struct colo_rec *rec, int wait_ms);
 
+/*
+ * Like colo_chan_recv, but a record of type `type` whose body fits in cap
+ * bytes is received straight into buf (and *rec points into buf): the
+ * secondary uses it to land pages where they will stay, without a copy.
+ */
+int  colo_chan_recv_into(struct colo_chan *c, struct colo_rec *rec, int wait_ms,
+                         uint32_t type, uint8_t *buf, size_t cap);
+
 /* Receive and insist on one type: 0, COLO_CHAN_BROKEN (also for a timeout)
  * or COLO_CHAN_BAD (another type, or an ERROR record from the peer). */
 int  colo_chan_expect(struct colo_chan *c, uint32_t type, struct colo_rec *rec, int wait_ms);

@@ -108,6 +108,24 @@ int colo_primary_init(struct colo_engine *e, const struct colo_backend *be,
     return 0;
 }
 
+/* iovecs for pages e->pfns[0..n) straight from guest memory, runs of
+ * consecutive pfns merged into one vector.  Returns how many. */
+static int page_iovecs(struct colo_engine *e, uint32_t n, struct iovec *iov)
+{
+    int k = 0;
+
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *p = e->be->page_ptr(e->dom, e->pfns[i]);
+
+        if (k > 0 && e->pfns[i] == e->pfns[i - 1] + 1 &&
+            (const uint8_t *)iov[k - 1].iov_base + iov[k - 1].iov_len == p)
+            iov[k - 1].iov_len += COLO_PAGE_SIZE;
+        else
+            iov[k++] = (struct iovec){ (void *)p, COLO_PAGE_SIZE };
+    }
+    return k;
+}
+
 /* Send every page set in 'map' (ascending), in batches.  Returns pages sent,
  * or -1: *chan_failed tells a channel failure from a local one. */
 static int64_t send_pages(struct colo_engine *e, const struct colo_bitmap *map,
@@ -119,19 +137,25 @@ static int64_t send_pages(struct colo_engine *e, const struct colo_bitmap *map,
     *chan_failed = false;
     while (pfn < map->nbits) {
         uint32_t n = 0;
-        struct iovec iov[2];
+        struct iovec iov[1 + COLO_MAX_PAGE_BATCH];
         size_t plen;
+        int niov;
 
         while (pfn < map->nbits && n < COLO_MAX_PAGE_BATCH) {
             e->pfns[n++] = pfn;
             pfn = colo_bitmap_next(map, pfn + 1);
         }
-        if (e->be->read_pages(e->dom, e->pfns, n, e->pages) < 0)
-            return -1;
         plen = colo_enc_pages_prefix(prefix, sizeof(prefix), e->pfns, n);
         iov[0] = (struct iovec){ prefix, plen };
-        iov[1] = (struct iovec){ e->pages, (size_t)n * COLO_PAGE_SIZE };
-        if (colo_chan_sendv(&e->chan, iov, 2) < 0) {
+        if (e->be->page_ptr) {
+            niov = 1 + page_iovecs(e, n, iov + 1);
+        } else {
+            if (e->be->read_pages(e->dom, e->pfns, n, e->pages) < 0)
+                return -1;
+            iov[1] = (struct iovec){ e->pages, (size_t)n * COLO_PAGE_SIZE };
+            niov = 2;
+        }
+        if (colo_chan_sendv(&e->chan, iov, niov) < 0) {
             *chan_failed = true;
             return -1;
         }

@@ -8,41 +8,13 @@
  */
 #include <string.h>
 
+#include "colo-le.h"
 #include "colo-proto.h"
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    uint32_t v = 0;
-
-    for (int i = 3; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    uint64_t v = 0;
-
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
 
 uint64_t colo_pfn_at(const uint8_t *pfns, uint32_t i)
 {
-    return get64(pfns + 8ull * i);
+    return colo_get64(pfns + 8ull * i);
 }
 
 /* --- records as a table: fixed body length, or 0 for variable ------------ */
@@ -119,8 +91,8 @@ int colo_trigger_from_name(const char *name)
 int colo_rec_parse_hdr(const uint8_t hdr[COLO_REC_HDR_SIZE], uint32_t *type,
                        uint32_t *len, const char **why)
 {
-    *type = get32(hdr);
-    *len = get32(hdr + 4);
+    *type = colo_get32(hdr);
+    *len = colo_get32(hdr + 4);
     if (*len > COLO_REC_MAX_BODY) {
         *why = "record body longer than the protocol allows";
         return -1;
@@ -132,8 +104,8 @@ size_t colo_enc_hdr(uint8_t *buf, size_t cap, uint32_t type, uint32_t len)
 {
     if (cap < COLO_REC_HDR_SIZE)
         return 0;
-    put32(buf, type);
-    put32(buf + 4, len);
+    colo_put32(buf, type);
+    colo_put32(buf + 4, len);
     return COLO_REC_HDR_SIZE;
 }
 
@@ -151,10 +123,10 @@ static int decode_pages(const uint8_t *b, uint32_t len, struct colo_rec *out, co
 
     if (len < 8)
         return fail(why, "MEMORY_PAGES shorter than its count field");
-    count = get32(b);
+    count = colo_get32(b);
     if (count == 0 || count > COLO_MAX_PAGE_BATCH)
         return fail(why, "MEMORY_PAGES page count is 0 or above the batch limit");
-    if (get32(b + 4) != 0)
+    if (colo_get32(b + 4) != 0)
         return fail(why, "MEMORY_PAGES reserved field is not zero");
     if (colo_pages_body_len(count) != len)
         return fail(why, "MEMORY_PAGES length does not match its page count");
@@ -175,10 +147,10 @@ static int decode_pfns(const uint8_t *b, uint32_t len, struct colo_rec *out, con
 
     if (len < 8)
         return fail(why, "DIRTY_PFNS shorter than its count field");
-    count = get32(b);
+    count = colo_get32(b);
     if (count > COLO_MAX_PFN_LIST)
         return fail(why, "DIRTY_PFNS count above the list limit");
-    if (get32(b + 4) != 0)
+    if (colo_get32(b + 4) != 0)
         return fail(why, "DIRTY_PFNS reserved field is not zero");
     if (colo_pfn_list_body_len(count) != len)
         return fail(why, "DIRTY_PFNS length does not match its count");
@@ -191,13 +163,13 @@ static int decode_hello(const uint8_t *b, struct colo_rec *out, const char **why
 {
     struct colo_hello *h = &out->u.hello;
 
-    h->magic = get64(b);
-    h->version = get32(b + 8);
-    h->role = get32(b + 12);
-    h->caps = get64(b + 16);
-    h->nr_pages = get64(b + 24);
-    h->page_size = get32(b + 32);
-    h->reserved = get32(b + 36);
+    h->magic = colo_get64(b);
+    h->version = colo_get32(b + 8);
+    h->role = colo_get32(b + 12);
+    h->caps = colo_get64(b + 16);
+    h->nr_pages = colo_get64(b + 24);
+    h->page_size = colo_get32(b + 32);
+    h->reserved = colo_get32(b + 36);
     memcpy(h->domain, b + 40, sizeof(h->domain));
     if (h->magic != COLO_HELLO_MAGIC)
         return fail(why, "HELLO magic is wrong: the peer is not a xen-colo process");
@@ -232,7 +204,7 @@ int colo_rec_decode(uint32_t type, const uint8_t *b, uint32_t len,
     case COLO_REC_ERROR:
         if (len < 4)
             return fail(why, "ERROR shorter than its code field");
-        out->u.error.code = get32(b);
+        out->u.error.code = colo_get32(b);
         out->u.error.text.len = len - 4;
         out->u.error.text.data = b + 4;
         if (len - 4 > COLO_MAX_TEXT)
@@ -253,42 +225,42 @@ int colo_rec_decode(uint32_t type, const uint8_t *b, uint32_t len,
         out->u.blob.data = b;
         return 0;
     case COLO_REC_INITIAL_DONE:
-        out->u.initial.nr_pages = get64(b);
+        out->u.initial.nr_pages = colo_get64(b);
         return 0;
     case COLO_REC_CHECKPOINT_NEW:
     case COLO_REC_SVM_READY:
     case COLO_REC_SVM_RESUMED:
     case COLO_REC_CHECKPOINT_DONE:
-        out->u.seq.seq = get64(b);
+        out->u.seq.seq = colo_get64(b);
         return 0;
     case COLO_REC_SVM_SUSPENDED:
-        out->u.suspended.seq = get64(b);
-        out->u.suspended.nr_dirty = get64(b + 8);
+        out->u.suspended.seq = colo_get64(b);
+        out->u.suspended.nr_dirty = colo_get64(b + 8);
         if (out->u.suspended.nr_dirty > COLO_MAX_NR_PAGES)
             return fail(why, "SVM_SUSPENDED announces more dirty pfns than a guest can have");
         return 0;
     case COLO_REC_CHECKPOINT_END:
-        out->u.end.seq = get64(b);
-        out->u.end.nr_pages = get64(b + 8);
-        out->u.end.dev_len = get64(b + 16);
+        out->u.end.seq = colo_get64(b);
+        out->u.end.nr_pages = colo_get64(b + 8);
+        out->u.end.dev_len = colo_get64(b + 16);
         return 0;
     case COLO_REC_DISK_BARRIER:
     case COLO_REC_DISK_COMMIT:
-        out->u.disk.epoch = get64(b);
-        out->u.disk.writes = get64(b + 8);
+        out->u.disk.epoch = colo_get64(b);
+        out->u.disk.writes = colo_get64(b + 8);
         return 0;
     case COLO_REC_HEARTBEAT:
-        out->u.hb.seq = get64(b);
-        out->u.hb.time_ns = get64(b + 8);
+        out->u.hb.seq = colo_get64(b);
+        out->u.hb.time_ns = colo_get64(b + 8);
         return 0;
     case COLO_REC_FAILOVER:
-        out->u.failover.reason = get32(b);
+        out->u.failover.reason = colo_get32(b);
         if (out->u.failover.reason != COLO_FAILOVER_REQUEST &&
             out->u.failover.reason != COLO_FAILOVER_PEER_LOST)
             return fail(why, "FAILOVER reason unknown");
         return 0;
     case COLO_REC_CHECKPOINT_REQUEST:
-        out->u.request.cause = get32(b);
+        out->u.request.cause = colo_get32(b);
         if (out->u.request.cause >= COLO_TRIGGER__MAX ||
             out->u.request.cause == COLO_TRIGGER_INITIAL)
             return fail(why, "CHECKPOINT_REQUEST cause unknown");
@@ -318,13 +290,13 @@ size_t colo_enc_hello(uint8_t *buf, size_t cap, const struct colo_hello *h)
 
     if (!b)
         return 0;
-    put64(b, COLO_HELLO_MAGIC);
-    put32(b + 8, h->version);
-    put32(b + 12, h->role);
-    put64(b + 16, h->caps);
-    put64(b + 24, h->nr_pages);
-    put32(b + 32, h->page_size);
-    put32(b + 36, 0);
+    colo_put64(b, COLO_HELLO_MAGIC);
+    colo_put32(b + 8, h->version);
+    colo_put32(b + 12, h->role);
+    colo_put64(b + 16, h->caps);
+    colo_put64(b + 24, h->nr_pages);
+    colo_put32(b + 32, h->page_size);
+    colo_put32(b + 36, 0);
     memset(b + 40, 0, 64);
     /* At most 63 bytes: always leave a NUL, the decoder insists on one. */
     memcpy(b + 40, h->domain, strnlen(h->domain, 63));
@@ -339,9 +311,9 @@ static size_t enc_u64_pair(uint8_t *buf, size_t cap, uint32_t type, uint32_t len
 
     if (!b)
         return 0;
-    put64(b, a);
+    colo_put64(b, a);
     if (len >= 16)
-        put64(b + 8, b2);
+        colo_put64(b + 8, b2);
     return total;
 }
 
@@ -362,9 +334,9 @@ size_t colo_enc_checkpoint_end(uint8_t *buf, size_t cap, const struct colo_check
 
     if (!b)
         return 0;
-    put64(b, e->seq);
-    put64(b + 8, e->nr_pages);
-    put64(b + 16, e->dev_len);
+    colo_put64(b, e->seq);
+    colo_put64(b + 8, e->nr_pages);
+    colo_put64(b + 16, e->dev_len);
     return total;
 }
 
@@ -390,7 +362,7 @@ static size_t enc_u32(uint8_t *buf, size_t cap, uint32_t type, uint32_t v)
 
     if (!b)
         return 0;
-    put32(b, v);
+    colo_put32(b, v);
     return total;
 }
 
@@ -418,10 +390,10 @@ size_t colo_enc_pages_prefix(uint8_t *buf, size_t cap, const uint64_t *pfns, uin
     if (count == 0 || count > COLO_MAX_PAGE_BATCH || cap < need)
         return 0;
     colo_enc_hdr(buf, cap, COLO_REC_MEMORY_PAGES, (uint32_t)colo_pages_body_len(count));
-    put32(buf + 8, count);
-    put32(buf + 12, 0);
+    colo_put32(buf + 8, count);
+    colo_put32(buf + 12, 0);
     for (uint32_t i = 0; i < count; i++)
-        put64(buf + 16 + 8 * (size_t)i, pfns[i]);
+        colo_put64(buf + 16 + 8 * (size_t)i, pfns[i]);
     return need;
 }
 
@@ -432,10 +404,10 @@ size_t colo_enc_pfn_list(uint8_t *buf, size_t cap, const uint64_t *pfns, uint32_
     if (count > COLO_MAX_PFN_LIST || cap < need)
         return 0;
     colo_enc_hdr(buf, cap, COLO_REC_DIRTY_PFNS, (uint32_t)colo_pfn_list_body_len(count));
-    put32(buf + 8, count);
-    put32(buf + 12, 0);
+    colo_put32(buf + 8, count);
+    colo_put32(buf + 12, 0);
     for (uint32_t i = 0; i < count; i++)
-        put64(buf + 16 + 8 * (size_t)i, pfns[i]);
+        colo_put64(buf + 16 + 8 * (size_t)i, pfns[i]);
     return need;
 }
 
@@ -444,8 +416,8 @@ size_t colo_enc_pfn_list_prefix(uint8_t *buf, size_t cap, uint32_t count)
     if (count > COLO_MAX_PFN_LIST || cap < COLO_REC_HDR_SIZE + 8)
         return 0;
     colo_enc_hdr(buf, cap, COLO_REC_DIRTY_PFNS, (uint32_t)colo_pfn_list_body_len(count));
-    put32(buf + 8, count);
-    put32(buf + 12, 0);
+    colo_put32(buf + 8, count);
+    colo_put32(buf + 12, 0);
     return COLO_REC_HDR_SIZE + 8;
 }
 
@@ -454,6 +426,6 @@ size_t colo_enc_error_prefix(uint8_t *buf, size_t cap, uint32_t code, uint32_t t
     if (cap < COLO_REC_HDR_SIZE + 4 || text_len > COLO_MAX_TEXT)
         return 0;
     colo_enc_hdr(buf, cap, COLO_REC_ERROR, 4 + text_len);
-    put32(buf + 8, code);
+    colo_put32(buf + 8, code);
     return COLO_REC_HDR_SIZE + 4;
 }

@@ -28,16 +28,22 @@
 #include "colo-engine.h"
 #include "colo-log.h"
 
-/* One MEMORY_PAGES record's worth of buffered pages. */
+/*
+ * One MEMORY_PAGES record, kept as it arrived: the channel receives record
+ * bodies straight into the next free chunk (colo_chan_recv_into), so a page
+ * is copied once on its way in (socket -> chunk) and once at commit
+ * (chunk -> SVM).  Chunks stay allocated from one checkpoint to the next.
+ */
+#define CHUNK_CAP (8 + (8 + COLO_PAGE_SIZE) * (size_t)COLO_MAX_PAGE_BATCH)
+
 struct ckchunk {
-    uint32_t n;
-    uint64_t pfns[COLO_MAX_PAGE_BATCH];
-    uint8_t *data;                  /* n pages */
+    uint8_t *body;                  /* a MEMORY_PAGES body, CHUNK_CAP bytes */
+    struct colo_pages pages;        /* decoded: points into body */
 };
 
 struct colo_ckpt_buf {
     struct ckchunk *chunks;
-    size_t used, alloc;             /* chunks stay allocated between checkpoints */
+    size_t used, alloc;
     uint64_t pages;
     void *dev;
     size_t dev_len, dev_cap;
@@ -67,13 +73,14 @@ void colo_ckpt_buf_free(struct colo_ckpt_buf *b)
     if (!b)
         return;
     for (size_t i = 0; i < b->alloc; i++)
-        free(b->chunks[i].data);
+        free(b->chunks[i].body);
     free(b->chunks);
     free(b->dev);
     free(b);
 }
 
-static int ckbuf_add_pages(struct colo_ckpt_buf *b, const struct colo_pages *p)
+/* The buffer the next record should be received into (NULL: no memory). */
+static uint8_t *ckbuf_next(struct colo_ckpt_buf *b)
 {
     struct ckchunk *c;
 
@@ -82,22 +89,24 @@ static int ckbuf_add_pages(struct colo_ckpt_buf *b, const struct colo_pages *p)
         struct ckchunk *nc = realloc(b->chunks, na * sizeof(*nc));
 
         if (!nc)
-            return -1;
+            return NULL;
         for (size_t i = b->alloc; i < na; i++)
-            nc[i].data = NULL;
+            nc[i].body = NULL;
         b->chunks = nc;
         b->alloc = na;
     }
     c = &b->chunks[b->used];
-    if (!c->data && !(c->data = malloc((size_t)COLO_MAX_PAGE_BATCH * COLO_PAGE_SIZE)))
-        return -1;
-    c->n = p->count;
-    for (uint32_t i = 0; i < p->count; i++)
-        c->pfns[i] = colo_pfn_at(p->pfns, i);
-    memcpy(c->data, p->data, (size_t)p->count * COLO_PAGE_SIZE);
+    if (!c->body)
+        c->body = malloc(CHUNK_CAP);
+    return c->body;
+}
+
+/* The record just received into ckbuf_next() is pages: keep it. */
+static void ckbuf_keep_pages(struct colo_ckpt_buf *b, const struct colo_pages *p)
+{
+    b->chunks[b->used].pages = *p;
     b->used++;
     b->pages += p->count;
-    return 0;
 }
 
 static int ckbuf_set_dev(struct colo_ckpt_buf *b, const struct colo_blob *blob)
@@ -225,13 +234,35 @@ static int chan_failure(struct colo_engine *e, int rc)
     return primary_lost(e);
 }
 
-/* colo_chan_recv, with a FAILOVER record from the primary turned into
- * FAILOVER_ASKED wherever it arrives. */
-static int recv_rec(struct colo_engine *e, struct colo_rec *r, int wait_ms)
+/* colo_chan_recv(_into), with a FAILOVER record from the primary turned
+ * into FAILOVER_ASKED wherever it arrives.  Pages go into `pages_buf` if
+ * one is given. */
+static int recv_rec(struct colo_engine *e, struct colo_rec *r, int wait_ms, uint8_t *pages_buf)
 {
-    int rc = colo_chan_recv(&e->chan, r, wait_ms);
+    int rc = colo_chan_recv_into(&e->chan, r, wait_ms, COLO_REC_MEMORY_PAGES, pages_buf,
+                                 pages_buf ? CHUNK_CAP : 0);
 
     return rc == 1 && r->type == COLO_REC_FAILOVER ? FAILOVER_ASKED : rc;
+}
+
+/* The next record of a sequence the primary is in the middle of sending
+ * (initial copy, checkpoint): silence past the I/O timeout is death. */
+static int recv_next(struct colo_engine *e, struct colo_rec *r, uint8_t *pages_buf)
+{
+    int rc = recv_rec(e, r, e->cfg.io_timeout_ms, pages_buf);
+
+    return rc == 0 ? COLO_CHAN_BROKEN : rc < 0 ? rc : 0;
+}
+
+/* A MEMORY_PAGES record whose pfns all lie inside the guest?  (They are
+ * ascending, so the last one decides.) */
+static bool pages_in_guest(const struct colo_engine *e, const struct colo_pages *p)
+{
+    if (colo_pfn_at(p->pfns, p->count - 1) < e->info.nr_pages)
+        return true;
+    colo_err("secondary: page %" PRIu64 " is beyond the guest's %" PRIu64,
+             colo_pfn_at(p->pfns, p->count - 1), e->info.nr_pages);
+    return false;
 }
 
 int colo_secondary_init(struct colo_engine *e, const struct colo_backend *be,
@@ -295,10 +326,8 @@ static int initial_copy(struct colo_engine *e)
     uint64_t got = 0;
 
     for (;;) {
-        int rc = recv_rec(e, &r, e->cfg.io_timeout_ms);
+        int rc = recv_next(e, &r, NULL);
 
-        if (rc == 0)
-            rc = COLO_CHAN_BROKEN;
         if (rc < 0)
             return rc;
         if (r.type == COLO_REC_INITIAL_DONE) {
@@ -314,12 +343,10 @@ static int initial_copy(struct colo_engine *e)
             colo_err("secondary: %s during the initial copy", colo_rec_name(r.type));
             return COLO_CHAN_BAD;
         }
+        if (!pages_in_guest(e, &r.u.pages))
+            return COLO_CHAN_BAD;
         for (uint32_t i = 0; i < r.u.pages.count; i++)
             e->pfns[i] = colo_pfn_at(r.u.pages.pfns, i);
-        if (e->pfns[r.u.pages.count - 1] >= e->info.nr_pages) {
-            colo_err("secondary: page %" PRIu64 " beyond the guest", e->pfns[r.u.pages.count - 1]);
-            return COLO_CHAN_BAD;
-        }
         if (e->be->write_pages(e->dom, e->pfns, r.u.pages.count, r.u.pages.data) < 0)
             return -3;
         got += r.u.pages.count;
@@ -378,22 +405,20 @@ static int receive_checkpoint(struct colo_engine *e)
     set_state(e, COLO_S_RECV_CHECKPOINT);
     ckbuf_reset(b);
     for (;;) {
-        int rc = recv_rec(e, &r, e->cfg.io_timeout_ms);
+        uint8_t *into = ckbuf_next(b);
+        int rc;
 
-        if (rc == 0)
-            rc = COLO_CHAN_BROKEN;
-        if (rc < 0)
+        if (!into) {
+            colo_err("secondary: out of memory buffering checkpoint %" PRIu64, e->seq);
+            return -3;
+        }
+        if ((rc = recv_next(e, &r, into)) < 0)
             return rc;
         switch (r.type) {
         case COLO_REC_MEMORY_PAGES:
-            if (colo_pfn_at(r.u.pages.pfns, r.u.pages.count - 1) >= e->info.nr_pages) {
-                colo_err("secondary: checkpoint page beyond the guest");
+            if (!pages_in_guest(e, &r.u.pages))
                 return COLO_CHAN_BAD;
-            }
-            if (ckbuf_add_pages(b, &r.u.pages) < 0) {
-                colo_err("secondary: out of memory buffering checkpoint %" PRIu64, e->seq);
-                return -3;
-            }
+            ckbuf_keep_pages(b, &r.u.pages);
             break;
         case COLO_REC_DEVICE_STATE:
             if (b->have_dev) {
@@ -439,9 +464,14 @@ static int commit(struct colo_engine *e)
     set_state(e, COLO_S_COMMIT);
     if (e->be->load_device(e->dom, b->dev, b->dev_len) < 0)
         return -1;
-    for (size_t i = 0; i < b->used; i++)
-        if (e->be->write_pages(e->dom, b->chunks[i].pfns, b->chunks[i].n, b->chunks[i].data) < 0)
+    for (size_t i = 0; i < b->used; i++) {
+        const struct colo_pages *p = &b->chunks[i].pages;
+
+        for (uint32_t j = 0; j < p->count; j++)
+            e->pfns[j] = colo_pfn_at(p->pfns, j);
+        if (e->be->write_pages(e->dom, e->pfns, p->count, p->data) < 0)
             return -1;
+    }
     if (e->hooks.disk_commit && e->hooks.disk_commit(e->hooks.opaque, e->seq, b->barrier_writes) < 0)
         return -1;
     e->committed = true;
@@ -463,7 +493,8 @@ static int one_checkpoint(struct colo_engine *e)
     uint64_t heard = colo_now_ns();
 
     for (;;) {
-        rc = recv_rec(e, &r, e->hooks.idle ? 50 : e->cfg.peer_timeout_ms);
+        rc = recv_rec(e, &r, e->hooks.idle ? 50 : e->cfg.peer_timeout_ms > 0 ? e->cfg.peer_timeout_ms : -1,
+                      NULL);
         if (rc == 0) {
             if (e->cfg.peer_timeout_ms <= 0 ||
                 colo_now_ns() - heard < (uint64_t)e->cfg.peer_timeout_ms * 1000000ull) {

@@ -32,6 +32,7 @@
 #include "colo-proto.h"
 #include "sim-guest.h"
 #include "sim-spec.h"
+#include "sim.h"
 
 /* PAGEMAP_SCAN (Linux 6.7), defined here as Debian 12's headers predate it. */
 struct sim_page_region {
@@ -320,6 +321,11 @@ static int sim_read_pages(struct colo_domain *d, const uint64_t *pfns, uint32_t 
     return 0;
 }
 
+static const void *sim_page_ptr(struct colo_domain *d, uint64_t pfn)
+{
+    return pfn < d->nr_pages ? d->mem + pfn * COLO_PAGE_SIZE : NULL;
+}
+
 static int sim_write_pages(struct colo_domain *d, const uint64_t *pfns, uint32_t n,
                            const void *buf)
 {
@@ -376,6 +382,28 @@ static uint64_t sim_guest_progress(struct colo_domain *d)
         ? __atomic_load_n(&v->counter, __ATOMIC_RELAXED) : 0;
 }
 
+int sim_domain_touch(struct colo_domain *d, uint64_t npages)
+{
+    uint64_t waited = 0;
+
+    if (d->paused) {
+        colo_err("sim domain %s: cannot run a job in a paused guest", d->name);
+        return -1;
+    }
+    d->ctl->touch_pages = npages;
+    atomic_store(&d->ctl->touch, 1);
+    sim_futex_wake(&d->ctl->req);       /* an idle guest sleeps on req */
+    while (atomic_load(&d->ctl->touch)) {
+        if (!workload_alive(d) || waited > 10000) {
+            colo_err("sim domain %s: the guest did not run its job", d->name);
+            return -1;
+        }
+        sim_futex_wait(&d->ctl->touch, 1, 1000000ll);
+        waited++;
+    }
+    return 0;
+}
+
 static void sim_destroy(struct colo_domain *d)
 {
     if (!d)
@@ -417,6 +445,7 @@ const struct colo_backend colo_backend_sim = {
     .dirty_read_clear = sim_dirty_read_clear,
     .read_pages = sim_read_pages,
     .write_pages = sim_write_pages,
+    .page_ptr = sim_page_ptr,
     .save_device = sim_save_device,
     .load_device = sim_load_device,
     .guest_progress = sim_guest_progress,

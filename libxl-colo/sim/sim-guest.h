@@ -48,6 +48,9 @@ struct sim_ctl {
     _Atomic uint32_t req;       /* enum sim_req, written by the host */
     _Atomic uint32_t state;     /* enum sim_state, written by the workload */
     _Atomic uint64_t batches;   /* steps taken (a device-state counter) */
+    _Atomic uint32_t touch;     /* host asks: write 'touch_pages' pages now; 0 when done */
+    uint32_t pad;
+    uint64_t touch_pages;
     char error[128];            /* why the workload failed, if it did */
 };
 

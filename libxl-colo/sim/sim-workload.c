@@ -192,6 +192,17 @@ void sim_workload_main(struct sim_ctl *ctl, void *mem, uint64_t nr_pages, uint32
             sim_futex_wake(&ctl->state);
             _exit(2);
         }
+        if (atomic_load(&ctl->touch)) {
+            /* A job the host injected (benchmarks): write pages 1..n once,
+             * as the guest, so the kernel logs them like any guest write. */
+            uint64_t n = ctl->touch_pages < nr_pages - 1 ? ctl->touch_pages : nr_pages - 1;
+
+            for (uint64_t pfn = 1; pfn <= n; pfn++)
+                ((uint8_t *)mem)[pfn * COLO_PAGE_SIZE + 8] ^= 1;
+            atomic_store(&ctl->touch, 0);
+            sim_futex_wake(&ctl->touch);
+            continue;
+        }
         rate = v->rate;
         if (rate == 0) {            /* idle guest: wait for a request */
             sim_futex_wait(&ctl->req, SIM_REQ_RUN, 100 * 1000000ll);

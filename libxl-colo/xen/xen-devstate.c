@@ -8,40 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "colo-le.h"
 #include "xen-devstate.h"
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
 
 /* Bytes of padding that follow a body of length len. */
 static size_t pad8(size_t len)
@@ -52,8 +20,8 @@ static size_t pad8(size_t len)
 /* Write one record at p; returns the bytes written. */
 static size_t put_record(uint8_t *p, uint32_t type, const void *body, uint32_t len)
 {
-    put32(p, type);
-    put32(p + 4, len);
+    colo_put32(p, type);
+    colo_put32(p + 4, len);
     if (len)
         memcpy(p + COLO_XDS_REC_HDR_SIZE, body, len);
     memset(p + COLO_XDS_REC_HDR_SIZE + len, 0, pad8(len));
@@ -90,15 +58,15 @@ int colo_xds_encode(const struct colo_xds_in *in, void **blob, size_t *len)
         return -1;
     }
     for (uint32_t i = 0; i < in->nr_params; i++) {
-        put32(pbody + i * COLO_XDS_PARAM_SIZE, in->params[i].index);
-        put32(pbody + i * COLO_XDS_PARAM_SIZE + 4, 0);
-        put64(pbody + i * COLO_XDS_PARAM_SIZE + 8, in->params[i].value);
+        colo_put32(pbody + i * COLO_XDS_PARAM_SIZE, in->params[i].index);
+        colo_put32(pbody + i * COLO_XDS_PARAM_SIZE + 4, 0);
+        colo_put64(pbody + i * COLO_XDS_PARAM_SIZE + 8, in->params[i].value);
     }
 
     memcpy(b, COLO_XDS_MAGIC, 8);
-    put16(b + 8, COLO_XDS_VERSION);
-    put16(b + 10, 3);
-    put32(b + 12, 0);
+    colo_put16(b + 8, COLO_XDS_VERSION);
+    colo_put16(b + 10, 3);
+    colo_put32(b + 12, 0);
     p = b + COLO_XDS_HDR_SIZE;
     p += put_record(p, COLO_XDS_HVM_CONTEXT, in->hvm_ctx, in->hvm_ctx_len);
     p += put_record(p, COLO_XDS_HVM_PARAMS, pbody, plen);
@@ -128,12 +96,12 @@ int colo_xds_decode(const void *blob, size_t len, struct colo_xds *out, const ch
         return bad(why, "device state shorter than its header");
     if (memcmp(b, COLO_XDS_MAGIC, 8) != 0)
         return bad(why, "device state has a bad magic (not from the xen backend)");
-    if (get16(b + 8) != COLO_XDS_VERSION)
+    if (colo_get16(b + 8) != COLO_XDS_VERSION)
         return bad(why, "device state has an unsupported version");
-    nrec = get16(b + 10);
+    nrec = colo_get16(b + 10);
     if (nrec != 3)
         return bad(why, "device state has a wrong record count");
-    if (get32(b + 12) != 0)
+    if (colo_get32(b + 12) != 0)
         return bad(why, "device state header has non-zero reserved bits");
 
     p = b + COLO_XDS_HDR_SIZE;
@@ -144,8 +112,8 @@ int colo_xds_decode(const void *blob, size_t len, struct colo_xds *out, const ch
 
         if (left < COLO_XDS_REC_HDR_SIZE)
             return bad(why, "device state truncated in a record header");
-        type = get32(p);
-        rlen = get32(p + 4);
+        type = colo_get32(p);
+        rlen = colo_get32(p + 4);
         p += COLO_XDS_REC_HDR_SIZE;
         left -= COLO_XDS_REC_HDR_SIZE;
         if (rlen > left || pad8(rlen) > left - rlen)
@@ -172,7 +140,7 @@ int colo_xds_decode(const void *blob, size_t len, struct colo_xds *out, const ch
                 rlen / COLO_XDS_PARAM_SIZE > COLO_XDS_MAX_PARAMS)
                 return bad(why, "device state: HVM params record has a bad length");
             for (uint32_t i = 0; i < rlen / COLO_XDS_PARAM_SIZE; i++)
-                if (get32(body + i * COLO_XDS_PARAM_SIZE + 4) != 0)
+                if (colo_get32(body + i * COLO_XDS_PARAM_SIZE + 4) != 0)
                     return bad(why, "device state: HVM param has non-zero reserved bits");
             out->params = body;
             out->nr_params = rlen / COLO_XDS_PARAM_SIZE;
@@ -197,8 +165,8 @@ struct colo_xds_param colo_xds_param_at(const struct colo_xds *ds, uint32_t i)
     struct colo_xds_param prm = { 0, 0 };
 
     if (i < ds->nr_params) {
-        prm.index = get32(ds->params + (size_t)i * COLO_XDS_PARAM_SIZE);
-        prm.value = get64(ds->params + (size_t)i * COLO_XDS_PARAM_SIZE + 8);
+        prm.index = colo_get32(ds->params + (size_t)i * COLO_XDS_PARAM_SIZE);
+        prm.value = colo_get64(ds->params + (size_t)i * COLO_XDS_PARAM_SIZE + 8);
     }
     return prm;
 }

@@ -1,0 +1,17 @@
+/*
+ * sim.h - what the sim backend offers beyond struct colo_backend, for
+ * tests and benchmarks that drive a sim guest directly.
+ */
+#ifndef SIM_H
+#define SIM_H
+
+#include <stdint.h>
+
+#include "colo-backend.h"
+
+/* Make the running guest write pages 1..npages once (a job injected into
+ * the guest: the writes are the guest's, logged by the kernel); returns
+ * when it is done. */
+int sim_domain_touch(struct colo_domain *d, uint64_t npages);
+
+#endif
