@@ -72,9 +72,11 @@ struct colo_backend {
     int  (*write_pages)(struct colo_domain *d, const uint64_t *pfns, uint32_t n, const void *buf);
 
     /* Optional: the address of page pfn in this process, for backends whose
-     * guest RAM is mapped here (sim).  The engine then sends pages straight
-     * from guest memory instead of copying them out with read_pages(). */
-    const void *(*page_ptr)(struct colo_domain *d, uint64_t pfn);
+     * guest RAM is mapped here (sim); NULL for a pfn outside the guest.  The
+     * primary then sends pages straight from guest memory, and the secondary
+     * receives them straight into the suspended SVM (keeping an undo copy of
+     * each page it overwrites).  Written only while the domain is suspended. */
+    void *(*page_ptr)(struct colo_domain *d, uint64_t pfn);
 
     /* vCPU and device-model state as one opaque blob (malloc'd by save). */
     int  (*save_device)(struct colo_domain *d, void **blob, size_t *len);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "colo-channel.h"
+#include "colo-le.h"
 #include "colo-log.h"
 
 uint64_t colo_now_ns(void)
@@ -33,8 +34,9 @@ int colo_chan_init_sized(struct colo_chan *c, int fd, const char *what, size_t c
 {
     memset(c, 0, sizeof(*c));
     c->fd = fd;
-    c->io_timeout_ms = 5000;
     c->cap = cap;
+    c->nonblock = (fcntl(fd, F_GETFL) & O_NONBLOCK) != 0;
+    colo_chan_set_io_timeout(c, 5000);
     snprintf(c->what, sizeof(c->what), "%s", what);
     c->buf = malloc(cap ? cap : 1);
     if (!c->buf) {
@@ -42,6 +44,21 @@ int colo_chan_init_sized(struct colo_chan *c, int fd, const char *what, size_t c
         return -1;
     }
     return 0;
+}
+
+/*
+ * The socket stays blocking (the kernel waits best), with send and receive
+ * timeouts: a read or write that makes no progress for ms milliseconds
+ * fails with EAGAIN, which the I/O loops below take as a dead peer.  A
+ * non-blocking socket (control clients) gets the same bound through poll().
+ */
+void colo_chan_set_io_timeout(struct colo_chan *c, int ms)
+{
+    struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+
+    c->io_timeout_ms = ms;
+    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
 void colo_chan_close(struct colo_chan *c)
@@ -81,7 +98,7 @@ int colo_chan_sendv(struct colo_chan *c, struct iovec *iov, int iovcnt)
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            if (errno == EAGAIN && wait_fd(c->fd, POLLOUT, c->io_timeout_ms) > 0)
+            if (errno == EAGAIN && c->nonblock && wait_fd(c->fd, POLLOUT, c->io_timeout_ms) > 0)
                 continue;
             colo_log_errno("%s channel: send failed", c->what);
             return -1;
@@ -127,7 +144,8 @@ static int read_full(struct colo_chan *c, uint8_t *p, size_t len)
         if (errno == EINTR)
             continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            int r = wait_fd(c->fd, POLLIN, c->io_timeout_ms);
+            /* blocking socket: SO_RCVTIMEO already waited the full time */
+            int r = c->nonblock ? wait_fd(c->fd, POLLIN, c->io_timeout_ms) : 0;
 
             if (r > 0)
                 continue;
@@ -148,11 +166,11 @@ int colo_chan_recv(struct colo_chan *c, struct colo_rec *rec, int wait_ms)
     return colo_chan_recv_into(c, rec, wait_ms, 0, NULL, 0);
 }
 
-int colo_chan_recv_into(struct colo_chan *c, struct colo_rec *rec, int wait_ms,
-                        uint32_t into_type, uint8_t *into, size_t into_cap)
+/* Wait (up to wait_ms) for a record and read its header: 1, 0 (nothing
+ * came), or a COLO_CHAN_* failure. */
+static int recv_hdr(struct colo_chan *c, int wait_ms, uint32_t *type, uint32_t *len)
 {
-    uint8_t hdr[COLO_REC_HDR_SIZE], *body;
-    uint32_t type, len;
+    uint8_t hdr[COLO_REC_HDR_SIZE];
     const char *why = NULL;
     ssize_t n;
     int r;
@@ -163,44 +181,140 @@ int colo_chan_recv_into(struct colo_chan *c, struct colo_rec *rec, int wait_ms,
         return 0;
     if (r < 0) {
         colo_log_errno("%s channel: poll failed", c->what);
-        return -1;
+        return COLO_CHAN_BROKEN;
     }
     do
         n = read(c->fd, hdr, 1);
     while (n < 0 && errno == EINTR);
     if (n == 0) {
         colo_info("%s channel: peer closed the connection", c->what);
-        return -1;
+        return COLO_CHAN_BROKEN;
     }
     if (n < 0) {
         if (errno == EAGAIN)
             return 0;
         colo_log_errno("%s channel: receive failed", c->what);
-        return -1;
+        return COLO_CHAN_BROKEN;
     }
     c->bytes_recv++;
     /* ... the rest of the record must follow within the I/O timeout. */
     if (read_full(c, hdr + 1, sizeof(hdr) - 1) < 0)
-        return -1;
-    if (colo_rec_parse_hdr(hdr, &type, &len, &why) < 0) {
+        return COLO_CHAN_BROKEN;
+    if (colo_rec_parse_hdr(hdr, type, len, &why) < 0) {
         colo_err("%s channel: bad record header (type 0x%x, %u bytes): %s",
-                 c->what, type, len, why);
+                 c->what, *type, *len, why);
         return COLO_CHAN_BAD;
     }
-    body = into && type == into_type && len <= into_cap ? into : c->buf;
-    if (body == c->buf && len > c->cap) {
+    return 1;
+}
+
+/* Read and decode a body of len bytes into body (capacity cap). */
+static int recv_body(struct colo_chan *c, struct colo_rec *rec, uint32_t type, uint32_t len,
+                     uint8_t *body, size_t cap)
+{
+    const char *why = NULL;
+
+    if (len > cap) {
         colo_err("%s channel: %s record of %u bytes is larger than this channel accepts",
                  c->what, colo_rec_name(type), len);
         return COLO_CHAN_BAD;
     }
     if (read_full(c, body, len) < 0)
-        return -1;
+        return COLO_CHAN_BROKEN;
     if (colo_rec_decode(type, body, len, rec, &why) < 0) {
         colo_err("%s channel: bad %s record (type 0x%x, %u bytes): %s",
                  c->what, colo_rec_name(type), type, len, why);
         return COLO_CHAN_BAD;
     }
     return 1;
+}
+
+int colo_chan_recv_into(struct colo_chan *c, struct colo_rec *rec, int wait_ms,
+                        uint32_t into_type, uint8_t *into, size_t into_cap)
+{
+    uint32_t type, len;
+    int r = recv_hdr(c, wait_ms, &type, &len);
+
+    if (r <= 0)
+        return r;
+    if (into && type == into_type && len <= into_cap)
+        return recv_body(c, rec, type, len, into, into_cap);
+    return recv_body(c, rec, type, len, c->buf, c->cap);
+}
+
+/* readv until every vector is full, each wait bounded by the I/O timeout. */
+static int readv_full(struct colo_chan *c, struct iovec *iov, int iovcnt)
+{
+    while (iovcnt > 0) {
+        ssize_t n = readv(c->fd, iov, iovcnt < 1024 ? iovcnt : 1024);
+
+        if (n > 0) {
+            c->bytes_recv += (uint64_t)n;
+            while (iovcnt > 0 && (size_t)n >= iov->iov_len) {
+                n -= (ssize_t)iov->iov_len;
+                iov++;
+                iovcnt--;
+            }
+            if (iovcnt > 0) {
+                iov->iov_base = (uint8_t *)iov->iov_base + n;
+                iov->iov_len -= (size_t)n;
+            }
+            continue;
+        }
+        if (n == 0) {
+            colo_err("%s channel: peer closed the connection in the middle of a record", c->what);
+            return -1;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN && c->nonblock && wait_fd(c->fd, POLLIN, c->io_timeout_ms) > 0)
+            continue;
+        colo_log_errno("%s channel: receive failed", c->what);
+        return -1;
+    }
+    return 0;
+}
+
+int colo_chan_recv_pages_to(struct colo_chan *c, struct colo_rec *rec, int wait_ms,
+                            void *(*page_dest)(void *opaque, uint64_t pfn), void *opaque)
+{
+    struct iovec iov[COLO_MAX_PAGE_BATCH];
+    const char *why = NULL;
+    uint32_t type, len, count;
+    int r = recv_hdr(c, wait_ms, &type, &len);
+
+    if (r <= 0)
+        return r;
+    if (type != COLO_REC_MEMORY_PAGES)
+        return recv_body(c, rec, type, len, c->buf, c->cap);
+    /* count and reserved, then the pfns: checked before any page is touched */
+    if (len < 8 || c->cap < 8 + 8 * (size_t)COLO_MAX_PAGE_BATCH) {
+        colo_err("%s channel: MEMORY_PAGES record of %u bytes is malformed", c->what, len);
+        return COLO_CHAN_BAD;
+    }
+    if (read_full(c, c->buf, 8) < 0)
+        return COLO_CHAN_BROKEN;
+    count = colo_get32(c->buf);
+    if (count == 0 || count > COLO_MAX_PAGE_BATCH || colo_pages_body_len(count) != len) {
+        colo_err("%s channel: MEMORY_PAGES count %u does not fit its length %u", c->what, count, len);
+        return COLO_CHAN_BAD;
+    }
+    if (read_full(c, c->buf + 8, 8 * (size_t)count) < 0)
+        return COLO_CHAN_BROKEN;
+    memset(rec, 0, sizeof(*rec));
+    rec->type = type;
+    if (colo_pages_decode_prefix(c->buf, 8 + 8 * (size_t)count, len, &rec->u.pages, &why) < 0) {
+        colo_err("%s channel: bad MEMORY_PAGES record: %s", c->what, why);
+        return COLO_CHAN_BAD;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        void *dst = page_dest(opaque, colo_pfn_at(rec->u.pages.pfns, i));
+
+        if (!dst)
+            return COLO_CHAN_BAD;
+        iov[i] = (struct iovec){ dst, COLO_PAGE_SIZE };
+    }
+    return readv_full(c, iov, (int)count) < 0 ? COLO_CHAN_BROKEN : 1;
 }
 
 int colo_chan_expect(struct colo_chan *c, uint32_t type, struct colo_rec *rec, int wait_ms)

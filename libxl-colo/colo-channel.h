@@ -20,6 +20,7 @@
 struct colo_chan {
     int fd;
     int io_timeout_ms;      /* max wait for the rest of a started record */
+    int nonblock;           /* fd is O_NONBLOCK (control clients) */
     uint8_t *buf;           /* receive buffer */
     size_t cap;             /* its size: the largest record body accepted */
     uint64_t bytes_sent;
@@ -31,6 +32,8 @@ int  colo_chan_init(struct colo_chan *c, int fd, const char *what);
 /* A channel for small records only (control sockets): bodies up to cap. */
 int  colo_chan_init_sized(struct colo_chan *c, int fd, const char *what, size_t cap);
 void colo_chan_close(struct colo_chan *c);
+/* Bound every wait inside a record (and every send) to ms milliseconds. */
+void colo_chan_set_io_timeout(struct colo_chan *c, int ms);
 
 /* Send bytes (whole records) completely or fail: 0 / -1 (logged). */
 int  colo_chan_send(struct colo_chan *c, const void *buf, size_t len);
@@ -54,6 +57,17 @@ int  colo_chan_recv(struct colo_chan *c, struct colo_rec *rec, int wait_ms);
  */
 int  colo_chan_recv_into(struct colo_chan *c, struct colo_rec *rec, int wait_ms,
                          uint32_t type, uint8_t *buf, size_t cap);
+
+/*
+ * Like colo_chan_recv, but the data of a MEMORY_PAGES record is read
+ * straight to where page_dest(opaque, pfn) says, page by page.  page_dest
+ * is called for every page of the record, in order, after the pfns have
+ * been checked and before any data is read (so it can save what it is
+ * about to overwrite); it returns NULL to refuse a pfn (COLO_CHAN_BAD).
+ * On success rec->u.pages.data is NULL: the data is already in place.
+ */
+int  colo_chan_recv_pages_to(struct colo_chan *c, struct colo_rec *rec, int wait_ms,
+                             void *(*page_dest)(void *opaque, uint64_t pfn), void *opaque);
 
 /* Receive and insist on one type: 0, COLO_CHAN_BROKEN (also for a timeout)
  * or COLO_CHAN_BAD (another type, or an ERROR record from the peer). */

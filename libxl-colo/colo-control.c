@@ -112,7 +112,7 @@ void colo_ctl_handle(struct colo_ctl_server *s, const struct pollfd *pfds, int n
             close(fd);
             return;
         }
-        s->clients[s->nclients++].io_timeout_ms = CTL_IO_TIMEOUT_MS;
+        colo_chan_set_io_timeout(&s->clients[s->nclients++], CTL_IO_TIMEOUT_MS);
     }
 }
 

@@ -1,7 +1,7 @@
 /*
  * colo-primary.c - the primary's (save side's) checkpoint loop.
  *
- *   RUNNING --trigger--> SUSPENDING --CHECKPOINT_NEW--> WAIT_SVM_SUSPENDED
+ *   RUNNING --trigger--> SUSPENDING --CHECKPOINT_NEW, PVM paused--> WAIT_SVM_SUSPENDED
  *     --SVM_SUSPENDED--> RECV_SVM_DIRTY --DIRTY_PFNS...--> SEND_STATE
  *     --pages, DEVICE_STATE, DISK_BARRIER, CHECKPOINT_END--> WAIT_SVM_READY
  *     --SVM_READY--> RESUMING --PVM resumed--> WAIT_SVM_RESUMED
@@ -97,7 +97,7 @@ int colo_primary_init(struct colo_engine *e, const struct colo_backend *be,
     if (colo_chan_init(&e->chan, fd, "replication") < 0)
         return -1;
     e->have_chan = true;
-    e->chan.io_timeout_ms = cfg->io_timeout_ms;
+    colo_chan_set_io_timeout(&e->chan, cfg->io_timeout_ms);
     e->pfns = calloc(COLO_MAX_PFN_LIST, sizeof(uint64_t));
     e->pages = malloc((size_t)COLO_MAX_PAGE_BATCH * COLO_PAGE_SIZE);
     if (!e->pfns || !e->pages || colo_bitmap_init(&e->dirty, e->info.nr_pages) < 0 ||
@@ -109,7 +109,8 @@ int colo_primary_init(struct colo_engine *e, const struct colo_backend *be,
 }
 
 /* iovecs for pages e->pfns[0..n) straight from guest memory, runs of
- * consecutive pfns merged into one vector.  Returns how many. */
+ * consecutive pfns merged into one vector.  Returns how many, or -1 if the
+ * backend cannot give a page's address. */
 static int page_iovecs(struct colo_engine *e, uint32_t n, struct iovec *iov)
 {
     int k = 0;
@@ -117,6 +118,8 @@ static int page_iovecs(struct colo_engine *e, uint32_t n, struct iovec *iov)
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *p = e->be->page_ptr(e->dom, e->pfns[i]);
 
+        if (!p)
+            return -1;
         if (k > 0 && e->pfns[i] == e->pfns[i - 1] + 1 &&
             (const uint8_t *)iov[k - 1].iov_base + iov[k - 1].iov_len == p)
             iov[k - 1].iov_len += COLO_PAGE_SIZE;
@@ -148,7 +151,9 @@ static int64_t send_pages(struct colo_engine *e, const struct colo_bitmap *map,
         plen = colo_enc_pages_prefix(prefix, sizeof(prefix), e->pfns, n);
         iov[0] = (struct iovec){ prefix, plen };
         if (e->be->page_ptr) {
-            niov = 1 + page_iovecs(e, n, iov + 1);
+            if ((niov = page_iovecs(e, n, iov + 1)) < 0)
+                return -1;
+            niov++;
         } else {
             if (e->be->read_pages(e->dom, e->pfns, n, e->pages) < 0)
                 return -1;
@@ -308,6 +313,11 @@ int colo_primary_checkpoint(struct colo_engine *e, enum colo_trigger cause)
     }
     set_state(e, COLO_P_SUSPENDING);
     t0 = colo_now_ns();
+    /* Ask the secondary first, so that both sides suspend and read their
+     * dirty logs at the same time; nothing of the checkpoint is final on
+     * the secondary before CHECKPOINT_END, so the order is free. */
+    if (send_rec(e, buf, colo_enc_seq(buf, sizeof(buf), COLO_REC_CHECKPOINT_NEW, e->seq)) < 0)
+        return lose_secondary(e);
     if (e->be->suspend(e->dom) < 0)
         return local_fault(e, "suspending the PVM");
     e->suspended = true;
@@ -316,8 +326,6 @@ int colo_primary_checkpoint(struct colo_engine *e, enum colo_trigger cause)
         return local_fault(e, "reading the dirty log");
     if (cause == COLO_TRIGGER_INITIAL)
         colo_bitmap_set(&e->dirty, 0);  /* harmless; keeps the first checkpoint non-empty */
-    if (send_rec(e, buf, colo_enc_seq(buf, sizeof(buf), COLO_REC_CHECKPOINT_NEW, e->seq)) < 0)
-        return lose_secondary(e);
 
     set_state(e, COLO_P_WAIT_SVM_SUSPENDED);
     if (colo_chan_expect(&e->chan, COLO_REC_SVM_SUSPENDED, &r, e->cfg.io_timeout_ms) < 0 ||

@@ -321,7 +321,7 @@ static int sim_read_pages(struct colo_domain *d, const uint64_t *pfns, uint32_t 
     return 0;
 }
 
-static const void *sim_page_ptr(struct colo_domain *d, uint64_t pfn)
+static void *sim_page_ptr(struct colo_domain *d, uint64_t pfn)
 {
     return pfn < d->nr_pages ? d->mem + pfn * COLO_PAGE_SIZE : NULL;
 }
