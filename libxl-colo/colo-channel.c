@@ -125,40 +125,14 @@ int colo_chan_send(struct colo_chan *c, const void *buf, size_t len)
     return colo_chan_sendv(c, &iov, 1);
 }
 
+static int readv_full(struct colo_chan *c, struct iovec *iov, int iovcnt);
+
 /* Read exactly len bytes; each wait bounded by the I/O timeout. */
 static int read_full(struct colo_chan *c, uint8_t *p, size_t len)
 {
-    while (len > 0) {
-        ssize_t n = read(c->fd, p, len);
+    struct iovec iov = { p, len };
 
-        if (n > 0) {
-            p += n;
-            len -= (size_t)n;
-            c->bytes_recv += (uint64_t)n;
-            continue;
-        }
-        if (n == 0) {
-            colo_err("%s channel: peer closed the connection in the middle of a record", c->what);
-            return -1;
-        }
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            /* blocking socket: SO_RCVTIMEO already waited the full time */
-            int r = c->nonblock ? wait_fd(c->fd, POLLIN, c->io_timeout_ms) : 0;
-
-            if (r > 0)
-                continue;
-            if (r == 0) {
-                colo_err("%s channel: record stalled for %d ms: peer presumed dead",
-                         c->what, c->io_timeout_ms);
-                return -1;
-            }
-        }
-        colo_log_errno("%s channel: receive failed", c->what);
-        return -1;
-    }
-    return 0;
+    return readv_full(c, &iov, 1);
 }
 
 int colo_chan_recv(struct colo_chan *c, struct colo_rec *rec, int wait_ms)
@@ -242,11 +216,18 @@ int colo_chan_recv_into(struct colo_chan *c, struct colo_rec *rec, int wait_ms,
     return recv_body(c, rec, type, len, c->buf, c->cap);
 }
 
-/* readv until every vector is full, each wait bounded by the I/O timeout. */
+/* readv until every vector is full, each wait bounded by the I/O timeout;
+ * an empty vector is fine. */
 static int readv_full(struct colo_chan *c, struct iovec *iov, int iovcnt)
 {
-    while (iovcnt > 0) {
-        ssize_t n = readv(c->fd, iov, iovcnt < 1024 ? iovcnt : 1024);
+    for (;;) {
+        ssize_t n;
+
+        while (iovcnt > 0 && iov->iov_len == 0)     /* 0 from readv must mean EOF */
+            iov++, iovcnt--;
+        if (iovcnt == 0)
+            return 0;
+        n = readv(c->fd, iov, iovcnt < 1024 ? iovcnt : 1024);
 
         if (n > 0) {
             c->bytes_recv += (uint64_t)n;
@@ -267,12 +248,17 @@ static int readv_full(struct colo_chan *c, struct iovec *iov, int iovcnt)
         }
         if (errno == EINTR)
             continue;
-        if (errno == EAGAIN && c->nonblock && wait_fd(c->fd, POLLIN, c->io_timeout_ms) > 0)
-            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            /* blocking socket: SO_RCVTIMEO already waited the full time */
+            if (c->nonblock && wait_fd(c->fd, POLLIN, c->io_timeout_ms) > 0)
+                continue;
+            colo_err("%s channel: record stalled for %d ms: peer presumed dead",
+                     c->what, c->io_timeout_ms);
+            return -1;
+        }
         colo_log_errno("%s channel: receive failed", c->what);
         return -1;
     }
-    return 0;
 }
 
 int colo_chan_recv_pages_to(struct colo_chan *c, struct colo_rec *rec, int wait_ms,
