@@ -1,0 +1,81 @@
+/*
+ * colo-disk.h - the secondary's replicated disk.
+ *
+ * Three layers, read top-down by the SVM:
+ *
+ *   overlay      the SVM's own writes since the last commit (discarded at
+ *                each commit: the checkpoint replaces the SVM's state)
+ *   base image   the PVM's disk as of the last committed checkpoint
+ *
+ * and beside them, invisible to the SVM,
+ *
+ *   speculation  the PVM's writes of the open epoch, forwarded by the
+ *                primary; they become part of the base only when the
+ *                checkpoint that covers them commits.
+ *
+ * commit(e): speculation(e) is journalled (durable), applied to the base
+ * (durable), the journal dropped; the overlay is discarded; epoch e+1 opens.
+ * failover(): speculation is discarded (the SVM never saw those writes
+ * acknowledged), the overlay is merged into the base (durable), and from
+ * then on the SVM writes straight to the base, unprotected.
+ *
+ * A crash in the middle of a commit is repaired at the next open: a
+ * complete journal is replayed, an incomplete one ignored.  docs/disk.md
+ * states what is durable where and when.
+ */
+#ifndef COLO_DISK_H
+#define COLO_DISK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sector-map.h"
+
+enum colo_disk_mode { COLO_DISK_REPLICATING = 0, COLO_DISK_ACTIVE };
+
+struct colo_disk {
+    int fd;                         /* base image (raw file or block device) */
+    int jfd;                        /* commit journal */
+    uint64_t size;                  /* bytes; a multiple of 512 */
+    char path[256];
+    struct sector_map spec, spec_odd;   /* speculation of even / odd epochs */
+    struct sector_map overlay;
+    uint64_t epoch;                 /* the open epoch */
+    uint64_t epoch_writes;          /* PVM writes received in it */
+    uint64_t next_writes;           /* ... and in the next (arrived early) */
+    enum colo_disk_mode mode;
+    uint64_t commits, replayed;
+};
+
+struct colo_disk_cfg {
+    uint64_t mem_limit;             /* per buffer, before spilling to a file */
+    const char *spill_dir;
+    const char *journal;            /* default: PATH.colo-journal */
+};
+
+/* Open the base image; replays a complete journal left by a crash.  On
+ * error, logs what was wrong (naming the path) and returns -1. */
+int  colo_disk_open(struct colo_disk *d, const char *path, const struct colo_disk_cfg *cfg);
+void colo_disk_close(struct colo_disk *d);
+
+/* Offsets and lengths are bytes, multiples of 512, inside the image;
+ * anything else is refused with EINVAL and a message saying why. */
+int  colo_disk_check_range(const struct colo_disk *d, uint64_t off, uint64_t len, const char *what);
+
+int  colo_disk_pvm_write(struct colo_disk *d, uint64_t epoch, uint64_t off, uint32_t len, const void *buf);
+int  colo_disk_svm_write(struct colo_disk *d, uint64_t off, uint32_t len, const void *buf);
+int  colo_disk_svm_read(struct colo_disk *d, uint64_t off, uint32_t len, void *buf);
+/* SVM flush: nothing to do while replicating (the overlay is discarded at
+ * commit anyway); after failover, fdatasync of the base. */
+int  colo_disk_svm_flush(struct colo_disk *d);
+
+/* Checkpoint `epoch` commits; `writes` is how many PVM writes the primary
+ * says the epoch had (a mismatch means a lost write: refused). */
+int  colo_disk_commit(struct colo_disk *d, uint64_t epoch, uint64_t writes);
+int  colo_disk_failover(struct colo_disk *d);
+
+/* The first step of commit alone - write epoch's journal, durably - for
+ * the crash tests: closing the disk after it is a crash in mid-commit. */
+int  colo_disk_journal_epoch(struct colo_disk *d, uint64_t epoch);
+
+#endif
