@@ -36,6 +36,7 @@ struct daemon {
     uint64_t interval_ns, min_interval_ns, hb_interval_ns, last_hb_ns;
     uint64_t max_checkpoints;       /* 0: run until stopped */
     uint64_t run_after_failover_ms; /* secondary, tests: then exit */
+    const char *disk_control;       /* the replicated disk's control socket */
 };
 
 static void usage(FILE *f)
@@ -52,6 +53,7 @@ static void usage(FILE *f)
 "  --io-timeout MS         a started record must complete within this (default 3000)\n"
 "  --peer-timeout MS       secondary: primary silent this long = dead (default 2000)\n"
 "  --run-after-failover MS secondary: after failover run this long, then exit (tests)\n"
+"  --disk-control unix:PATH the replicated disk's control socket (blktap-colo)\n"
 "  --verify                log a SHA-256 of guest RAM at every checkpoint\n"
 "  --debug                 log every state transition\n"
 "ADDR is HOST:PORT, [V6ADDR]:PORT or unix:PATH; OPTS are backend options,\n"
@@ -85,6 +87,70 @@ static void on_ckpt_done(void *opaque, uint64_t seq)
 
     if (d->have_ctl)
         colo_ctl_broadcast(&d->ctl, buf, colo_enc_seq(buf, sizeof(buf), COLO_REC_CHECKPOINT_DONE, seq));
+}
+
+/*
+ * The replicated disk (blktap-colo) as the engine's device hooks: one
+ * request on its control socket per hook, answered before the checkpoint
+ * goes on.  A disk that does not answer fails the checkpoint.
+ */
+static int disk_request(struct daemon *d, const uint8_t *req, size_t len, uint32_t want,
+                        struct colo_rec *r)
+{
+    struct colo_chan c;
+    int fd = colo_sock_connect(d->disk_control, 2000), rc = -1;
+
+    if (fd < 0 || colo_chan_init_sized(&c, fd, "disk control", 4096) < 0)
+        return -1;
+    if (colo_chan_send(&c, req, len) == 0 && colo_chan_expect(&c, want, r, 15000) == 0)
+        rc = 0;
+    colo_chan_close(&c);
+    return rc;
+}
+
+static int disk_barrier(void *opaque, uint64_t epoch, uint64_t *writes)
+{
+    struct daemon *d = opaque;
+    uint8_t buf[32];
+    struct colo_rec r;
+
+    if (!d->disk_control)
+        return 0;
+    if (disk_request(d, buf, colo_enc_disk(buf, sizeof(buf), COLO_REC_DISK_BARRIER, epoch, 0),
+                     COLO_REC_DISK_BARRIER, &r) < 0 || r.u.disk.epoch != epoch) {
+        colo_err("primary: the disk barrier of epoch %" PRIu64 " failed", epoch);
+        return -1;
+    }
+    *writes = r.u.disk.writes;
+    return 0;
+}
+
+static int disk_commit(void *opaque, uint64_t epoch, uint64_t writes)
+{
+    struct daemon *d = opaque;
+    uint8_t buf[32];
+    struct colo_rec r;
+
+    if (!d->disk_control)
+        return 0;
+    if (disk_request(d, buf, colo_enc_disk(buf, sizeof(buf), COLO_REC_DISK_COMMIT, epoch, writes),
+                     COLO_REC_DISK_COMMIT, &r) < 0) {
+        colo_err("secondary: the disk commit of epoch %" PRIu64 " failed", epoch);
+        return -1;
+    }
+    return 0;
+}
+
+static void disk_failover(void *opaque)
+{
+    struct daemon *d = opaque;
+    uint8_t buf[32];
+    struct colo_rec r;
+
+    if (d->disk_control &&
+        disk_request(d, buf, colo_enc_failover(buf, sizeof(buf), COLO_FAILOVER_PEER_LOST),
+                     COLO_REC_FAILOVER, &r) < 0)
+        colo_err("secondary: the disk did not fail over: the SVM's disk is in an unknown state");
 }
 
 static void read_signals(struct daemon *d)
@@ -204,7 +270,8 @@ int main(int argc, char **argv)
         { "listen", 1, 0, 'l' }, { "control", 1, 0, 'c' }, { "interval", 1, 0, 'i' },
         { "min-interval", 1, 0, 'm' }, { "checkpoints", 1, 0, 'n' }, { "io-timeout", 1, 0, 't' },
         { "peer-timeout", 1, 0, 'T' }, { "run-after-failover", 1, 0, 'F' }, { "verify", 0, 0, 'v' },
-        { "debug", 0, 0, 'D' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
+        { "debug", 0, 0, 'D' }, { "help", 0, 0, 'h' }, { "disk-control", 1, 0, 'k' },
+        { 0, 0, 0, 0 },
     };
     static struct daemon d;
     const char *backend = NULL, *domain = NULL, *peer = NULL, *listen_addr = NULL, *control = NULL;
@@ -230,6 +297,7 @@ int main(int argc, char **argv)
         case 'p': peer = optarg; break;
         case 'l': listen_addr = optarg; break;
         case 'c': control = optarg; break;
+        case 'k': d.disk_control = optarg; break;
         case 'v': cfg.verify = true; break;
         case 'D': lvl = COLO_LOG_DEBUG; break;
         case 'h': usage(stdout); return 0;
@@ -301,6 +369,7 @@ int main(int argc, char **argv)
         }
         d.e.hooks = hooks;
         d.e.hooks.checkpoint_done = on_ckpt_done;
+        d.e.hooks.disk_barrier = disk_barrier;
         rc = colo_primary_start(&d.e);
         if (rc == 0)
             colo_info("primary: %s protected: initial copy of %" PRIu64 " pages done, SVM running",
@@ -321,6 +390,8 @@ int main(int argc, char **argv)
             return 1;
         d.e.hooks.opaque = &d;
         d.e.hooks.idle = secondary_idle;
+        d.e.hooks.disk_commit = disk_commit;
+        d.e.hooks.failover = disk_failover;
         rc = secondary_main(&d, &spec);
     }
     {

@@ -40,6 +40,8 @@ static const struct {
     { COLO_REC_SVM_RESUMED, "CHECKPOINT_SVM_RESUMED", 8 },
     { COLO_REC_DISK_BARRIER, "DISK_BARRIER", 16 },
     { COLO_REC_DISK_COMMIT, "DISK_COMMIT", 16 },
+    { COLO_REC_DISK_WRITE, "DISK_WRITE", VAR },
+    { COLO_REC_DISK_ACK, "DISK_ACK", 16 },
     { COLO_REC_HEARTBEAT, "HEARTBEAT", 16 },
     { COLO_REC_FAILOVER, "FAILOVER", 4 },
     { COLO_REC_CHECKPOINT_REQUEST, "CHECKPOINT_REQUEST", 4 },
@@ -255,6 +257,23 @@ int colo_rec_decode(uint32_t type, const uint8_t *b, uint32_t len,
         out->u.end.nr_pages = colo_get64(b + 8);
         out->u.end.dev_len = colo_get64(b + 16);
         return 0;
+    case COLO_REC_DISK_WRITE:
+        if (len < 24)
+            return fail(why, "DISK_WRITE shorter than its fixed fields");
+        out->u.dwrite.epoch = colo_get64(b);
+        out->u.dwrite.offset = colo_get64(b + 8);
+        out->u.dwrite.len = colo_get32(b + 16);
+        out->u.dwrite.flags = colo_get32(b + 20);
+        out->u.dwrite.data = b + 24;
+        if (out->u.dwrite.len != len - 24)
+            return fail(why, "DISK_WRITE length does not match its data");
+        if (out->u.dwrite.len == 0 || out->u.dwrite.len > COLO_MAX_DISK_WRITE ||
+            out->u.dwrite.len % COLO_DISK_SECTOR || out->u.dwrite.offset % COLO_DISK_SECTOR)
+            return fail(why, "DISK_WRITE offset or length not a positive multiple of 512 within 4 MiB");
+        if (out->u.dwrite.flags & ~COLO_DISK_FUA)
+            return fail(why, "DISK_WRITE has unknown flags");
+        return 0;
+    case COLO_REC_DISK_ACK:
     case COLO_REC_DISK_BARRIER:
     case COLO_REC_DISK_COMMIT:
         out->u.disk.epoch = colo_get64(b);
@@ -359,6 +378,19 @@ size_t colo_enc_initial_done(uint8_t *buf, size_t cap, uint64_t nr_pages)
 size_t colo_enc_disk(uint8_t *buf, size_t cap, uint32_t type, uint64_t epoch, uint64_t writes)
 {
     return enc_u64_pair(buf, cap, type, 16, epoch, writes);
+}
+
+size_t colo_enc_disk_write_prefix(uint8_t *buf, size_t cap, uint64_t epoch, uint64_t offset,
+                                  uint32_t len, uint32_t flags)
+{
+    if (cap < COLO_REC_HDR_SIZE + 24 || len > COLO_MAX_DISK_WRITE)
+        return 0;
+    colo_enc_hdr(buf, cap, COLO_REC_DISK_WRITE, 24 + len);
+    colo_put64(buf + 8, epoch);
+    colo_put64(buf + 16, offset);
+    colo_put32(buf + 24, len);
+    colo_put32(buf + 28, flags);
+    return COLO_REC_HDR_SIZE + 24;
 }
 
 size_t colo_enc_heartbeat(uint8_t *buf, size_t cap, uint64_t seq, uint64_t time_ns)

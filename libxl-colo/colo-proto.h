@@ -34,6 +34,9 @@
 #define COLO_MAX_PFN_LIST       65536u       /* pfns in one DIRTY_PFNS record */
 #define COLO_MAX_TEXT           (1u << 20)   /* STATUS / ERROR text */
 #define COLO_MAX_NR_PAGES       (1ull << 36) /* 256 TiB of guest: sanity bound */
+#define COLO_DISK_SECTOR        512u
+#define COLO_MAX_DISK_WRITE     (4u << 20)   /* bytes in one DISK_WRITE */
+#define COLO_DISK_FUA           (1u << 0)
 
 /* Capability bits exchanged in HELLO; the session uses the intersection. */
 #define COLO_CAP_SVM_DIRTY      (1ull << 0)  /* secondary sends its dirty pfns */
@@ -59,6 +62,8 @@ enum colo_rec_type {
     /* disk */
     COLO_REC_DISK_BARRIER       = 0x0030,  /* every write of the epoch acknowledged */
     COLO_REC_DISK_COMMIT        = 0x0031,
+    COLO_REC_DISK_WRITE         = 0x0032,  /* disk primary -> secondary: one PVM write */
+    COLO_REC_DISK_ACK           = 0x0033,  /* disk secondary -> primary: writes received */
     /* liveness and failover */
     COLO_REC_HEARTBEAT          = 0x0040,
     COLO_REC_FAILOVER           = 0x0041,
@@ -134,9 +139,17 @@ struct colo_initial_done {
     uint64_t nr_pages;      /* pages sent during the initial copy */
 };
 
-struct colo_disk {          /* DISK_BARRIER, DISK_COMMIT */
+struct colo_disk_rec {      /* DISK_BARRIER, DISK_COMMIT, DISK_ACK */
     uint64_t epoch;
     uint64_t writes;        /* writes of the epoch (barrier) */
+};
+
+struct colo_disk_write {    /* DISK_WRITE */
+    uint64_t epoch;
+    uint64_t offset;        /* bytes, multiple of 512 */
+    uint32_t len;           /* bytes, multiple of 512, 512 .. COLO_MAX_DISK_WRITE */
+    uint32_t flags;         /* COLO_DISK_FUA */
+    const uint8_t *data;
 };
 
 struct colo_heartbeat {
@@ -169,7 +182,8 @@ struct colo_rec {
         struct colo_svm_suspended suspended;
         struct colo_checkpoint_end end;
         struct colo_initial_done initial;
-        struct colo_disk disk;
+        struct colo_disk_rec disk;
+        struct colo_disk_write dwrite;
         struct colo_heartbeat hb;
         struct colo_failover failover;
         struct colo_ckpt_request request;
@@ -215,6 +229,9 @@ size_t colo_enc_svm_suspended(uint8_t *buf, size_t cap, uint64_t seq, uint64_t n
 size_t colo_enc_checkpoint_end(uint8_t *buf, size_t cap, const struct colo_checkpoint_end *e);
 size_t colo_enc_initial_done(uint8_t *buf, size_t cap, uint64_t nr_pages);
 size_t colo_enc_disk(uint8_t *buf, size_t cap, uint32_t type, uint64_t epoch, uint64_t writes);
+/* DISK_WRITE header and fixed fields (32 bytes); len bytes of data follow. */
+size_t colo_enc_disk_write_prefix(uint8_t *buf, size_t cap, uint64_t epoch, uint64_t offset,
+                                  uint32_t len, uint32_t flags);
 size_t colo_enc_heartbeat(uint8_t *buf, size_t cap, uint64_t seq, uint64_t time_ns);
 size_t colo_enc_failover(uint8_t *buf, size_t cap, uint32_t reason);
 size_t colo_enc_ckpt_request(uint8_t *buf, size_t cap, uint32_t cause);

@@ -142,9 +142,9 @@ static void test_fixed_records_wrong_length(void **state)
         COLO_REC_HELLO, COLO_REC_INITIAL_DONE, COLO_REC_CHECKPOINT_NEW, COLO_REC_SVM_SUSPENDED,
         COLO_REC_CHECKPOINT_END, COLO_REC_SVM_READY, COLO_REC_SVM_RESUMED, COLO_REC_DISK_BARRIER,
         COLO_REC_DISK_COMMIT, COLO_REC_HEARTBEAT, COLO_REC_FAILOVER, COLO_REC_CHECKPOINT_REQUEST,
-        COLO_REC_CHECKPOINT_DONE, COLO_REC_STATUS_REQUEST,
+        COLO_REC_CHECKPOINT_DONE, COLO_REC_STATUS_REQUEST, COLO_REC_DISK_ACK,
     };
-    static const uint32_t lens[] = { 104, 8, 8, 16, 24, 8, 8, 16, 16, 16, 4, 4, 8, 0 };
+    static const uint32_t lens[] = { 104, 8, 8, 16, 24, 8, 8, 16, 16, 16, 4, 4, 8, 0, 16 };
     struct colo_rec r;
     const char *why;
 
@@ -328,6 +328,38 @@ static void test_error_and_blobs(void **state)
     assert_int_equal(r.u.blob.len, 10);
 }
 
+static void test_disk_write(void **state)
+{
+    size_t total = 32 + 1024;
+    uint8_t *buf = calloc(1, total);
+    struct colo_rec r;
+    const char *why = NULL;
+
+    (void)state;
+    assert_int_equal(colo_enc_disk_write_prefix(buf, 32, 9, 4096, 1024, COLO_DISK_FUA), 32);
+    memset(buf + 32, 0x5c, 1024);
+    assert_int_equal(colo_rec_decode(COLO_REC_DISK_WRITE, buf + 8, (uint32_t)(total - 8), &r, &why), 0);
+    assert_int_equal(r.u.dwrite.epoch, 9);
+    assert_int_equal(r.u.dwrite.offset, 4096);
+    assert_int_equal(r.u.dwrite.len, 1024);
+    assert_int_equal(r.u.dwrite.flags, COLO_DISK_FUA);
+    assert_int_equal(r.u.dwrite.data[1023], 0x5c);
+    /* data shorter than announced */
+    assert_int_equal(colo_rec_decode(COLO_REC_DISK_WRITE, buf + 8, (uint32_t)(total - 9), &r, &why), -1);
+    assert_int_equal(colo_rec_decode(COLO_REC_DISK_WRITE, buf + 8, 20, &r, &why), -1);
+    /* misaligned offset, unknown flag, odd length */
+    colo_enc_disk_write_prefix(buf, 32, 9, 4097, 1024, 0);
+    assert_int_equal(colo_rec_decode(COLO_REC_DISK_WRITE, buf + 8, (uint32_t)(total - 8), &r, &why), -1);
+    assert_non_null(strstr(why, "multiple of 512"));
+    colo_enc_disk_write_prefix(buf, 32, 9, 4096, 1024, 0x80);
+    assert_int_equal(colo_rec_decode(COLO_REC_DISK_WRITE, buf + 8, (uint32_t)(total - 8), &r, &why), -1);
+    colo_enc_disk_write_prefix(buf, 32, 9, 4096, 1000, 0);
+    assert_int_equal(colo_rec_decode(COLO_REC_DISK_WRITE, buf + 8, 24 + 1000, &r, &why), -1);
+    /* the encoder refuses writes over 4 MiB */
+    assert_int_equal(colo_enc_disk_write_prefix(buf, 32, 0, 0, COLO_MAX_DISK_WRITE + 512, 0), 0);
+    free(buf);
+}
+
 /* Random bodies for every type: decoders may refuse, never misbehave. */
 static void test_random_garbage(void **state)
 {
@@ -374,6 +406,7 @@ int main(void)
         cmocka_unit_test(test_pages_malformed),
         cmocka_unit_test(test_pfn_list),
         cmocka_unit_test(test_error_and_blobs),
+        cmocka_unit_test(test_disk_write),
         cmocka_unit_test(test_random_garbage),
         cmocka_unit_test(test_trigger_names),
     };
