@@ -45,12 +45,15 @@ struct colo_disk {
     uint64_t next_writes;           /* ... and in the next (arrived early) */
     enum colo_disk_mode mode;
     uint64_t commits, replayed;
+    bool sync;                      /* fdatasync at commit (default) */
 };
 
 struct colo_disk_cfg {
     uint64_t mem_limit;             /* per buffer, before spilling to a file */
     const char *spill_dir;
     const char *journal;            /* default: PATH.colo-journal */
+    bool volatile_commit;           /* skip fdatasync at commit: survives a
+                                     * killed process, not a lost host */
 };
 
 /* Open the base image; replays a complete journal left by a crash.  On

@@ -44,6 +44,7 @@ static struct {
     bool primary;
     const char *image, *peer, *listen, *control, *spill_dir;
     int64_t mem_limit;
+    bool volatile_commit;
 } cfg = { .mem_limit = 256 << 20 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -77,12 +78,18 @@ static int colo_config(const char *key, const char *value)
         cfg.control = value;
     } else if (!strcmp(key, "spill-dir")) {
         cfg.spill_dir = value;
+    } else if (!strcmp(key, "commit")) {
+        if (strcmp(value, "durable") && strcmp(value, "volatile")) {
+            nbdkit_error("colo: commit=%s: want durable (fdatasync at each checkpoint) or volatile", value);
+            return -1;
+        }
+        cfg.volatile_commit = !strcmp(value, "volatile");
     } else if (!strcmp(key, "mem-limit")) {
         if ((cfg.mem_limit = nbdkit_parse_size(value)) < 0)
             return -1;
     } else {
         nbdkit_error("colo: unknown parameter '%s' (known: role, image, peer, listen, control, "
-                     "mem-limit, spill-dir)", key);
+                     "commit, mem-limit, spill-dir)", key);
         return -1;
     }
     return 0;
@@ -351,7 +358,8 @@ static int colo_after_fork(void)
         if (start_thread(ack_thread, NULL) < 0)
             return -1;
     } else {
-        struct colo_disk_cfg dc = { .mem_limit = (uint64_t)cfg.mem_limit, .spill_dir = cfg.spill_dir };
+        struct colo_disk_cfg dc = { .mem_limit = (uint64_t)cfg.mem_limit, .spill_dir = cfg.spill_dir,
+                                    .volatile_commit = cfg.volatile_commit };
 
         if (colo_disk_open(&disk, cfg.image, &dc) < 0) {
             nbdkit_error("colo: cannot open image %s (see the message above)", cfg.image);
@@ -440,15 +448,23 @@ static int colo_pwrite(void *h, const void *buf, uint32_t count, uint64_t offset
     (void)h;
     if (!aligned(count, offset))
         return -1;
-    pthread_mutex_lock(&lock);
     if (!cfg.primary) {
+        pthread_mutex_lock(&lock);
         rc = colo_disk_svm_write(&disk, offset, count, buf);
         if (rc == 0 && (flags & NBDKIT_FLAG_FUA))
             rc = colo_disk_svm_flush(&disk);
-    } else if (pwrite(img_fd, buf, count, (off_t)offset) != (ssize_t)count ||
-               ((flags & NBDKIT_FLAG_FUA) && fdatasync(img_fd) < 0)) {
+        pthread_mutex_unlock(&lock);
+        goto out;
+    }
+    /* The local write needs no lock: concurrent NBD writes may overlap
+     * only if the client does not care about their order. */
+    if (pwrite(img_fd, buf, count, (off_t)offset) != (ssize_t)count ||
+        ((flags & NBDKIT_FLAG_FUA) && fdatasync(img_fd) < 0)) {
         rc = -1;
-    } else if (peer_up) {
+        goto out;
+    }
+    pthread_mutex_lock(&lock);
+    if (peer_up) {
         /* Forwarded in order, under the lock that tags it with the epoch;
          * the guest does not wait for the secondary's acknowledgement. */
         uint8_t pre[40];
@@ -464,6 +480,7 @@ static int colo_pwrite(void *h, const void *buf, uint32_t count, uint64_t offset
             peer_up = false;
     }
     pthread_mutex_unlock(&lock);
+out:
     if (rc < 0)
         nbdkit_set_error(errno ? errno : EIO);
     return rc;
@@ -494,7 +511,7 @@ static struct nbdkit_plugin plugin = {
     .config = colo_config,
     .config_complete = colo_config_complete,
     .config_help = "role=primary|secondary image=PATH peer=ADDR|listen=ADDR control=unix:PATH "
-                   "[mem-limit=SIZE] [spill-dir=DIR]",
+                   "[commit=durable|volatile] [mem-limit=SIZE] [spill-dir=DIR]",
     .after_fork = colo_after_fork,
     .open = colo_open,
     .get_size = colo_get_size,
