@@ -23,14 +23,14 @@ expect_error "bad interval is named" 2 "option --interval: 'soon'" \
     "$ENGINE" primary --backend sim --domain vm --peer 127.0.0.1:1 --interval soon
 expect_error "malformed address is named" 1 "not HOST:PORT" \
     "$ENGINE" primary --backend sim --domain vm,mem=1M --peer nonsense
-port=$(free_port)
+free_port port
 expect_error "unreachable secondary is reported" 1 "cannot connect to '127.0.0.1:$port'" \
     "$ENGINE" primary --backend sim --domain vm,mem=1M --peer 127.0.0.1:$port
 
 # Garbage on the replication port: the secondary says what it got and exits
 # with an error status (not a signal), and no SVM is left behind.
 garbage() {     # garbage NAME BYTES-PRINTF PATTERN
-    local port; port=$(free_port)
+    local port; free_port port
     timeout 20 "$ENGINE" secondary --backend sim --domain vm --listen 127.0.0.1:$port \
         > "$WORK/g.out" 2> "$WORK/g.err" &
     local pid=$!; PIDS+=($pid)

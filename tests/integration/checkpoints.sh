@@ -3,7 +3,7 @@
 # RAM must equal the PVM's byte for byte (SHA-256 of the whole region on
 # each side, taken with both suspended).
 . "$(dirname "$0")/lib.sh"
-port=$(free_port)
+free_port port
 bg sec 120 "$ENGINE" secondary --backend sim --domain vm1 --listen 127.0.0.1:$port \
     --verify --run-after-failover 300
 wait_for "$WORK/sec.err" "waiting for the primary" 10 || fail "secondary started"

@@ -1,6 +1,6 @@
 # The control socket: colo-ctl asks for checkpoints and reads status.
 . "$(dirname "$0")/lib.sh"
-port=$(free_port)
+free_port port
 sock=$WORK/primary.sock
 bg sec 60 "$ENGINE" secondary --backend sim --domain vm1 --listen 127.0.0.1:$port --run-after-failover 100
 wait_for "$WORK/sec.err" "waiting for the primary" 10

@@ -13,7 +13,7 @@ if ldd "$PLUGIN" | grep -q libasan; then    # sanitizer build: nbdkit must load 
 fi
 a=$WORK/a.img b=$WORK/b.img
 head -c 8M /dev/urandom > "$a"; cp "$a" "$b"      # the secondary starts from a copy
-port=$(free_port)
+free_port port
 bg sec 120 env LD_PRELOAD="$PRELOAD" nbdkit -f -U "$WORK/svm.sock" "$PLUGIN" role=secondary image="$b" \
     listen=127.0.0.1:$port control=unix:$WORK/sd.ctl spill-dir="$WORK" mem-limit=64K
 for _ in $(seq 50); do [ -S "$WORK/svm.sock" ] && [ -S "$WORK/sd.ctl" ] && break; sleep 0.1; done
@@ -70,7 +70,7 @@ check "no sanitizer or crash report from nbdkit" test -z "$(grep -l -E 'ERROR: (
 # --- With the engines: checkpoints carry the disk, failover keeps it. ---
 a2=$WORK/a2.img b2=$WORK/b2.img
 head -c 8M /dev/urandom > "$a2"; cp "$a2" "$b2"
-dport=$(free_port); eport=$(free_port)
+free_port dport; free_port eport
 bg sec2 120 env LD_PRELOAD="$PRELOAD" nbdkit -f -U "$WORK/svm2.sock" "$PLUGIN" role=secondary image="$b2" \
     listen=127.0.0.1:$dport control=unix:$WORK/sd2.ctl
 for _ in $(seq 50); do [ -S "$WORK/sd2.ctl" ] && break; sleep 0.1; done

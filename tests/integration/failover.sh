@@ -9,7 +9,7 @@
 run_cut() {
     local name=$1; shift
     local sport pport pre="$WORK/$name"
-    sport=$(free_port); pport=$(free_port)
+    free_port sport; free_port pport
     timeout 60 "$ENGINE" secondary --backend sim --domain vm1 --listen 127.0.0.1:$sport \
         --verify --run-after-failover 400 > "$pre.sec.out" 2> "$pre.sec.err" &
     local spid=$!; PIDS+=($spid)

@@ -26,14 +26,24 @@ check() {   # check NAME COMMAND...: PASS if the command succeeds
     if "$@"; then pass "$name"; else fail "$name"; fi
 }
 
-# A TCP port on loopback that nothing listens on.
+# A TCP port on loopback that no socket uses, in any state.  Below the
+# kernel's ephemeral range (32768+), so an outgoing connection of another
+# test cannot be holding it when our daemon binds.
+# (Never the same port twice in one script: two daemons may not have
+# bound theirs yet when the second is chosen.)
+# Usage: free_port VAR (sets VAR; no subshell, so the list is kept).
+PORTS_GIVEN=" "
 free_port() {
     local p
     for _ in $(seq 1 50); do
-        p=$((20000 + RANDOM % 20000))
-        ss -ltnH "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return; }
+        p=$((20000 + RANDOM % 12000))
+        case "$PORTS_GIVEN" in *" $p "*) continue ;; esac
+        ss -tanH "sport = :$p" 2>/dev/null | grep -q . && continue
+        PORTS_GIVEN="$PORTS_GIVEN$p "
+        printf -v "$1" '%s' "$p"
+        return
     done
-    echo 29999
+    printf -v "$1" '%s' 29999
 }
 
 # Start in the background with a hard time limit; remember the pid.
