@@ -1,0 +1,581 @@
+/* compare.c - see compare.h. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "compare.h"
+#include "packet.h"
+
+#define NBUCKETS 4096u
+#define WINDOW (64u << 20)          /* stream data accepted this far past the match point */
+
+/* A PVM frame waiting for the SVM. */
+struct held {
+    struct held *next;
+    uint64_t t;
+    uint32_t end;                   /* TCP: stream offset just past its data */
+    uint32_t ack;
+    uint32_t fin_off;
+    uint8_t flags;                  /* TCP flags; for packet flows 0 */
+    size_t off, plen;               /* packet flows: payload within the frame */
+    size_t len;
+    uint8_t frame[];
+};
+
+/* An SVM payload waiting for its PVM twin (packet flows). */
+struct blob {
+    struct blob *next;
+    size_t len;
+    uint8_t data[];
+};
+
+/* A segment that arrived ahead of the contiguous data. */
+struct seg {
+    struct seg *next;
+    uint32_t off;
+    size_t len;
+    uint8_t data[];
+};
+
+/* One side's byte stream, in offsets from its own origin. */
+struct stream {
+    bool origin;                    /* isn known */
+    uint32_t isn;
+    uint32_t hi;                    /* contiguous data known up to here */
+    uint8_t *buf;                   /* bytes [conn->base, hi) */
+    size_t cap;
+    struct seg *pending;
+    bool syn, fin, rst, overflow;
+    uint32_t fin_off;
+};
+
+struct conn {
+    struct conn *next;
+    struct flow_key key;
+    enum pkt_kind kind;
+    uint64_t last_t;
+    struct stream p, s;
+    uint32_t base;                  /* stream offset matched on both sides */
+    uint32_t s_ack, p_next, p_ack;
+    bool s_has_ack, p_next_known, p_ack_known, diverged;
+    struct held *hhead, *htail;
+    struct blob *shead, *stail;
+};
+
+struct cmp {
+    struct cmp_cfg cfg;
+    struct cmp_ops ops;
+    struct cmp_stats st;
+    struct conn *buckets[NBUCKETS];
+    struct conn other;              /* every frame that is not IP TCP/UDP/ICMP */
+    bool requested, passthrough;
+};
+
+static bool seq_ge(uint32_t a, uint32_t b)
+{
+    return (int32_t)(a - b) >= 0;
+}
+
+static void request(struct cmp *c, enum colo_trigger why)
+{
+    if (c->requested)
+        return;
+    c->requested = true;
+    c->st.requests[why]++;
+    c->ops.request(c->ops.opaque, why);
+}
+
+static size_t key_hash(const struct flow_key *k)
+{
+    const uint8_t *p = (const uint8_t *)k;
+    uint32_t h = 2166136261u;
+
+    for (size_t i = 0; i < sizeof(*k); i++)
+        h = (h ^ p[i]) * 16777619u;
+    return h % NBUCKETS;
+}
+
+struct cmp *cmp_new(const struct cmp_cfg *cfg, const struct cmp_ops *ops)
+{
+    struct cmp *c = calloc(1, sizeof(*c));
+
+    if (!c)
+        return NULL;
+    c->cfg = *cfg;
+    c->ops = *ops;
+    c->other.kind = PKT_OTHER;
+    return c;
+}
+
+static struct conn *lookup(struct cmp *c, const struct pkt *p, bool create)
+{
+    struct conn **b, *k;
+
+    if (p->kind == PKT_OTHER)
+        return &c->other;
+    b = &c->buckets[key_hash(&p->key)];
+    for (k = *b; k; k = k->next)
+        if (!memcmp(&k->key, &p->key, sizeof(p->key)))
+            return k;
+    if (!create)
+        return NULL;
+    if (c->st.conns >= c->cfg.max_conns) {
+        request(c, COLO_TRIGGER_QUEUE_FULL);
+        return NULL;
+    }
+    if (!(k = calloc(1, sizeof(*k))))
+        return NULL;
+    k->key = p->key;
+    k->kind = p->kind;
+    k->next = *b;
+    *b = k;
+    c->st.conns++;
+    return k;
+}
+
+/* --- releasing ------------------------------------------------------------- */
+
+static void release_head(struct cmp *c, struct conn *k)
+{
+    struct held *h = k->hhead;
+
+    k->hhead = h->next;
+    if (!k->hhead)
+        k->htail = NULL;
+    c->ops.release(c->ops.opaque, h->frame, h->len);
+    c->st.released++;
+    c->st.released_bytes += h->len;
+    c->st.held_frames--;
+    c->st.held_bytes -= h->len;
+    free(h);
+}
+
+/* May this TCP frame go out?  See compare.h for the rule. */
+static bool tcp_ready(const struct conn *k, const struct held *h)
+{
+    if ((h->flags & TCP_SYN) && !k->s.syn)
+        return false;
+    if (h->end > k->base && h->end - k->base < WINDOW)   /* data not yet matched */
+        return false;
+    if ((h->flags & TCP_FIN) &&
+        !(k->s.fin && k->s.fin_off == h->fin_off && k->base >= h->fin_off))
+        return false;
+    if ((h->flags & TCP_RST) && !k->s.rst)
+        return false;
+    if ((h->flags & TCP_ACK) && !(k->s_has_ack && seq_ge(k->s_ack, h->ack)))
+        return false;
+    return true;
+}
+
+static void release_ready(struct cmp *c, struct conn *k)
+{
+    while (k->hhead && !k->diverged) {
+        if (k->kind == PKT_TCP) {
+            if (!tcp_ready(k, k->hhead))
+                return;
+        } else {
+            struct held *h = k->hhead;
+            struct blob *b = k->shead;
+
+            if (!b)
+                return;
+            if (b->len != h->plen || memcmp(b->data, h->frame + h->off, b->len)) {
+                k->diverged = true;
+                c->st.divergences++;
+                request(c, COLO_TRIGGER_DIVERGENCE);
+                return;
+            }
+            k->shead = b->next;
+            if (!k->shead)
+                k->stail = NULL;
+            free(b);
+        }
+        release_head(c, k);
+    }
+}
+
+/* --- TCP streams ----------------------------------------------------------- */
+
+/* Put data at stream offset off into st (bytes from base).  Returns -1 on
+ * memory failure; data outside the window is ignored. */
+static int stream_put(struct stream *st, uint32_t base, uint32_t off, const uint8_t *d, size_t len,
+                      size_t limit)
+{
+    if (st->overflow)
+        return 0;                                       /* dropped until the checkpoint */
+    if (len == 0 || off + len - base > WINDOW || (int32_t)(off + (uint32_t)len - base) <= 0)
+        return 0;                                       /* nothing new, or garbage */
+    if ((int32_t)(off - st->hi) > 0) {                  /* ahead of a gap: keep for later */
+        struct seg *s = malloc(sizeof(*s) + len);
+
+        if (!s)
+            return -1;
+        s->off = off;
+        s->len = len;
+        memcpy(s->data, d, len);
+        s->next = st->pending;
+        st->pending = s;
+        return 0;
+    }
+    if ((int32_t)(st->hi - off) > 0) {                  /* overlaps what we have: skip that part */
+        size_t skip = st->hi - off;
+
+        if (skip >= len)
+            return 0;
+        d += skip;
+        len -= skip;
+        off = st->hi;
+    }
+    if (st->hi - base + len > limit) {
+        st->overflow = true;
+        return 0;
+    }
+    if (st->hi - base + len > st->cap) {
+        size_t ncap = st->cap ? st->cap * 2 : 4096;
+        uint8_t *n;
+
+        while (ncap < st->hi - base + len)
+            ncap *= 2;
+        if (!(n = realloc(st->buf, ncap)))
+            return -1;
+        st->buf = n;
+        st->cap = ncap;
+    }
+    memcpy(st->buf + (st->hi - base), d, len);
+    st->hi += (uint32_t)len;
+    /* Segments that now join the contiguous data. */
+    for (bool again = true; again;) {
+        again = false;
+        for (struct seg **pp = &st->pending; *pp; pp = &(*pp)->next) {
+            struct seg *s = *pp;
+
+            if ((int32_t)(s->off - st->hi) <= 0) {
+                *pp = s->next;
+                if (stream_put(st, base, s->off, s->data, s->len, limit) < 0) {
+                    free(s);
+                    return -1;
+                }
+                free(s);
+                again = true;
+                break;
+            }
+        }
+    }
+    return 0;
+}
+
+static void stream_reset(struct stream *st)
+{
+    while (st->pending) {
+        struct seg *s = st->pending;
+
+        st->pending = s->next;
+        free(s);
+    }
+    free(st->buf);
+    memset(st, 0, sizeof(*st));
+}
+
+/* Compare what both sides have; advance the match point. */
+static void tcp_match(struct cmp *c, struct conn *k)
+{
+    uint32_t n;
+
+    if (k->diverged || !k->p.origin || !k->s.origin)
+        return;
+    n = (int32_t)(k->p.hi - k->s.hi) < 0 ? k->p.hi - k->base : k->s.hi - k->base;
+    if (n == 0)
+        return;
+    if (memcmp(k->p.buf, k->s.buf, n)) {
+        k->diverged = true;
+        c->st.divergences++;
+        request(c, COLO_TRIGGER_DIVERGENCE);
+        return;
+    }
+    k->base += n;
+    memmove(k->p.buf, k->p.buf + n, k->p.hi - k->base);
+    memmove(k->s.buf, k->s.buf + n, k->s.hi - k->base);
+}
+
+/* Where a segment's data starts in its side's stream (fixing the origin
+ * from a SYN, or from the first segment seen). */
+static uint32_t tcp_offset(struct conn *k, struct stream *st, const struct pkt *p)
+{
+    if (p->flags & TCP_SYN) {
+        if (!st->origin) {
+            st->origin = true;
+            st->isn = p->seq;
+            st->hi = 1;                                 /* the SYN takes offset 0 */
+            if (!k->p.origin || !k->s.origin || k->base == 0)
+                k->base = 1;
+        }
+        st->syn = true;
+        return p->seq + 1 - st->isn;
+    }
+    if (!st->origin) {
+        st->origin = true;
+        st->isn = p->seq - k->base;
+        st->hi = k->base;
+    }
+    return p->seq - st->isn;
+}
+
+static int tcp_frame(struct cmp *c, struct conn *k, const struct pkt *p, bool pvm)
+{
+    struct stream *st = pvm ? &k->p : &k->s;
+    uint32_t off = tcp_offset(k, st, p);
+    size_t limit = pvm ? SIZE_MAX : c->cfg.max_svm_ahead;
+
+    if (stream_put(st, k->base, off, p->payload, p->payload_len, limit) < 0)
+        return -1;
+    if (st->overflow)
+        request(c, COLO_TRIGGER_QUEUE_FULL);
+    if (p->flags & TCP_FIN) {
+        st->fin = true;
+        st->fin_off = off + (uint32_t)p->payload_len;
+    }
+    if (p->flags & TCP_RST)
+        st->rst = true;
+    if (pvm) {
+        uint32_t end = p->seq + (uint32_t)p->payload_len + ((p->flags & (TCP_SYN | TCP_FIN)) ? 1 : 0);
+
+        if (!k->p_next_known || seq_ge(end, k->p_next))
+            k->p_next = end, k->p_next_known = true;
+        if (p->flags & TCP_ACK)
+            if (!k->p_ack_known || seq_ge(p->ack, k->p_ack))
+                k->p_ack = p->ack, k->p_ack_known = true;
+    } else if (p->flags & TCP_ACK) {
+        if (!k->s_has_ack || seq_ge(p->ack, k->s_ack))
+            k->s_ack = p->ack, k->s_has_ack = true;
+    }
+    tcp_match(c, k);
+    return 0;
+}
+
+/* --- frames ------------------------------------------------------------------ */
+
+int cmp_pvm_frame(struct cmp *c, const uint8_t *frame, size_t len, uint64_t now)
+{
+    struct pkt p;
+    const char *why;
+    struct conn *k;
+    struct held *h;
+
+    if (c->passthrough) {
+        c->ops.release(c->ops.opaque, frame, len);
+        c->st.released++;
+        c->st.released_bytes += len;
+        return 0;
+    }
+    if (pkt_parse(frame, len, &p, &why) < 0) {
+        /* Policy: a frame we cannot parse is still the VM's output -
+         * compare it whole, like any frame we do not look into. */
+        c->st.malformed++;
+        memset(&p, 0, sizeof(p));
+        p.kind = PKT_OTHER;
+        p.payload = frame;
+        p.payload_len = len;
+    }
+    if (!(h = malloc(sizeof(*h) + len)))
+        return -1;
+    memset(h, 0, sizeof(*h));
+    h->t = now;
+    h->len = len;
+    memcpy(h->frame, frame, len);
+    h->off = (size_t)(p.payload - frame);
+    h->plen = p.payload_len;
+    if (!(k = lookup(c, &p, true))) {
+        /* no room for another connection: hold it with the other frames
+         * (compared whole); the checkpoint asked for will release it */
+        k = &c->other;
+    }
+    k->last_t = now;
+    if (k->kind == PKT_TCP) {
+        if (tcp_frame(c, k, &p, true) < 0) {
+            free(h);
+            return -1;
+        }
+        h->flags = p.flags;
+        h->ack = p.ack;
+        h->end = p.seq - k->p.isn + (uint32_t)p.payload_len + ((p.flags & TCP_SYN) ? 1 : 0);
+        h->fin_off = k->p.fin_off;
+    }
+    if (k->htail)
+        k->htail->next = h;
+    else
+        k->hhead = h;
+    k->htail = h;
+    c->st.held_frames++;
+    c->st.held_bytes += len;
+    if (c->st.held_bytes > c->cfg.max_held_bytes)
+        request(c, COLO_TRIGGER_QUEUE_FULL);
+    release_ready(c, k);
+    return 0;
+}
+
+int cmp_svm_frame(struct cmp *c, const uint8_t *frame, size_t len, uint64_t now)
+{
+    struct pkt p;
+    const char *why;
+    struct conn *k;
+
+    c->st.svm_frames++;
+    if (c->passthrough) {
+        c->st.svm_dropped++;
+        return 0;
+    }
+    if (pkt_parse(frame, len, &p, &why) < 0) {
+        c->st.malformed++;
+        memset(&p, 0, sizeof(p));
+        p.kind = PKT_OTHER;
+        p.payload = frame;
+        p.payload_len = len;
+    }
+    if (!(k = lookup(c, &p, true)))
+        k = &c->other;
+    k->last_t = now;
+    if (k->diverged)
+        return 0;                   /* nothing to compare until the checkpoint */
+    if (k->kind == PKT_TCP) {
+        if (tcp_frame(c, k, &p, false) < 0)
+            return -1;
+    } else {
+        struct blob *b = malloc(sizeof(*b) + p.payload_len);
+
+        if (!b)
+            return -1;
+        b->next = NULL;
+        b->len = p.payload_len;
+        memcpy(b->data, p.payload, p.payload_len);
+        if (k->stail)
+            k->stail->next = b;
+        else
+            k->shead = b;
+        k->stail = b;
+    }
+    release_ready(c, k);
+    return 0;
+}
+
+void cmp_tick(struct cmp *c, uint64_t now)
+{
+    if (c->requested || c->passthrough)
+        return;
+    if (c->other.hhead && now - c->other.hhead->t > c->cfg.svm_lag_ns) {
+        request(c, COLO_TRIGGER_SVM_LAG);
+        return;
+    }
+    for (size_t i = 0; i < NBUCKETS; i++)
+        for (struct conn *k = c->buckets[i]; k; k = k->next)
+            if (k->hhead && now - k->hhead->t > c->cfg.svm_lag_ns) {
+                request(c, COLO_TRIGGER_SVM_LAG);
+                return;
+            }
+}
+
+/* After a checkpoint: release, drop, and restart the streams at the PVM's
+ * current position, which is now the SVM's too. */
+static void conn_reset(struct cmp *c, struct conn *k)
+{
+    while (k->hhead)
+        release_head(c, k);
+    while (k->shead) {
+        struct blob *b = k->shead;
+
+        k->shead = b->next;
+        free(b);
+        c->st.svm_dropped++;
+    }
+    k->stail = NULL;
+    k->diverged = false;
+    if (k->kind == PKT_TCP) {
+        bool pfin = k->p.fin, prst = k->p.rst;
+
+        stream_reset(&k->p);
+        stream_reset(&k->s);
+        k->base = 0;
+        if (k->p_next_known) {
+            k->p.origin = k->s.origin = true;
+            k->p.isn = k->s.isn = k->p_next;
+        }
+        /* the SVM has the PVM's TCP state: its FIN/RST and acks too */
+        k->p.fin = k->s.fin = pfin;
+        k->p.rst = k->s.rst = prst;
+        k->s_ack = k->p_ack;
+        k->s_has_ack = k->p_ack_known;
+    }
+}
+
+void cmp_checkpoint_done(struct cmp *c)
+{
+    c->st.checkpoints++;
+    conn_reset(c, &c->other);
+    for (size_t i = 0; i < NBUCKETS; i++) {
+        struct conn **pp = &c->buckets[i];
+
+        while (*pp) {
+            struct conn *k = *pp;
+
+            conn_reset(c, k);
+            /* a connection closed on the PVM's side is gone for good */
+            if (k->kind != PKT_TCP || k->p.rst || k->p.fin) {
+                *pp = k->next;
+                free(k);
+                c->st.conns--;
+            } else {
+                pp = &k->next;
+            }
+        }
+    }
+    c->requested = false;
+}
+
+void cmp_passthrough(struct cmp *c)
+{
+    cmp_checkpoint_done(c);
+    c->passthrough = true;
+}
+
+const struct cmp_stats *cmp_stats(const struct cmp *c)
+{
+    return &c->st;
+}
+
+void cmp_free(struct cmp *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < NBUCKETS; i++)
+        while (c->buckets[i]) {
+            struct conn *k = c->buckets[i];
+
+            c->buckets[i] = k->next;
+            while (k->hhead) {
+                struct held *h = k->hhead;
+
+                k->hhead = h->next;
+                free(h);
+            }
+            while (k->shead) {
+                struct blob *b = k->shead;
+
+                k->shead = b->next;
+                free(b);
+            }
+            stream_reset(&k->p);
+            stream_reset(&k->s);
+            free(k);
+        }
+    while (c->other.hhead) {
+        struct held *h = c->other.hhead;
+
+        c->other.hhead = h->next;
+        free(h);
+    }
+    while (c->other.shead) {
+        struct blob *b = c->other.shead;
+
+        c->other.shead = b->next;
+        free(b);
+    }
+    free(c);
+}

@@ -1,0 +1,133 @@
+/* packet.c - see packet.h. */
+#include <string.h>
+
+#include "packet.h"
+
+static uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static uint32_t be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static int bad(const char **why, const char *msg)
+{
+    *why = msg;
+    return -1;
+}
+
+/* The whole frame, compared byte for byte (ARP, IPv6 with extension
+ * headers, other protocols). */
+static int other(const uint8_t *frame, size_t len, struct pkt *out)
+{
+    out->kind = PKT_OTHER;
+    out->payload = frame;
+    out->payload_len = len;
+    return 0;
+}
+
+static int l4(const uint8_t *p, size_t len, struct pkt *out, const char **why)
+{
+    switch (out->key.proto) {
+    case 6: {                                   /* TCP */
+        size_t hl;
+
+        if (len < 20)
+            return bad(why, "TCP header truncated");
+        hl = (size_t)(p[12] >> 4) * 4;
+        if (hl < 20 || hl > len)
+            return bad(why, "TCP data offset outside the segment");
+        out->kind = PKT_TCP;
+        out->key.vm_port = be16(p);
+        out->key.peer_port = be16(p + 2);
+        out->seq = be32(p + 4);
+        out->ack = be32(p + 8);
+        out->flags = p[13];
+        out->payload = p + hl;
+        out->payload_len = len - hl;
+        return 0;
+    }
+    case 17:                                    /* UDP */
+        if (len < 8)
+            return bad(why, "UDP header truncated");
+        if (be16(p + 4) < 8 || be16(p + 4) > len)
+            return bad(why, "UDP length outside the packet");
+        out->kind = PKT_UDP;
+        out->key.vm_port = be16(p);
+        out->key.peer_port = be16(p + 2);
+        out->payload = p + 8;
+        out->payload_len = be16(p + 4) - 8u;
+        return 0;
+    case 1:                                     /* ICMP */
+    case 58:                                    /* ICMPv6 */
+        if (len < 4)
+            return bad(why, "ICMP header truncated");
+        out->kind = PKT_ICMP;
+        /* type and code are compared too: keep them, skip the checksum */
+        out->key.vm_port = (uint16_t)(p[0] << 8 | p[1]);
+        out->payload = p + 4;
+        out->payload_len = len - 4;
+        return 0;
+    default:
+        return 1;                               /* compared as OTHER */
+    }
+}
+
+int pkt_parse(const uint8_t *f, size_t len, struct pkt *out, const char **why)
+{
+    size_t off = 14;
+    uint16_t type;
+    int r;
+
+    memset(out, 0, sizeof(*out));
+    if (len < 14)
+        return bad(why, "frame shorter than an Ethernet header");
+    type = be16(f + 12);
+    if (type == 0x8100) {                       /* 802.1Q */
+        if (len < 18)
+            return bad(why, "VLAN tag truncated");
+        type = be16(f + 16);
+        off = 18;
+    }
+    if (type == 0x0800) {                       /* IPv4 */
+        const uint8_t *ip = f + off;
+        size_t ihl, tot;
+
+        if (len - off < 20 || (ip[0] >> 4) != 4)
+            return bad(why, "IPv4 header truncated or wrong version");
+        ihl = (size_t)(ip[0] & 15) * 4;
+        tot = be16(ip + 2);
+        if (ihl < 20 || tot < ihl || tot > len - off)
+            return bad(why, "IPv4 header or total length outside the frame");
+        if ((be16(ip + 6) & 0x3fff) != 0)       /* a fragment: no L4 header to trust */
+            return other(f, len, out);
+        out->key.family = 4;
+        out->key.proto = ip[9];
+        memcpy(out->key.vm_addr, ip + 12, 4);
+        memcpy(out->key.peer_addr, ip + 16, 4);
+        r = l4(ip + ihl, tot - ihl, out, why);
+    } else if (type == 0x86dd) {                /* IPv6 */
+        const uint8_t *ip = f + off;
+        size_t plen;
+
+        if (len - off < 40 || (ip[0] >> 4) != 6)
+            return bad(why, "IPv6 header truncated or wrong version");
+        plen = be16(ip + 4);
+        if (plen > len - off - 40)
+            return bad(why, "IPv6 payload length outside the frame");
+        out->key.family = 6;
+        out->key.proto = ip[6];
+        memcpy(out->key.vm_addr, ip + 8, 16);
+        memcpy(out->key.peer_addr, ip + 24, 16);
+        r = l4(ip + 40, plen, out, why);
+    } else {
+        return other(f, len, out);
+    }
+    if (r > 0) {                                /* an IP protocol we do not look into */
+        struct flow_key k = out->key;
+
+        other(f, len, out);
+        out->key = k;
+        return 0;
+    }
+    return r;
+}

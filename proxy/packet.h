@@ -1,0 +1,48 @@
+/*
+ * packet.h - what colo-proxy needs to know about an Ethernet frame.
+ *
+ * The parser reads Ethernet (with one optional 802.1Q tag), IPv4 and IPv6
+ * (no extension headers: a packet that has them is compared whole, as
+ * "other"), and TCP, UDP, ICMP and ICMPv6.  It never reads past the frame;
+ * a frame whose headers are cut short or inconsistent is reported as
+ * malformed with the reason, and the proxy's policy decides what to do.
+ */
+#ifndef COLO_PACKET_H
+#define COLO_PACKET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum pkt_kind { PKT_OTHER = 0, PKT_TCP, PKT_UDP, PKT_ICMP };
+
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
+#define TCP_PSH 0x08
+#define TCP_ACK 0x10
+
+/* A connection as the VM sees it: its address and port first. */
+struct flow_key {
+    uint8_t family;             /* 4 or 6; 0 for non-IP frames */
+    uint8_t proto;              /* IP protocol number */
+    uint16_t vm_port, peer_port;
+    uint8_t vm_addr[16], peer_addr[16];
+};
+
+struct pkt {
+    enum pkt_kind kind;
+    struct flow_key key;
+    uint32_t seq, ack;          /* TCP */
+    uint8_t flags;              /* TCP */
+    const uint8_t *payload;     /* L4 payload (ICMP: the message after its checksum) */
+    size_t payload_len;
+};
+
+/*
+ * Parse a frame sent by a VM (so source = the VM).  Returns 0, or -1 with
+ * *why naming the defect.  Non-IP frames and IP protocols other than TCP,
+ * UDP and ICMP come back as PKT_OTHER with the whole frame as payload.
+ */
+int pkt_parse(const uint8_t *frame, size_t len, struct pkt *out, const char **why);
+
+#endif

@@ -1,0 +1,379 @@
+/*
+ * test-compare.c - colo-proxy's comparator on synthetic frames: what is
+ * released when, what triggers a checkpoint, and that nothing the SVM has
+ * not matched ever goes out before a checkpoint is done.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "compare.h"
+#include "packet.h"
+
+/* --- frames ------------------------------------------------------------------ */
+
+static uint8_t frame[2048];
+static uint16_t ip_id;
+
+/* Ethernet + IPv4 (or IPv6) + TCP from the VM (10.0.0.2:80) to the client. */
+static size_t tcp4(uint32_t seq, uint32_t ack, uint8_t flags, const char *data, bool v6)
+{
+    size_t dl = data ? strlen(data) : 0, ipl = v6 ? 40 : 20, off = 14;
+    uint8_t *ip = frame + off, *t;
+
+    memset(frame, 0, sizeof(frame));
+    frame[12] = v6 ? 0x86 : 0x08;
+    frame[13] = v6 ? 0xdd : 0x00;
+    if (v6) {
+        ip[0] = 0x60;
+        ip[4] = (uint8_t)((20 + dl) >> 8);
+        ip[5] = (uint8_t)(20 + dl);
+        ip[6] = 6;
+        ip[7] = (uint8_t)(64 + ip_id);                  /* hop limit: differs, ignored */
+        ip[8 + 15] = 2;
+        ip[24 + 15] = 9;
+    } else {
+        ip[0] = 0x45;
+        ip[2] = (uint8_t)((20 + 20 + dl) >> 8);
+        ip[3] = (uint8_t)(20 + 20 + dl);
+        ip[4] = (uint8_t)(++ip_id >> 8);                 /* IP ID: differs, ignored */
+        ip[5] = (uint8_t)ip_id;
+        ip[8] = (uint8_t)(64 - ip_id % 3);               /* TTL: ignored */
+        ip[9] = 6;
+        ip[10] = (uint8_t)ip_id;                         /* checksum: ignored */
+        ip[12] = 10, ip[15] = 2;
+        ip[16] = 10, ip[19] = 9;
+    }
+    t = ip + ipl;
+    t[0] = 0, t[1] = 80;                                 /* VM port */
+    t[2] = 0xc3, t[3] = 0x50;                            /* client port */
+    t[4] = (uint8_t)(seq >> 24), t[5] = (uint8_t)(seq >> 16), t[6] = (uint8_t)(seq >> 8), t[7] = (uint8_t)seq;
+    t[8] = (uint8_t)(ack >> 24), t[9] = (uint8_t)(ack >> 16), t[10] = (uint8_t)(ack >> 8), t[11] = (uint8_t)ack;
+    t[12] = 5 << 4;
+    t[13] = flags;
+    t[14] = (uint8_t)ip_id;                              /* window: ignored */
+    if (dl)
+        memcpy(t + 20, data, dl);
+    return off + ipl + 20 + dl;
+}
+
+static size_t udp4(const char *data)
+{
+    size_t dl = strlen(data);
+    uint8_t *ip = frame + 14, *u = ip + 20;
+
+    memset(frame, 0, sizeof(frame));
+    frame[12] = 0x08;
+    ip[0] = 0x45;
+    ip[2] = (uint8_t)((28 + dl) >> 8);
+    ip[3] = (uint8_t)(28 + dl);
+    ip[9] = 17;
+    ip[12] = 10, ip[15] = 2, ip[16] = 10, ip[19] = 9;
+    u[1] = 53, u[3] = 99;
+    u[4] = (uint8_t)((8 + dl) >> 8);
+    u[5] = (uint8_t)(8 + dl);
+    memcpy(u + 8, data, dl);
+    return 14 + 28 + dl;
+}
+
+/* --- harness --------------------------------------------------------------- */
+
+static int released, requests[COLO_TRIGGER__MAX];
+static char last[2048];
+static size_t last_len;
+
+static void on_release(void *o, const uint8_t *f, size_t len)
+{
+    (void)o;
+    released++;
+    memcpy(last, f, len);
+    last_len = len;
+}
+
+static void on_request(void *o, enum colo_trigger why)
+{
+    (void)o;
+    requests[why]++;
+}
+
+static struct cmp *make(void)
+{
+    struct cmp_cfg cfg = { .svm_lag_ns = 100000000, .max_held_bytes = 1 << 20,
+                           .max_svm_ahead = 1 << 20, .max_conns = 100 };
+    struct cmp_ops ops = { .release = on_release, .request = on_request };
+
+    released = 0;
+    memset(requests, 0, sizeof(requests));
+    return cmp_new(&cfg, &ops);
+}
+
+#define P(len) assert_int_equal(cmp_pvm_frame(c, frame, (len), now), 0)
+#define S(len) assert_int_equal(cmp_svm_frame(c, frame, (len), now), 0)
+
+static const uint32_t PISN = 1000, SISN = 777777, CISN = 5000;
+static uint64_t now = 1;
+
+/* Both sides answer the client's SYN; returns with the handshake released. */
+static void handshake(struct cmp *c)
+{
+    P(tcp4(PISN, CISN + 1, TCP_SYN | TCP_ACK, NULL, false));
+    assert_int_equal(released, 0);                      /* SVM has not answered yet */
+    S(tcp4(SISN, CISN + 1, TCP_SYN | TCP_ACK, NULL, false));
+    assert_int_equal(released, 1);
+}
+
+static void test_segmentation_and_isn_do_not_matter(void **state)
+{
+    struct cmp *c = make();
+
+    (void)state;
+    handshake(c);
+    P(tcp4(PISN + 1, CISN + 9, TCP_ACK | TCP_PSH, "hello world", false));
+    S(tcp4(SISN + 1, CISN + 9, TCP_ACK, "hello ", false));
+    assert_int_equal(released, 1);                      /* only half matched */
+    S(tcp4(SISN + 7, CISN + 9, TCP_ACK | TCP_PSH, "world", false));
+    assert_int_equal(released, 2);
+    assert_int_equal(requests[COLO_TRIGGER_DIVERGENCE], 0);
+    /* the released frame is the PVM's, untouched */
+    assert_memory_equal(last + 14 + 40, "hello world", 11);
+    /* the SVM ahead of the PVM: held back until the PVM catches up */
+    S(tcp4(SISN + 12, CISN + 9, TCP_ACK, "abc", false));
+    P(tcp4(PISN + 12, CISN + 9, TCP_ACK, "ab", false));
+    P(tcp4(PISN + 14, CISN + 9, TCP_ACK, "c", false));
+    assert_int_equal(released, 4);
+    cmp_free(c);
+}
+
+static void test_reordering_and_retransmission(void **state)
+{
+    struct cmp *c = make();
+
+    (void)state;
+    handshake(c);
+    P(tcp4(PISN + 1, CISN + 1, TCP_ACK, "0123456789", false));
+    S(tcp4(SISN + 6, CISN + 1, TCP_ACK, "56789", false));   /* out of order */
+    assert_int_equal(released, 1);
+    S(tcp4(SISN + 1, CISN + 1, TCP_ACK, "01234", false));
+    assert_int_equal(released, 2);
+    /* the PVM retransmits what was already matched: out at once */
+    P(tcp4(PISN + 1, CISN + 1, TCP_ACK, "0123456789", false));
+    assert_int_equal(released, 3);
+    /* the SVM retransmits: nothing changes */
+    S(tcp4(SISN + 1, CISN + 1, TCP_ACK, "01234", false));
+    assert_int_equal(requests[COLO_TRIGGER_DIVERGENCE], 0);
+    cmp_free(c);
+}
+
+static void test_divergence_holds_until_checkpoint(void **state)
+{
+    struct cmp *c = make();
+
+    (void)state;
+    handshake(c);
+    P(tcp4(PISN + 1, CISN + 1, TCP_ACK, "balance=100", false));
+    S(tcp4(SISN + 1, CISN + 1, TCP_ACK, "balance=999", false));
+    assert_int_equal(requests[COLO_TRIGGER_DIVERGENCE], 1);
+    assert_int_equal(released, 1);                      /* the divergent bytes stay held */
+    P(tcp4(PISN + 12, CISN + 1, TCP_ACK, "more", false));
+    S(tcp4(SISN + 12, CISN + 1, TCP_ACK, "more", false));
+    assert_int_equal(released, 1);                      /* everything after too */
+    assert_int_equal(requests[COLO_TRIGGER_DIVERGENCE], 1);   /* asked once */
+    cmp_checkpoint_done(c);
+    assert_int_equal(released, 3);
+    /* after the checkpoint the SVM has the PVM's state: same sequence
+     * numbers, and the comparison starts afresh */
+    P(tcp4(PISN + 16, CISN + 1, TCP_ACK, "next", false));
+    assert_int_equal(released, 3);
+    S(tcp4(PISN + 16, CISN + 1, TCP_ACK, "next", false));
+    assert_int_equal(released, 4);
+    assert_int_equal(cmp_stats(c)->divergences, 1);
+    cmp_free(c);
+}
+
+static void test_ack_gates_release(void **state)
+{
+    struct cmp *c = make();
+
+    (void)state;
+    handshake(c);
+    /* the PVM acknowledges client bytes the SVM has not acknowledged yet */
+    P(tcp4(PISN + 1, CISN + 101, TCP_ACK, NULL, false));
+    assert_int_equal(released, 1);
+    S(tcp4(SISN + 1, CISN + 51, TCP_ACK, NULL, false));
+    assert_int_equal(released, 1);
+    S(tcp4(SISN + 1, CISN + 101, TCP_ACK, NULL, false));
+    assert_int_equal(released, 2);
+    cmp_free(c);
+}
+
+static void test_fin_and_rst_must_match(void **state)
+{
+    struct cmp *c = make();
+
+    (void)state;
+    handshake(c);
+    P(tcp4(PISN + 1, CISN + 1, TCP_ACK | TCP_FIN, "bye", false));
+    S(tcp4(SISN + 1, CISN + 1, TCP_ACK, "bye", false));
+    assert_int_equal(released, 1);                      /* data matches, FIN does not yet */
+    S(tcp4(SISN + 4, CISN + 1, TCP_ACK | TCP_FIN, NULL, false));
+    assert_int_equal(released, 2);
+    cmp_free(c);
+
+    c = make();
+    handshake(c);
+    P(tcp4(PISN + 1, CISN + 1, TCP_RST, NULL, false));
+    assert_int_equal(released, 1);
+    S(tcp4(SISN + 1, CISN + 1, TCP_RST, NULL, false));
+    assert_int_equal(released, 2);
+    cmp_free(c);
+}
+
+static void test_ipv6(void **state)
+{
+    struct cmp *c = make();
+
+    (void)state;
+    P(tcp4(PISN, CISN + 1, TCP_SYN | TCP_ACK, NULL, true));
+    S(tcp4(SISN, CISN + 1, TCP_SYN | TCP_ACK, NULL, true));
+    P(tcp4(PISN + 1, CISN + 1, TCP_ACK, "six", true));
+    S(tcp4(SISN + 1, CISN + 1, TCP_ACK, "six", true));
+    assert_int_equal(released, 2);
+    S(tcp4(SISN + 4, CISN + 1, TCP_ACK, "SEVEN", true));
+    P(tcp4(PISN + 4, CISN + 1, TCP_ACK, "seven", true));
+    assert_int_equal(requests[COLO_TRIGGER_DIVERGENCE], 1);
+    assert_int_equal(released, 2);
+    cmp_free(c);
+}
+
+static void test_udp_and_other_frames(void **state)
+{
+    struct cmp *c = make();
+    uint8_t arp[60];
+    size_t n;
+
+    (void)state;
+    P(udp4("query-1"));
+    S(udp4("query-1"));
+    assert_int_equal(released, 1);
+    S(udp4("query-2"));                                 /* the SVM first this time */
+    P(udp4("query-2"));
+    assert_int_equal(released, 2);
+    P(udp4("answer-A"));
+    S(udp4("answer-B"));
+    assert_int_equal(requests[COLO_TRIGGER_DIVERGENCE], 1);
+    assert_int_equal(released, 2);
+    cmp_checkpoint_done(c);
+    assert_int_equal(released, 3);
+    /* ARP: compared whole, frame for frame */
+    memset(arp, 0, sizeof(arp));
+    arp[12] = 0x08, arp[13] = 0x06, arp[20] = 2;
+    assert_int_equal(cmp_pvm_frame(c, arp, sizeof(arp), now), 0);
+    assert_int_equal(released, 3);
+    assert_int_equal(cmp_svm_frame(c, arp, sizeof(arp), now), 0);
+    assert_int_equal(released, 4);
+    n = udp4("x");
+    (void)n;
+    cmp_free(c);
+}
+
+static void test_svm_lag_and_queue_cap(void **state)
+{
+    struct cmp *c = make();
+
+    (void)state;
+    handshake(c);
+    P(tcp4(PISN + 1, CISN + 1, TCP_ACK, "waiting", false));
+    cmp_tick(c, now + 50000000);
+    assert_int_equal(requests[COLO_TRIGGER_SVM_LAG], 0);
+    cmp_tick(c, now + 150000000);
+    assert_int_equal(requests[COLO_TRIGGER_SVM_LAG], 1);
+    cmp_tick(c, now + 250000000);
+    assert_int_equal(requests[COLO_TRIGGER_SVM_LAG], 1);   /* once per checkpoint */
+    cmp_checkpoint_done(c);
+    assert_int_equal(released, 2);
+    cmp_free(c);
+
+    /* the held-bytes cap: a checkpoint request, and not one frame dropped */
+    {
+        struct cmp_cfg cfg = { .svm_lag_ns = ~0ull, .max_held_bytes = 10000,
+                               .max_svm_ahead = 1 << 20, .max_conns = 100 };
+        struct cmp_ops ops = { .release = on_release, .request = on_request };
+        char chunk[1001];
+        int sent = 0;
+
+        released = 0;
+        memset(requests, 0, sizeof(requests));
+        c = cmp_new(&cfg, &ops);
+        handshake(c);
+        memset(chunk, 'q', 1000);
+        chunk[1000] = 0;
+        for (int i = 0; i < 30; i++, sent++)
+            P(tcp4(PISN + 1 + 1000 * (uint32_t)i, CISN + 1, TCP_ACK, chunk, false));
+        assert_int_equal(requests[COLO_TRIGGER_QUEUE_FULL], 1);
+        assert_int_equal(released, 1);
+        cmp_checkpoint_done(c);
+        assert_int_equal(released, 1 + sent);
+        cmp_free(c);
+    }
+}
+
+static void test_malformed_frames(void **state)
+{
+    struct cmp *c = make();
+    uint64_t x = 88172645463325252ull;
+    struct pkt p;
+    const char *why;
+    size_t len;
+
+    (void)state;
+    /* a truncated IPv4 header, a TCP offset past the end, a UDP length lie */
+    len = tcp4(PISN, CISN, TCP_ACK, "abc", false);
+    assert_int_equal(pkt_parse(frame, 30, &p, &why), -1);
+    frame[14 + 20 + 12] = 0xf0;
+    assert_int_equal(pkt_parse(frame, len, &p, &why), -1);
+    assert_non_null(why);
+    len = udp4("abc");
+    frame[14 + 20 + 5] = 200;
+    assert_int_equal(pkt_parse(frame, len, &p, &why), -1);
+    /* such frames are still compared, whole, and matched ones released */
+    P(len);
+    S(len);
+    assert_int_equal(released, 1);
+    assert_true(cmp_stats(c)->malformed >= 2);
+    /* random garbage on both sides: never a crash */
+    for (int i = 0; i < 20000; i++) {
+        x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+        len = x % 200;
+        for (size_t j = 0; j < len; j++)
+            frame[j] = (uint8_t)(x >> (j % 50));
+        if (len > 13 && (x & 1))
+            frame[12] = 0x08, frame[13] = (x & 2) ? 0x00 : 0xdd;
+        if (x & 4)
+            assert_int_equal(cmp_pvm_frame(c, frame, len, now), 0);
+        else
+            assert_int_equal(cmp_svm_frame(c, frame, len, now), 0);
+    }
+    cmp_checkpoint_done(c);
+    cmp_free(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_segmentation_and_isn_do_not_matter),
+        cmocka_unit_test(test_reordering_and_retransmission),
+        cmocka_unit_test(test_divergence_holds_until_checkpoint),
+        cmocka_unit_test(test_ack_gates_release),
+        cmocka_unit_test(test_fin_and_rst_must_match),
+        cmocka_unit_test(test_ipv6),
+        cmocka_unit_test(test_udp_and_other_frames),
+        cmocka_unit_test(test_svm_lag_and_queue_cap),
+        cmocka_unit_test(test_malformed_frames),
+    };
+
+    return cmocka_run_group_tests_name("compare", tests, NULL, NULL);
+}
