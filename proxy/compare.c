@@ -353,10 +353,24 @@ static int tcp_frame(struct cmp *c, struct conn *k, const struct pkt *p, bool pv
 
 /* --- frames ------------------------------------------------------------------ */
 
+/* Policy: a frame we cannot parse is still the VM's output - compare it
+ * whole, like any frame we do not look into. */
+static void parse(struct cmp *c, const uint8_t *frame, size_t len, struct pkt *p)
+{
+    const char *why;
+
+    if (pkt_parse(frame, len, p, &why) == 0)
+        return;
+    c->st.malformed++;
+    memset(p, 0, sizeof(*p));
+    p->kind = PKT_OTHER;
+    p->payload = frame;
+    p->payload_len = len;
+}
+
 int cmp_pvm_frame(struct cmp *c, const uint8_t *frame, size_t len, uint64_t now)
 {
     struct pkt p;
-    const char *why;
     struct conn *k;
     struct held *h;
 
@@ -366,15 +380,7 @@ int cmp_pvm_frame(struct cmp *c, const uint8_t *frame, size_t len, uint64_t now)
         c->st.released_bytes += len;
         return 0;
     }
-    if (pkt_parse(frame, len, &p, &why) < 0) {
-        /* Policy: a frame we cannot parse is still the VM's output -
-         * compare it whole, like any frame we do not look into. */
-        c->st.malformed++;
-        memset(&p, 0, sizeof(p));
-        p.kind = PKT_OTHER;
-        p.payload = frame;
-        p.payload_len = len;
-    }
+    parse(c, frame, len, &p);
     if (!(h = malloc(sizeof(*h) + len)))
         return -1;
     memset(h, 0, sizeof(*h));
@@ -415,7 +421,6 @@ int cmp_pvm_frame(struct cmp *c, const uint8_t *frame, size_t len, uint64_t now)
 int cmp_svm_frame(struct cmp *c, const uint8_t *frame, size_t len, uint64_t now)
 {
     struct pkt p;
-    const char *why;
     struct conn *k;
 
     c->st.svm_frames++;
@@ -423,13 +428,7 @@ int cmp_svm_frame(struct cmp *c, const uint8_t *frame, size_t len, uint64_t now)
         c->st.svm_dropped++;
         return 0;
     }
-    if (pkt_parse(frame, len, &p, &why) < 0) {
-        c->st.malformed++;
-        memset(&p, 0, sizeof(p));
-        p.kind = PKT_OTHER;
-        p.payload = frame;
-        p.payload_len = len;
-    }
+    parse(c, frame, len, &p);
     if (!(k = lookup(c, &p, true)))
         k = &c->other;
     k->last_t = now;
@@ -540,6 +539,25 @@ const struct cmp_stats *cmp_stats(const struct cmp *c)
     return &c->st;
 }
 
+/* Free everything a connection holds, without releasing anything. */
+static void conn_free_lists(struct conn *k)
+{
+    while (k->hhead) {
+        struct held *h = k->hhead;
+
+        k->hhead = h->next;
+        free(h);
+    }
+    while (k->shead) {
+        struct blob *b = k->shead;
+
+        k->shead = b->next;
+        free(b);
+    }
+    stream_reset(&k->p);
+    stream_reset(&k->s);
+}
+
 void cmp_free(struct cmp *c)
 {
     if (!c)
@@ -549,33 +567,9 @@ void cmp_free(struct cmp *c)
             struct conn *k = c->buckets[i];
 
             c->buckets[i] = k->next;
-            while (k->hhead) {
-                struct held *h = k->hhead;
-
-                k->hhead = h->next;
-                free(h);
-            }
-            while (k->shead) {
-                struct blob *b = k->shead;
-
-                k->shead = b->next;
-                free(b);
-            }
-            stream_reset(&k->p);
-            stream_reset(&k->s);
+            conn_free_lists(k);
             free(k);
         }
-    while (c->other.hhead) {
-        struct held *h = c->other.hhead;
-
-        c->other.hhead = h->next;
-        free(h);
-    }
-    while (c->other.shead) {
-        struct blob *b = c->other.shead;
-
-        c->other.shead = b->next;
-        free(b);
-    }
+    conn_free_lists(&c->other);
     free(c);
 }
