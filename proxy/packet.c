@@ -27,6 +27,7 @@ static int other(const uint8_t *frame, size_t len, struct pkt *out)
 
 static int l4(const uint8_t *p, size_t len, struct pkt *out, const char **why)
 {
+    out->l4 = p;
     switch (out->key.proto) {
     case 6: {                                   /* TCP */
         size_t hl;
@@ -102,6 +103,7 @@ int pkt_parse(const uint8_t *f, size_t len, struct pkt *out, const char **why)
             return other(f, len, out);
         out->key.family = 4;
         out->key.proto = ip[9];
+        out->l3 = ip;
         memcpy(out->key.vm_addr, ip + 12, 4);
         memcpy(out->key.peer_addr, ip + 16, 4);
         r = l4(ip + ihl, tot - ihl, out, why);
@@ -116,6 +118,7 @@ int pkt_parse(const uint8_t *f, size_t len, struct pkt *out, const char **why)
             return bad(why, "IPv6 payload length outside the frame");
         out->key.family = 6;
         out->key.proto = ip[6];
+        out->l3 = ip;
         memcpy(out->key.vm_addr, ip + 8, 16);
         memcpy(out->key.peer_addr, ip + 24, 16);
         r = l4(ip + 40, plen, out, why);
@@ -127,6 +130,7 @@ int pkt_parse(const uint8_t *f, size_t len, struct pkt *out, const char **why)
 
         other(f, len, out);
         out->key = k;
+        out->l3 = out->l4 = NULL;
         return 0;
     }
     return r;

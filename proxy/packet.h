@@ -34,6 +34,7 @@ struct pkt {
     struct flow_key key;
     uint32_t seq, ack;          /* TCP */
     uint8_t flags;              /* TCP */
+    const uint8_t *l3, *l4;     /* IP and L4 headers in the frame (NULL if none) */
     const uint8_t *payload;     /* L4 payload (ICMP: the message after its checksum) */
     size_t payload_len;
 };

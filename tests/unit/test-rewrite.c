@@ -1,0 +1,173 @@
+/*
+ * test-rewrite.c - the SVM's sequence translation: offsets learned from
+ * the handshake, acks translated towards the SVM, sequence numbers
+ * translated from it after failover, checksums right, reset at checkpoint.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "rewrite.h"
+
+static uint8_t f[256];
+
+/* This test's own full checksum, independent of the library's. */
+static void fix_checksum(size_t ip_off, bool v6, size_t tcp_off, size_t tcp_len)
+{
+    uint64_t s = 0;
+    const uint8_t *src = f + ip_off + (v6 ? 8 : 12);
+    size_t alen = v6 ? 32 : 8;
+
+    f[tcp_off + 16] = f[tcp_off + 17] = 0;
+    for (size_t i = 0; i < alen; i += 2)
+        s += (uint64_t)(src[i] << 8 | src[i + 1]);
+    s += 6 + tcp_len;
+    for (size_t i = 0; i < tcp_len; i += 2)
+        s += (uint64_t)(f[tcp_off + i] << 8 | (i + 1 < tcp_len ? f[tcp_off + i + 1] : 0));
+    while (s >> 16)
+        s = (s & 0xffff) + (s >> 16);
+    s = ~s & 0xffff;
+    f[tcp_off + 16] = (uint8_t)(s >> 8);
+    f[tcp_off + 17] = (uint8_t)s;
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* A TCP frame; from_vm picks the direction (VM 10.0.0.2:80, client 10.0.0.9:50000). */
+static size_t tcp(bool from_vm, uint32_t seq, uint32_t ack, uint8_t flags, const char *data, bool v6)
+{
+    size_t dl = data ? strlen(data) : 0, ipl = v6 ? 40 : 20, t = 14 + ipl;
+    uint8_t *ip = f + 14, vm = 2, cl = 9;
+
+    memset(f, 0, sizeof(f));
+    f[12] = v6 ? 0x86 : 0x08;
+    f[13] = v6 ? 0xdd : 0x00;
+    if (v6) {
+        ip[0] = 0x60;
+        ip[5] = (uint8_t)(20 + dl);
+        ip[6] = 6;
+        ip[8] = 0xfd, ip[23] = from_vm ? vm : cl;
+        ip[24] = 0xfd, ip[39] = from_vm ? cl : vm;
+    } else {
+        ip[0] = 0x45;
+        ip[3] = (uint8_t)(40 + dl);
+        ip[9] = 6;
+        ip[12] = 10, ip[15] = from_vm ? vm : cl;
+        ip[16] = 10, ip[19] = from_vm ? cl : vm;
+    }
+    f[t + 0] = from_vm ? 0 : 0xc3, f[t + 1] = from_vm ? 80 : 0x50;
+    f[t + 2] = from_vm ? 0xc3 : 0, f[t + 3] = from_vm ? 0x50 : 80;
+    for (int i = 0; i < 4; i++) {
+        f[t + 4 + i] = (uint8_t)(seq >> (24 - 8 * i));
+        f[t + 8 + i] = (uint8_t)(ack >> (24 - 8 * i));
+    }
+    f[t + 12] = 5 << 4;
+    f[t + 13] = flags;
+    f[t + 14] = 0xff;
+    if (dl)
+        memcpy(f + t + 20, data, dl);
+    fix_checksum(14, v6, t, 20 + dl);
+    return t + 20 + dl;
+}
+
+#define SYN 0x02
+#define ACK 0x10
+#define PSH 0x08
+
+static void run(bool v6)
+{
+    struct rewriter *r = rw_new();
+    const uint32_t PISN = 1000, SISN = 4000000000u, CISN = 77;
+    size_t t = 14 + (v6 ? 40 : 20), n;
+
+    /* The SVM answers the client's SYN with its own ISN. */
+    n = tcp(true, SISN, CISN + 1, SYN | ACK, NULL, v6);
+    assert_int_equal(rw_svm_out(r, f, n, false), 0);
+    /* The client acknowledges the PVM's ISN: the SVM must see its own. */
+    n = tcp(false, CISN + 1, PISN + 1, ACK, NULL, v6);
+    assert_int_equal(rw_client_to_svm(r, f, n), 1);
+    assert_int_equal(rd32(f + t + 8), SISN + 1);
+    assert_true(rw_tcp_checksum_ok(f, n));
+    assert_int_equal(rw_translated(r), 1);
+    /* Client data acknowledging PVM bytes: translated, checksum right. */
+    n = tcp(false, CISN + 1, PISN + 501, ACK | PSH, "GET / HTTP/1.0\r\n\r\n", v6);
+    assert_int_equal(rw_client_to_svm(r, f, n), 1);
+    assert_int_equal(rd32(f + t + 8), SISN + 501);
+    assert_int_equal(rd32(f + t + 4), CISN + 1);          /* the client's own seq untouched */
+    assert_true(rw_tcp_checksum_ok(f, n));
+    /* SVM output, before failover: compared, not rewritten. */
+    n = tcp(true, SISN + 501, CISN + 19, ACK, "HTTP/1.0 200 OK", v6);
+    assert_int_equal(rw_svm_out(r, f, n, false), 0);
+    assert_int_equal(rd32(f + t + 4), SISN + 501);
+    /* After failover it goes to the client: in the PVM's numbers. */
+    assert_int_equal(rw_svm_out(r, f, n, true), 1);
+    assert_int_equal(rd32(f + t + 4), PISN + 501);
+    assert_true(rw_tcp_checksum_ok(f, n));
+    /* A checkpoint gives the SVM the PVM's state: no more translation. */
+    rw_checkpoint_done(r);
+    assert_int_equal(rw_translated(r), 0);
+    n = tcp(false, CISN + 19, PISN + 600, ACK, NULL, v6);
+    assert_int_equal(rw_client_to_svm(r, f, n), 0);
+    assert_int_equal(rd32(f + t + 8), PISN + 600);
+    n = tcp(true, PISN + 600, CISN + 19, ACK, "x", v6);
+    assert_int_equal(rw_svm_out(r, f, n, true), 0);
+    rw_free(r);
+}
+
+static void test_ipv4(void **state) { (void)state; run(false); }
+static void test_ipv6(void **state) { (void)state; run(true); }
+
+static void test_checksum_detects_damage(void **state)
+{
+    size_t n = tcp(true, 1, 2, ACK, "abc", false);
+
+    (void)state;
+    assert_true(rw_tcp_checksum_ok(f, n));
+    f[n - 1] ^= 1;
+    assert_false(rw_tcp_checksum_ok(f, n));
+}
+
+static void test_unknown_and_garbage(void **state)
+{
+    struct rewriter *r = rw_new();
+    uint64_t x = 1234567;
+    size_t n;
+
+    (void)state;
+    /* A connection the rewriter never saw a SYN for: left alone. */
+    n = tcp(false, 5, 6, ACK, NULL, false);
+    assert_int_equal(rw_client_to_svm(r, f, n), 0);
+    assert_int_equal(rd32(f + 34 + 8), 6);
+    for (int i = 0; i < 20000; i++) {
+        x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+        n = x % 120;
+        for (size_t j = 0; j < n; j++)
+            f[j] = (uint8_t)(x >> (j % 40));
+        if (n > 14)
+            f[12] = 0x08, f[13] = 0, f[14] = 0x45, f[23] = 6;
+        if (x & 1)
+            rw_client_to_svm(r, f, n);
+        else
+            rw_svm_out(r, f, n, x & 2);
+    }
+    rw_free(r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ipv4),
+        cmocka_unit_test(test_ipv6),
+        cmocka_unit_test(test_checksum_detects_damage),
+        cmocka_unit_test(test_unknown_and_garbage),
+    };
+
+    return cmocka_run_group_tests_name("rewrite", tests, NULL, NULL);
+}
