@@ -282,6 +282,10 @@ static void tcp_match(struct cmp *c, struct conn *k)
 
     if (k->diverged || !k->p.origin || !k->s.origin)
         return;
+    /* A side whose data starts past the match point (its origin was taken
+     * mid-stream, the other's from a SYN) has nothing to compare yet. */
+    if ((int32_t)(k->p.hi - k->base) <= 0 || (int32_t)(k->s.hi - k->base) <= 0)
+        return;
     n = (int32_t)(k->p.hi - k->s.hi) < 0 ? k->p.hi - k->base : k->s.hi - k->base;
     if (n == 0)
         return;

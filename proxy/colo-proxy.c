@@ -1,0 +1,229 @@
+/*
+ * colo-proxy - the output comparator as a daemon, on three interfaces.
+ *
+ *   colo-proxy --client IF --pvm IF --svm IF [--engine unix:PATH]
+ *              [--svm-lag MS] [--max-held BYTES]
+ *
+ * A userspace bridge with COLO in the middle: frames from the client side
+ * go to both VMs (the SVM must see the same input), those to the SVM with
+ * their acknowledgement numbers translated into the SVM's sequence space
+ * (rewrite.h: its TCP chose its own initial sequence numbers); frames from
+ * the PVM are held by the comparator and go to the client side once the SVM
+ * produced the same (compare.h); frames from the SVM are only compared.  When the
+ * comparator wants a checkpoint it asks the primary engine over its
+ * control socket (CHECKPOINT_REQUEST); the engine's CHECKPOINT_DONE, sent
+ * to every control client, releases what was held.
+ *
+ * Frames are read and written with AF_PACKET sockets; in a Xen host the
+ * interfaces are Open vSwitch ports set up by the hotplug scripts (still to
+ * come); the tests use veth pairs in network namespaces.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "colo-channel.h"
+#include "colo-log.h"
+#include "compare.h"
+#include "rewrite.h"
+
+enum { SIDE_CLIENT, SIDE_PVM, SIDE_SVM, NSIDES };
+
+static const char *const side_names[NSIDES] = { "client", "pvm", "svm" };
+static int fds[NSIDES];
+static struct colo_chan engine;
+static struct rewriter *rw;
+static bool have_engine;
+static volatile sig_atomic_t quit;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    quit = 1;
+}
+
+/* A raw socket on one interface that does not see what it sends itself. */
+static int open_if(const char *ifname, int side)
+{
+    struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL) };
+    int one = 1, fd;
+
+    sll.sll_ifindex = (int)if_nametoindex(ifname);
+    if (!sll.sll_ifindex) {
+        colo_err("--%s %s: no such interface", side_names[side], ifname);
+        return -1;
+    }
+    fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0 ||
+        setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)) < 0) {
+        colo_log_errno("--%s %s: cannot open a packet socket", side_names[side], ifname);
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void send_to(int side, const uint8_t *frame, size_t len)
+{
+    if (send(fds[side], frame, len, 0) < 0 && errno != ENOBUFS)
+        colo_log_errno("send to the %s side", side_names[side]);
+}
+
+static void release(void *opaque, const uint8_t *frame, size_t len)
+{
+    (void)opaque;
+    send_to(SIDE_CLIENT, frame, len);
+}
+
+static void request(void *opaque, enum colo_trigger why)
+{
+    uint8_t buf[16];
+
+    (void)opaque;
+    colo_info("asking for a checkpoint: %s", colo_trigger_name(why));
+    if (have_engine && colo_chan_send(&engine, buf, colo_enc_ckpt_request(buf, sizeof(buf), why)) < 0) {
+        colo_err("the engine is gone: passing output through unprotected");
+        have_engine = false;
+    }
+}
+
+static uint64_t parse_num(const char *opt, const char *v)
+{
+    char *end;
+    unsigned long long n = strtoull(v, &end, 10);
+
+    if (!*v || *end || v[0] == '-') {
+        colo_err("option --%s: '%s' is not a number", opt, v);
+        exit(2);
+    }
+    return n;
+}
+
+/* Frames from one side; returns -1 if its socket failed. */
+static int drain(struct cmp *c, int side, uint8_t *buf, size_t cap)
+{
+    for (int i = 0; i < 64; i++) {
+        ssize_t n = recv(fds[side], buf, cap, MSG_DONTWAIT);
+
+        if (n < 0)
+            return errno == EAGAIN || errno == EINTR ? 0 : -1;
+        if (side == SIDE_CLIENT) {
+            send_to(SIDE_PVM, buf, (size_t)n);
+            rw_client_to_svm(rw, buf, (size_t)n);       /* in place: the PVM's copy is gone */
+            send_to(SIDE_SVM, buf, (size_t)n);
+            continue;
+        }
+        if (side == SIDE_SVM)
+            rw_svm_out(rw, buf, (size_t)n, false);      /* learn the SVM's ISNs */
+        if ((side == SIDE_PVM ? cmp_pvm_frame : cmp_svm_frame)(c, buf, (size_t)n, colo_now_ns()) < 0) {
+            colo_err("out of memory holding frames");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "client", 1, 0, 'c' }, { "pvm", 1, 0, 'p' }, { "svm", 1, 0, 's' },
+        { "engine", 1, 0, 'e' }, { "svm-lag", 1, 0, 'l' }, { "max-held", 1, 0, 'm' },
+        { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
+    };
+    const char *ifs[NSIDES] = { 0 }, *engine_addr = NULL;
+    struct cmp_cfg cfg = { .svm_lag_ns = 300 * 1000000ull, .max_held_bytes = 64 << 20,
+                           .max_svm_ahead = 16 << 20, .max_conns = 65536 };
+    struct cmp_ops ops = { .release = release, .request = request };
+    static uint8_t buf[65536 + 64];
+    struct cmp *c;
+    int o, rc = 0;
+
+    colo_log_init("colo-proxy", COLO_LOG_INFO);
+    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (o) {
+        case 'c': ifs[SIDE_CLIENT] = optarg; break;
+        case 'p': ifs[SIDE_PVM] = optarg; break;
+        case 's': ifs[SIDE_SVM] = optarg; break;
+        case 'e': engine_addr = optarg; break;
+        case 'l': cfg.svm_lag_ns = parse_num("svm-lag", optarg) * 1000000ull; break;
+        case 'm': cfg.max_held_bytes = parse_num("max-held", optarg); break;
+        case 'h':
+        default:
+            fprintf(o == 'h' ? stdout : stderr, "usage: colo-proxy --client IF --pvm IF --svm IF "
+                    "[--engine unix:PATH] [--svm-lag MS] [--max-held BYTES]\n");
+            return o == 'h' ? 0 : 2;
+        }
+    }
+    for (int s = 0; s < NSIDES; s++)
+        if (!ifs[s]) {
+            colo_err("--%s IF is required", side_names[s]);
+            return 2;
+        }
+    for (int s = 0; s < NSIDES; s++)
+        if ((fds[s] = open_if(ifs[s], s)) < 0)
+            return 1;
+    if (engine_addr) {
+        int fd = colo_sock_connect(engine_addr, 2000);
+
+        if (fd < 0 || colo_chan_init_sized(&engine, fd, "engine control", 1 << 20) < 0)
+            return 1;
+        have_engine = true;
+    }
+    if (!(c = cmp_new(&cfg, &ops)) || !(rw = rw_new()))
+        return 1;
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    signal(SIGPIPE, SIG_IGN);
+    colo_info("comparing %s (PVM) with %s (SVM) for %s; SVM-lag timeout %" PRIu64 " ms",
+              ifs[SIDE_PVM], ifs[SIDE_SVM], ifs[SIDE_CLIENT], cfg.svm_lag_ns / 1000000);
+
+    /* The main loop: frames from three sides, the engine, a 10 ms tick. */
+    while (!quit && rc == 0) {
+        struct pollfd p[NSIDES + 1];
+        struct colo_rec r;
+
+        for (int s = 0; s < NSIDES; s++)
+            p[s] = (struct pollfd){ .fd = fds[s], .events = POLLIN };
+        p[NSIDES] = (struct pollfd){ .fd = have_engine ? engine.fd : -1, .events = POLLIN };
+        if (poll(p, NSIDES + 1, 10) < 0 && errno != EINTR)
+            break;
+        for (int s = 0; s < NSIDES && rc == 0; s++)
+            if (p[s].revents)
+                rc = drain(c, s, buf, sizeof(buf));
+        if (have_engine && p[NSIDES].revents) {
+            int got = colo_chan_recv(&engine, &r, 0);
+
+            if (got == 1 && r.type == COLO_REC_CHECKPOINT_DONE) {
+                cmp_checkpoint_done(c);
+                rw_checkpoint_done(rw);
+            } else if (got < 0) {
+                colo_err("lost the engine: passing output through unprotected");
+                have_engine = false;
+                cmp_passthrough(c);
+            }
+        }
+        cmp_tick(c, colo_now_ns());
+    }
+    {
+        const struct cmp_stats *st = cmp_stats(c);
+
+        printf("{\"released\":%" PRIu64 ",\"held\":%" PRIu64 ",\"divergences\":%" PRIu64
+               ",\"checkpoints\":%" PRIu64 ",\"malformed\":%" PRIu64 ",\"svm_frames\":%" PRIu64 "}\n",
+               st->released, st->held_frames, st->divergences, st->checkpoints, st->malformed, st->svm_frames);
+    }
+    cmp_free(c);
+    rw_free(rw);
+    return rc < 0 ? 1 : 0;
+}

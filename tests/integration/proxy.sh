@@ -1,0 +1,88 @@
+# colo-proxy between real kernels: a client namespace talks to a "VM"
+# (the same server in a PVM and an SVM namespace, same MAC and IP) through
+# the proxy, which mirrors the client's frames to both and releases the
+# PVM's only once the SVM produced the same.
+. "$(dirname "$0")/lib.sh"
+PROXY=$COLO_BUILDDIR/proxy/colo-proxy
+VM="/usr/bin/python3 $COLO_SRCDIR/tests/integration/netvm.py"
+id=$$
+C=colo-c$id P=colo-p$id S=colo-s$id X=colo-x$id
+netns_cleanup() {
+    for n in $C $P $S $X; do ip netns pids $n 2>/dev/null | xargs -r kill -9 2>/dev/null; ip netns del $n 2>/dev/null; done
+}
+trap 'netns_cleanup; cleanup' EXIT
+for n in $C $P $S $X; do
+    ip netns add $n || { fail "network namespaces available" "ip netns add failed"; exit 0; }
+    ip netns exec $n sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+    ip -n $n link set lo up
+done
+# veth pairs: client, PVM and SVM each to the proxy's namespace
+ip link add vc$id netns $C type veth peer name xc netns $X
+ip link add vp$id netns $P type veth peer name xp netns $X
+ip link add vs$id netns $S type veth peer name xs netns $X
+ip -n $C addr add 10.77.0.9/24 dev vc$id
+for n in $P $S; do                                  # one VM identity, twice
+    d=$([ $n = $P ] && echo vp$id || echo vs$id)
+    ip -n $n link set $d address 02:00:0a:4d:00:02
+    ip -n $n addr add 10.77.0.2/24 dev $d
+done
+ip -n $S link set vs$id mtu 1000                    # the SVM segments differently
+for pair in "$C vc$id" "$P vp$id" "$S vs$id" "$X xc" "$X xp" "$X xs"; do
+    set -- $pair
+    ip netns exec $1 ethtool -K $2 tx off >/dev/null 2>&1
+    ip -n $1 link set $2 up
+done
+
+start_proxy() {     # start_proxy LOG [--engine ...]
+    local log=$1; shift
+    ip netns exec $X timeout 120 "$PROXY" --client xc --pvm xp --svm xs --svm-lag 300 "$@" \
+        > "$WORK/$log.out" 2> "$WORK/$log.err" &
+    PIDS+=($!)
+    wait_for "$WORK/$log.err" "comparing" 5
+}
+stop_proxy() { ip netns pids $X | xargs -r kill -INT; sleep 0.3; }
+
+# 1. Identical servers, different MTU (segmentation) and ISNs: everything answered, no divergence.
+ip netns exec $P timeout 120 $VM serve 8080 > /dev/null 2>&1 & PIDS+=($!)
+ip netns exec $S timeout 120 $VM serve 8080 > /dev/null 2>&1 & PIDS+=($!)
+sleep 0.5
+start_proxy p1
+out=$(ip netns exec $C timeout 60 $VM client 10.77.0.2 8080 20 50)
+check "1000 requests over 20 connections all answered through the proxy ($out)" test "$out" = "ok 1000"
+stop_proxy
+check "no false divergence (different segmentation and ISNs)" grep -q '"divergences":0' "$WORK/p1.out"
+check "no checkpoint was asked for" test -z "$(grep 'asking for a checkpoint' "$WORK/p1.err")"
+
+# 2. The SVM answers differently: nothing of it released without a checkpoint.
+ip netns pids $S | xargs -r kill; sleep 0.2              # (pkill would see every namespace)
+ip netns exec $S timeout 120 $VM serve 8080 secret > /dev/null 2>&1 & PIDS+=($!)
+sleep 0.5
+start_proxy p2
+ans=$(ip netns exec $C timeout 10 $VM ask 10.77.0.2 8080 "tell-secret" 1.5)
+check "a divergent answer is held back (no engine, so no checkpoint): $ans" test "$ans" = timeout
+check "the proxy asked for a checkpoint because of divergence" grep -q "asking for a checkpoint: divergence" "$WORK/p2.err"
+stop_proxy
+
+# 3. With the engine: the divergence triggers a real checkpoint, then the PVM's answer goes out.
+free_port port
+bg esec 60 "$ENGINE" secondary --backend sim --domain vm --listen 127.0.0.1:$port --run-after-failover 100
+wait_for "$WORK/esec.err" "waiting for the primary" 10
+bg epri 60 "$ENGINE" primary --backend sim --domain vm,mem=8M --peer 127.0.0.1:$port --interval 0 \
+    --control unix:$WORK/engine.ctl
+wait_for "$WORK/epri.err" "protected" 20
+start_proxy p3 --engine unix:$WORK/engine.ctl
+ans=$(ip netns exec $C timeout 10 $VM ask 10.77.0.2 8080 "tell-secret" 5)
+check "after the checkpoint the PVM's answer is released: $ans" grep -q "^RESP 0 tell-secret" <<<"$ans"
+st=$("$CTL" -c unix:$WORK/engine.ctl status --json)
+check "the engine took a checkpoint for the divergence" grep -q '"divergence":1' <<<"$st"
+stop_proxy
+
+# 4. A silent SVM: a checkpoint is asked for after the SVM-lag timeout.
+ip netns pids $S | xargs -r kill -STOP
+start_proxy p4
+ans=$(ip netns exec $C timeout 10 $VM ask 10.77.0.2 8080 "hello" 1)
+check "the SVM stays silent: the proxy asks for a checkpoint (svm-lag)" grep -q "asking for a checkpoint: svm-lag" "$WORK/p4.err"
+stop_proxy
+ip netns pids $S | xargs -r kill -CONT
+check "no crash or sanitizer report from the proxy" test -z "$(grep -l -E 'ERROR: (Address|Undefined)|runtime error' "$WORK"/p*.err)"
+check "the proxy ended cleanly each time (final statistics printed)" test "$(cat "$WORK"/p[1-4].out | grep -c released)" = 4
