@@ -306,11 +306,19 @@ static uint32_t tcp_offset(struct conn *k, struct stream *st, const struct pkt *
 {
     if (p->flags & TCP_SYN) {
         if (!st->origin) {
+            const struct stream *other = st == &k->p ? &k->s : &k->p;
+
             st->origin = true;
-            st->isn = p->seq;
-            st->hi = 1;                                 /* the SYN takes offset 0 */
-            if (!k->p.origin || !k->s.origin || k->base == 0)
-                k->base = 1;
+            if (!other->origin && k->base == 0) {
+                st->isn = p->seq;
+                st->hi = k->base = 1;                   /* the SYN takes offset 0 */
+            } else {
+                /* The other side is numbered already (from its SYN, or
+                 * mid-stream): data after this SYN starts at the match
+                 * point, so both buffers keep starting there. */
+                st->isn = p->seq + 1 - k->base;
+                st->hi = k->base;
+            }
         }
         st->syn = true;
         return p->seq + 1 - st->isn;

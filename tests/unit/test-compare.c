@@ -232,6 +232,33 @@ static void test_fin_and_rst_must_match(void **state)
     cmp_free(c);
 }
 
+/* One side seen first mid-stream (the proxy started late), the other
+ * from its SYN: numbering stays consistent, nothing unmatched goes out. */
+static void test_origin_mid_stream_on_one_side(void **state)
+{
+    struct cmp *c = make();
+
+    (void)state;
+    P(tcp4(PISN + 5, CISN + 1, TCP_ACK, "abc", false));
+    S(tcp4(SISN, CISN + 1, TCP_SYN | TCP_ACK, NULL, false));
+    S(tcp4(SISN + 1, CISN + 1, TCP_ACK, "abc", false));
+    assert_int_equal(released, 1);                      /* "abc" matched "abc" */
+    P(tcp4(PISN + 8, CISN + 1, TCP_ACK, "def", false));
+    S(tcp4(SISN + 4, CISN + 1, TCP_ACK, "xyz", false));
+    assert_int_equal(released, 1);
+    assert_int_equal(requests[COLO_TRIGGER_DIVERGENCE], 1);
+    cmp_free(c);
+
+    /* every byte is compared: "abX" must not pass for "abc" */
+    c = make();
+    P(tcp4(PISN + 5, CISN + 1, TCP_ACK, "abX", false));
+    S(tcp4(SISN, CISN + 1, TCP_SYN | TCP_ACK, NULL, false));
+    S(tcp4(SISN + 1, CISN + 1, TCP_ACK, "abc", false));
+    assert_int_equal(released, 0);
+    assert_int_equal(requests[COLO_TRIGGER_DIVERGENCE], 1);
+    cmp_free(c);
+}
+
 static void test_ipv6(void **state)
 {
     struct cmp *c = make();
@@ -369,6 +396,7 @@ int main(void)
         cmocka_unit_test(test_divergence_holds_until_checkpoint),
         cmocka_unit_test(test_ack_gates_release),
         cmocka_unit_test(test_fin_and_rst_must_match),
+        cmocka_unit_test(test_origin_mid_stream_on_one_side),
         cmocka_unit_test(test_ipv6),
         cmocka_unit_test(test_udp_and_other_frames),
         cmocka_unit_test(test_svm_lag_and_queue_cap),
