@@ -229,16 +229,6 @@ static int barrier(uint64_t e, uint64_t *writes)
     return rc;
 }
 
-static void reply_error(struct colo_chan *c, const char *what)
-{
-    uint8_t hdr[32];
-    size_t n = strlen(what);
-    struct iovec iov[2] = { { hdr, colo_enc_error_prefix(hdr, sizeof(hdr), 5, (uint32_t)n) },
-                            { (void *)what, n } };
-
-    colo_chan_sendv(c, iov, 2);
-}
-
 /* One control request; -1 drops the client. */
 static int control_request(struct colo_chan *c, const struct colo_rec *r)
 {
@@ -249,7 +239,7 @@ static int control_request(struct colo_chan *c, const struct colo_rec *r)
     switch (r->type) {
     case COLO_REC_DISK_BARRIER:
         if (!cfg.primary || barrier(r->u.disk.epoch, &w) < 0) {
-            reply_error(c, "disk barrier failed");
+            colo_chan_send_error(c, EIO, "disk barrier failed");
             return 0;
         }
         return colo_chan_send(c, buf, colo_enc_disk(buf, sizeof(buf), COLO_REC_DISK_BARRIER,
@@ -259,7 +249,7 @@ static int control_request(struct colo_chan *c, const struct colo_rec *r)
         rc = cfg.primary ? -1 : colo_disk_commit(&disk, r->u.disk.epoch, r->u.disk.writes);
         pthread_mutex_unlock(&lock);
         if (rc < 0) {
-            reply_error(c, "disk commit failed");
+            colo_chan_send_error(c, EIO, "disk commit failed");
             return 0;
         }
         return colo_chan_send(c, buf, colo_enc_disk(buf, sizeof(buf), COLO_REC_DISK_COMMIT,
@@ -269,7 +259,7 @@ static int control_request(struct colo_chan *c, const struct colo_rec *r)
         rc = cfg.primary ? -1 : colo_disk_failover(&disk);
         pthread_mutex_unlock(&lock);
         if (rc < 0) {
-            reply_error(c, "disk failover failed");
+            colo_chan_send_error(c, EIO, "disk failover failed");
             return 0;
         }
         return colo_chan_send(c, buf, colo_enc_failover(buf, sizeof(buf), r->u.failover.reason));

@@ -127,6 +127,16 @@ int colo_chan_send(struct colo_chan *c, const void *buf, size_t len)
 
 static int readv_full(struct colo_chan *c, struct iovec *iov, int iovcnt);
 
+int colo_chan_send_error(struct colo_chan *c, int code, const char *text)
+{
+    uint8_t hdr[32];
+    size_t n = strnlen(text, COLO_MAX_TEXT);
+    struct iovec iov[2] = { { hdr, colo_enc_error_prefix(hdr, sizeof(hdr), (uint32_t)code, (uint32_t)n) },
+                            { (void *)text, n } };
+
+    return colo_chan_sendv(c, iov, 2);
+}
+
 /* Read exactly len bytes; each wait bounded by the I/O timeout. */
 static int read_full(struct colo_chan *c, uint8_t *p, size_t len)
 {

@@ -38,6 +38,8 @@ void colo_chan_set_io_timeout(struct colo_chan *c, int ms);
 /* Send bytes (whole records) completely or fail: 0 / -1 (logged). */
 int  colo_chan_send(struct colo_chan *c, const void *buf, size_t len);
 int  colo_chan_sendv(struct colo_chan *c, struct iovec *iov, int iovcnt);
+/* Send an ERROR record ("alive, and giving up: why"); code is an errno. */
+int  colo_chan_send_error(struct colo_chan *c, int code, const char *text);
 
 /*
  * Receive one record.  wait_ms bounds the wait for its first byte (-1: no

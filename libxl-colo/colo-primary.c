@@ -15,6 +15,7 @@
  * with an ERROR record, so it stops instead of taking over, and the PVM runs
  * on UNPROTECTED.  Only a PVM that cannot be resumed is FAILED.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,12 +42,7 @@ static void set_state(struct colo_engine *e, enum colo_state s)
 static int go_unprotected(struct colo_engine *e, const char *why)
 {
     if (e->have_chan) {
-        uint8_t hdr[32];
-        size_t n = strlen(why);
-        struct iovec iov[2] = { { hdr, colo_enc_error_prefix(hdr, sizeof(hdr), 5 /* EIO */, (uint32_t)n) },
-                                { (void *)why, n } };
-
-        colo_chan_sendv(&e->chan, iov, 2);
+        colo_chan_send_error(&e->chan, EIO, why);
         colo_chan_close(&e->chan);
         e->have_chan = false;
     }

@@ -20,6 +20,7 @@
  * then the secondary reports the error, destroys the SVM and stops.
  */
 #include <endian.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -213,17 +214,6 @@ static void verify_digest(struct colo_engine *e, const char *what)
         colo_info("verify: checkpoint %" PRIu64 " %s digest %s", e->seq, what, hex);
 }
 
-static void send_error(struct colo_engine *e, int code, const char *text)
-{
-    uint8_t hdr[32];
-    size_t n = strlen(text);
-    struct iovec iov[2] = { { hdr, colo_enc_error_prefix(hdr, sizeof(hdr), (uint32_t)code, (uint32_t)n) },
-                            { (void *)text, n } };
-
-    if (e->have_chan)
-        colo_chan_sendv(&e->chan, iov, 2);  /* best effort: we are giving up */
-}
-
 /*
  * The primary is gone.  Take over if a committed checkpoint (or the SVM's
  * own run since) gives a consistent SVM; otherwise there is nothing to save.
@@ -272,7 +262,8 @@ static int primary_lost(struct colo_engine *e)
 static int give_up(struct colo_engine *e, const char *why)
 {
     colo_err("secondary: %s during %s; stopping without taking over", why, colo_state_name(e->state));
-    send_error(e, 71 /* EPROTO */, why);
+    if (e->have_chan)
+        colo_chan_send_error(&e->chan, EPROTO, why);    /* best effort: we are giving up */
     if (e->dom) {
         e->be->destroy(e->dom);
         e->dom = NULL;
