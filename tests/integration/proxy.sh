@@ -46,7 +46,7 @@ stop_proxy() { ip netns pids $X | xargs -r kill -INT; sleep 0.3; }
 ip netns exec $P timeout 120 $VM serve 8080 > /dev/null 2>&1 & PIDS+=($!)
 ip netns exec $S timeout 120 $VM serve 8080 > /dev/null 2>&1 & PIDS+=($!)
 sleep 0.5
-start_proxy p1
+start_proxy p1 --svm-lag 2000     # a loaded CI machine must not look like a silent SVM
 out=$(ip netns exec $C timeout 60 $VM client 10.77.0.2 8080 20 50)
 check "1000 requests over 20 connections all answered through the proxy ($out)" test "$out" = "ok 1000"
 stop_proxy
@@ -57,11 +57,12 @@ check "no checkpoint was asked for" test -z "$(grep 'asking for a checkpoint' "$
 ip netns pids $S | xargs -r kill; sleep 0.2              # (pkill would see every namespace)
 ip netns exec $S timeout 120 $VM serve 8080 secret > /dev/null 2>&1 & PIDS+=($!)
 sleep 0.5
-start_proxy p2
+start_proxy p2 --svm-lag 5000     # long enough that a slow SVM cannot look silent first
 ans=$(ip netns exec $C timeout 10 $VM ask 10.77.0.2 8080 "tell-secret" 1.5)
 check "a divergent answer is held back (no engine, so no checkpoint): $ans" test "$ans" = timeout
-check "the proxy asked for a checkpoint because of divergence" grep -q "asking for a checkpoint: divergence" "$WORK/p2.err"
 stop_proxy
+check "the proxy asked for a checkpoint because of divergence" grep -q "asking for a checkpoint: divergence" "$WORK/p2.err"
+check "... and counted one divergence" grep -q '"divergences":1' "$WORK/p2.out"
 
 # 3. With the engine: the divergence triggers a real checkpoint, then the PVM's answer goes out.
 free_port port
@@ -70,7 +71,7 @@ wait_for "$WORK/esec.err" "waiting for the primary" 10
 bg epri 60 "$ENGINE" primary --backend sim --domain vm,mem=8M --peer 127.0.0.1:$port --interval 0 \
     --control unix:$WORK/engine.ctl
 wait_for "$WORK/epri.err" "protected" 20
-start_proxy p3 --engine unix:$WORK/engine.ctl
+start_proxy p3 --engine unix:$WORK/engine.ctl --svm-lag 5000
 ans=$(ip netns exec $C timeout 10 $VM ask 10.77.0.2 8080 "tell-secret" 5)
 check "after the checkpoint the PVM's answer is released: $ans" grep -q "^RESP 0 tell-secret" <<<"$ans"
 st=$("$CTL" -c unix:$WORK/engine.ctl status --json)
