@@ -65,6 +65,11 @@ static int open_if(const char *ifname, int side)
         return -1;
     }
     fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+    /* A frame the kernel drops for want of buffer is a frame one VM lost and
+     * the other did not - the SVM's SYN-ACK, say, which the rewriter needs.
+     * Give the sockets room (FORCE: past rmem_max, as root). */
+    if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &(int){ 8 << 20 }, sizeof(int)) < 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &(int){ 8 << 20 }, sizeof(int));
     if (fd < 0 || bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0 ||
         setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)) < 0) {
         colo_log_errno("--%s %s: cannot open a packet socket", side_names[side], ifname);

@@ -40,7 +40,10 @@ start_proxy() {     # start_proxy LOG [--engine ...]
     PIDS+=($!)
     wait_for "$WORK/$log.err" "comparing" 5
 }
-stop_proxy() { ip netns pids $X | xargs -r kill -INT; sleep 0.3; }
+stop_proxy() {      # and wait (bounded) until it has written its statistics and exited
+    ip netns pids $X | xargs -r kill -INT
+    for _ in $(seq 100); do [ -z "$(ip netns pids $X)" ] && break; sleep 0.1; done
+}
 
 # 1. Identical servers, different MTU (segmentation) and ISNs: everything answered, no divergence.
 ip netns exec $P timeout 120 $VM serve 8080 > /dev/null 2>&1 & PIDS+=($!)

@@ -314,7 +314,7 @@ static void run_session(const struct cut_rule *rule, int nckpt)
         for (int k = 1; k <= nckpt && P.e.state == COLO_P_RUNNING; k++) {
             for (uint64_t p = 0; p < 20; p++)
                 guest_write(pvm, (p * 13 + (uint64_t)k * 5) % NR_PAGES, (uint8_t)(k + p));
-            usleep(60000);          /* let the SVM run (idle hook) */
+            usleep(120000);         /* let the SVM run: at least two idle hooks */
             P.pvm_at_ckpt[k] = malloc(NR_PAGES * COLO_PAGE_SIZE);
             memcpy(P.pvm_at_ckpt[k], pvm->mem, NR_PAGES * COLO_PAGE_SIZE);
             colo_primary_checkpoint(&P.e, COLO_TRIGGER_REQUEST);
