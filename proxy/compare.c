@@ -345,8 +345,16 @@ static int tcp_frame(struct cmp *c, struct conn *k, const struct pkt *p, bool pv
         st->fin = true;
         st->fin_off = off + (uint32_t)p->payload_len;
     }
-    if (p->flags & TCP_RST)
+    if (p->flags & TCP_RST) {
         st->rst = true;
+        /* The PVM accepted a connection the SVM refuses (its service is
+         * not there, or not yet): that is different output, not lag. */
+        if (!pvm && k->p.syn && !k->s.syn && !k->diverged) {
+            k->diverged = true;
+            c->st.divergences++;
+            request(c, COLO_TRIGGER_DIVERGENCE);
+        }
+    }
     if (pvm) {
         uint32_t end = p->seq + (uint32_t)p->payload_len + ((p->flags & (TCP_SYN | TCP_FIN)) ? 1 : 0);
 

@@ -40,6 +40,17 @@ start_proxy() {     # start_proxy LOG [--engine ...]
     PIDS+=($!)
     wait_for "$WORK/$log.err" "comparing" 5
 }
+# The servers must listen in both VMs before a client connects: a SYN that
+# only the PVM accepts is (rightly) a divergence.
+wait_listening() {
+    local n
+    for n in $P $S; do
+        for _ in $(seq 100); do
+            ip netns exec $n ss -ltnH "sport = :8080" | grep -q . && break
+            sleep 0.1
+        done
+    done
+}
 stop_proxy() {      # and wait (bounded) until it has written its statistics and exited
     ip netns pids $X | xargs -r kill -INT
     for _ in $(seq 100); do [ -z "$(ip netns pids $X)" ] && break; sleep 0.1; done
@@ -48,7 +59,7 @@ stop_proxy() {      # and wait (bounded) until it has written its statistics and
 # 1. Identical servers, different MTU (segmentation) and ISNs: everything answered, no divergence.
 ip netns exec $P timeout 120 $VM serve 8080 > /dev/null 2>&1 & PIDS+=($!)
 ip netns exec $S timeout 120 $VM serve 8080 > /dev/null 2>&1 & PIDS+=($!)
-sleep 0.5
+wait_listening
 start_proxy p1 --svm-lag 2000     # a loaded CI machine must not look like a silent SVM
 out=$(ip netns exec $C timeout 60 $VM client 10.77.0.2 8080 20 50)
 check "1000 requests over 20 connections all answered through the proxy ($out)" test "$out" = "ok 1000"
@@ -59,7 +70,8 @@ check "no checkpoint was asked for" test -z "$(grep 'asking for a checkpoint' "$
 # 2. The SVM answers differently: nothing of it released without a checkpoint.
 ip netns pids $S | xargs -r kill; sleep 0.2              # (pkill would see every namespace)
 ip netns exec $S timeout 120 $VM serve 8080 secret > /dev/null 2>&1 & PIDS+=($!)
-sleep 0.5
+sleep 0.3
+wait_listening
 start_proxy p2 --svm-lag 5000     # long enough that a slow SVM cannot look silent first
 ans=$(ip netns exec $C timeout 10 $VM ask 10.77.0.2 8080 "tell-secret" 1.5)
 check "a divergent answer is held back (no engine, so no checkpoint): $ans" test "$ans" = timeout

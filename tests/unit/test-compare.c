@@ -259,6 +259,22 @@ static void test_origin_mid_stream_on_one_side(void **state)
     cmp_free(c);
 }
 
+/* The PVM accepts, the SVM refuses (its server is not listening): a
+ * divergence at once, not a wait for the SVM-lag timeout. */
+static void test_svm_refuses_connection(void **state)
+{
+    struct cmp *c = make();
+
+    (void)state;
+    P(tcp4(PISN, CISN + 1, TCP_SYN | TCP_ACK, NULL, false));
+    S(tcp4(0, CISN + 1, TCP_RST | TCP_ACK, NULL, false));
+    assert_int_equal(requests[COLO_TRIGGER_DIVERGENCE], 1);
+    assert_int_equal(released, 0);
+    cmp_checkpoint_done(c);
+    assert_int_equal(released, 1);
+    cmp_free(c);
+}
+
 static void test_ipv6(void **state)
 {
     struct cmp *c = make();
@@ -397,6 +413,7 @@ int main(void)
         cmocka_unit_test(test_ack_gates_release),
         cmocka_unit_test(test_fin_and_rst_must_match),
         cmocka_unit_test(test_origin_mid_stream_on_one_side),
+        cmocka_unit_test(test_svm_refuses_connection),
         cmocka_unit_test(test_ipv6),
         cmocka_unit_test(test_udp_and_other_frames),
         cmocka_unit_test(test_svm_lag_and_queue_cap),
