@@ -84,16 +84,6 @@ static void request(struct cmp *c, enum colo_trigger why)
     c->ops.request(c->ops.opaque, why);
 }
 
-static size_t key_hash(const struct flow_key *k)
-{
-    const uint8_t *p = (const uint8_t *)k;
-    uint32_t h = 2166136261u;
-
-    for (size_t i = 0; i < sizeof(*k); i++)
-        h = (h ^ p[i]) * 16777619u;
-    return h % NBUCKETS;
-}
-
 struct cmp *cmp_new(const struct cmp_cfg *cfg, const struct cmp_ops *ops)
 {
     struct cmp *c = calloc(1, sizeof(*c));
@@ -112,7 +102,7 @@ static struct conn *lookup(struct cmp *c, const struct pkt *p, bool create)
 
     if (p->kind == PKT_OTHER)
         return &c->other;
-    b = &c->buckets[key_hash(&p->key)];
+    b = &c->buckets[flow_key_hash(&p->key) % NBUCKETS];
     for (k = *b; k; k = k->next)
         if (!memcmp(&k->key, &p->key, sizeof(p->key)))
             return k;

@@ -9,6 +9,16 @@ static uint32_t be32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
+uint32_t flow_key_hash(const struct flow_key *k)
+{
+    const uint8_t *p = (const uint8_t *)k;
+    uint32_t h = 2166136261u;       /* FNV-1a */
+
+    for (size_t i = 0; i < sizeof(*k); i++)
+        h = (h ^ p[i]) * 16777619u;
+    return h;
+}
+
 static int bad(const char **why, const char *msg)
 {
     *why = msg;

@@ -39,6 +39,9 @@ struct pkt {
     size_t payload_len;
 };
 
+/* A hash of the whole key (it has no padding: every byte is set). */
+uint32_t flow_key_hash(const struct flow_key *k);
+
 /*
  * Parse a frame sent by a VM (so source = the VM).  Returns 0, or -1 with
  * *why naming the defect.  Non-IP frames and IP protocols other than TCP,

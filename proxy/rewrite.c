@@ -75,20 +75,16 @@ void rw_free(struct rewriter *r)
 
 static struct rw_conn *find(struct rewriter *r, const struct flow_key *key, bool create)
 {
-    const uint8_t *p = (const uint8_t *)key;
-    uint32_t h = 2166136261u;
-    struct rw_conn *k;
+    struct rw_conn **b = &r->buckets[flow_key_hash(key) % NBUCKETS], *k;
 
-    for (size_t i = 0; i < sizeof(*key); i++)
-        h = (h ^ p[i]) * 16777619u;
-    for (k = r->buckets[h % NBUCKETS]; k; k = k->next)
+    for (k = *b; k; k = k->next)
         if (!memcmp(&k->key, key, sizeof(*key)))
             return k;
     if (!create || !(k = calloc(1, sizeof(*k))))
         return NULL;
     k->key = *key;
-    k->next = r->buckets[h % NBUCKETS];
-    r->buckets[h % NBUCKETS] = k;
+    k->next = *b;
+    *b = k;
     return k;
 }
 
