@@ -78,6 +78,14 @@ struct colo_backend {
      * each page it overwrites).  Written only while the domain is suspended. */
     void *(*page_ptr)(struct colo_domain *d, uint64_t pfn);
 
+    /* Optional: set in 'map' (cleared by the caller) every pfn that may
+     * hold guest data.  The others are holes - never RAM, read as zeros -
+     * and the initial copy skips them.  For a guest whose pfn space is
+     * mostly holes (an HVM guest spans up to the 4 GiB special pages
+     * whatever its RAM) this is the difference between copying the RAM and
+     * copying 4 GiB of zeros.  NULL: every pfn is copied. */
+    int  (*ram_pfns)(struct colo_domain *d, struct colo_bitmap *map);
+
     /* vCPU and device-model state as one opaque blob (malloc'd by save). */
     int  (*save_device)(struct colo_domain *d, void **blob, size_t *len);
     int  (*load_device)(struct colo_domain *d, const void *blob, size_t len);

@@ -56,6 +56,12 @@ int colo_bitmap_set(struct colo_bitmap *b, uint64_t bit)
     return 0;
 }
 
+void colo_bitmap_clear(struct colo_bitmap *b, uint64_t bit)
+{
+    if (bit < b->nbits)
+        b->words[bit / WORD_BITS] &= ~(1ull << (bit % WORD_BITS));
+}
+
 bool colo_bitmap_test(const struct colo_bitmap *b, uint64_t bit)
 {
     return bit < b->nbits && (b->words[bit / WORD_BITS] >> (bit % WORD_BITS)) & 1;

@@ -25,6 +25,7 @@ void colo_bitmap_set_all(struct colo_bitmap *b);
 void colo_bitmap_set_range(struct colo_bitmap *b, uint64_t start, uint64_t end);
 /* Returns -1 if bit is out of range (a bogus pfn from the wire). */
 int  colo_bitmap_set(struct colo_bitmap *b, uint64_t bit);
+void colo_bitmap_clear(struct colo_bitmap *b, uint64_t bit);   /* out of range: no-op */
 bool colo_bitmap_test(const struct colo_bitmap *b, uint64_t bit);
 /* dst |= src; both must have the same size (returns -1 otherwise). */
 int  colo_bitmap_or(struct colo_bitmap *dst, const struct colo_bitmap *src);

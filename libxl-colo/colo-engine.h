@@ -159,8 +159,9 @@ void colo_ckpt_buf_free(struct colo_ckpt_buf *b);
 /* Status as JSON (colo-status.c); *out is malloc'd, NUL-terminated. */
 int  colo_status_json(const struct colo_engine *e, const char *role, char **out, size_t *len);
 
-/* SHA-256 of all guest RAM, hex, for --verify (colo-verify.c). */
+/* SHA-256 of all guest RAM, hex, for --verify (colo-verify.c); label and
+ * seq name the optional per-page dump (COLO_VERIFY_DUMP). */
 int  colo_domain_digest(const struct colo_backend *be, struct colo_domain *d,
-                        uint64_t nr_pages, char hex[65]);
+                        uint64_t nr_pages, const char *label, uint64_t seq, char hex[65]);
 
 #endif

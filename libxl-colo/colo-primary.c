@@ -207,8 +207,14 @@ int colo_primary_start(struct colo_engine *e)
      * dirty log and goes out again with the first checkpoint. */
     if (e->be->logdirty_enable(e->dom) < 0)
         return local_fault(e, "enabling log-dirty");
-    colo_bitmap_set_all(&e->dirty);
-    e->stats.initial_total = e->info.nr_pages;
+    if (e->be->ram_pfns) {
+        colo_bitmap_clear_all(&e->dirty);
+        if (e->be->ram_pfns(e->dom, &e->dirty) < 0)
+            return local_fault(e, "finding the guest's RAM");
+    } else {
+        colo_bitmap_set_all(&e->dirty);
+    }
+    e->stats.initial_total = colo_bitmap_count(&e->dirty);
     n = send_pages(e, &e->dirty, &chan_failed, true);
     if (n < 0)
         return chan_failed ? lose_secondary(e) : local_fault(e, "reading guest memory");
@@ -343,7 +349,7 @@ int colo_primary_checkpoint(struct colo_engine *e, enum colo_trigger cause)
     if (e->cfg.verify) {
         char hex[65];
 
-        if (colo_domain_digest(e->be, e->dom, e->info.nr_pages, hex) == 0)
+        if (colo_domain_digest(e->be, e->dom, e->info.nr_pages, "pvm", e->seq, hex) == 0)
             colo_info("verify: checkpoint %" PRIu64 " pvm digest %s", e->seq, hex);
     }
 

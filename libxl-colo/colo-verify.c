@@ -4,18 +4,55 @@
  * Used by --verify: the primary logs the PVM's digest while it is suspended
  * at a checkpoint, the secondary logs the SVM's after commit, and the tests
  * compare the two - a byte-for-byte check that costs one hash per side.
+ *
+ * What is hashed is every page that is not all zeros, preceded by its pfn
+ * (little-endian u64).  Two memories give the same digest exactly when
+ * they hold the same bytes at the same pfns, as with hashing everything,
+ * but a guest whose pfn space is mostly holes (an HVM guest on Xen reaches
+ * 4 GiB with 128 MiB of RAM) costs a hash of its RAM, not of 4 GiB of zeros.
+ *
+ * When two digests differ, the question is which pages: with the
+ * environment variable COLO_VERIFY_DUMP set to a directory, each digest
+ * also writes LABEL-SEQ.txt there, one line "pfn fnv1a64" per hashed page,
+ * so that two dumps can be diffed (the Xen lab does).
  */
+#include <inttypes.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "colo-engine.h"
 #include "colo-log.h"
 
-int colo_domain_digest(const struct colo_backend *be, struct colo_domain *d,
-                       uint64_t nr_pages, char hex[65])
+static uint64_t fnv1a64(const uint8_t *p, size_t n)
 {
-    enum { BATCH = 256 };
+    uint64_t h = 0xcbf29ce484222325ull;
+
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static FILE *open_dump(const char *label, uint64_t seq)
+{
+    const char *dir = getenv("COLO_VERIFY_DUMP");
+    char path[4096];
+    FILE *f;
+
+    if (!dir || !*dir)
+        return NULL;
+    snprintf(path, sizeof(path), "%s/%s-%" PRIu64 ".txt", dir, label, seq);
+    if (!(f = fopen(path, "w")))
+        colo_log_errno("verify: cannot write %s", path);
+    return f;
+}
+
+int colo_domain_digest(const struct colo_backend *be, struct colo_domain *d,
+                       uint64_t nr_pages, const char *label, uint64_t seq, char hex[65])
+{
+    FILE *dump = open_dump(label, seq);
+    enum { BATCH = 1024 };
     uint64_t pfns[BATCH];
     uint8_t *buf = malloc((size_t)BATCH * COLO_PAGE_SIZE);
     unsigned char md[EVP_MAX_MD_SIZE];
@@ -30,9 +67,23 @@ int colo_domain_digest(const struct colo_backend *be, struct colo_domain *d,
 
         while (n < BATCH && pfn < nr_pages)
             pfns[n++] = pfn++;
-        if (be->read_pages(d, pfns, n, buf) < 0 ||
-            EVP_DigestUpdate(ctx, buf, (size_t)n * COLO_PAGE_SIZE) != 1)
+        if (be->read_pages(d, pfns, n, buf) < 0)
             goto out;
+        for (uint32_t i = 0; i < n; i++) {
+            const uint8_t *page = buf + (size_t)i * COLO_PAGE_SIZE;
+            uint8_t le[8];
+
+            if (page[0] == 0 && memcmp(page, page + 1, COLO_PAGE_SIZE - 1) == 0)
+                continue;
+            for (unsigned b = 0; b < 8; b++)
+                le[b] = (uint8_t)(pfns[i] >> (8 * b));
+            if (dump)
+                fprintf(dump, "%" PRIu64 " %016" PRIx64 "\n", pfns[i],
+                        fnv1a64(page, COLO_PAGE_SIZE));
+            if (EVP_DigestUpdate(ctx, le, sizeof(le)) != 1 ||
+                EVP_DigestUpdate(ctx, page, COLO_PAGE_SIZE) != 1)
+                goto out;
+        }
     }
     if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32)
         goto out;
@@ -42,6 +93,8 @@ int colo_domain_digest(const struct colo_backend *be, struct colo_domain *d,
 out:
     if (rc < 0)
         colo_err("verify: cannot compute the guest memory digest");
+    if (dump)
+        fclose(dump);
     EVP_MD_CTX_free(ctx);
     free(buf);
     return rc;

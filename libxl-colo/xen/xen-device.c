@@ -252,7 +252,7 @@ int colo_xen_load_device(struct colo_domain *d, const void *blob, size_t len)
         return -1;
     }
     /* qemu refuses to load state while it runs; the domain is suspended already. */
-    if (colo_xen_qemu_stop(d) < 0)
+    if (d->qemu_load && colo_xen_qemu_stop(d) < 0)
         return -1;
 
     /* xc_domain_hvm_setcontext takes a non-const buffer. */
@@ -291,6 +291,8 @@ int colo_xen_load_device(struct colo_domain *d, const void *blob, size_t len)
         }
     }
 
+    if (!d->qemu_load)
+        return 0;       /* qemu-state=keep: see colo_xen_qemu_loads_state() */
     state_path(d, path, sizeof(path));
     if (write_file(path, ds.qemu, ds.qemu_len) < 0) {
         unlink(path);

@@ -88,6 +88,7 @@ void colo_xen_domain_free(struct colo_domain *d)
     if (!d)
         return;
     colo_xen_dirty_buffer_free(d);
+    colo_bitmap_free(&d->hole);
     if (d->ctx)
         libxl_ctx_free(d->ctx);
     if (d->fmem)
@@ -336,6 +337,7 @@ const struct colo_backend colo_backend_xen = {
     .logdirty_disable = colo_xen_logdirty_disable,
     .dirty_read_clear = colo_xen_dirty_read_clear,
     .read_pages       = colo_xen_read_pages,
+    .ram_pfns         = colo_xen_ram_pfns,
     .write_pages      = colo_xen_write_pages,
     .save_device      = colo_xen_save_device,
     .load_device      = colo_xen_load_device,

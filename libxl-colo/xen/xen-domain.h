@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "colo-backend.h"
+#include "colo-bitmap.h"
 #include "xen-spec.h"
 
 struct colo_domain {
@@ -34,12 +35,26 @@ struct colo_domain {
     bool     qemu_stopped;      /* we sent QMP "stop" and no "cont" yet */
     bool     logdirty;          /* Xen log-dirty mode on (by us) */
     bool     qemu_logdirty;     /* qemu-xen global dirty log on (by us) */
+    bool     qemu_load;         /* SVM: load qemu's device state at checkpoints */
     char     qmp_path[COLO_XEN_SUN_PATH_MAX];
 
     xc_interface            *xch;
     xenforeignmemory_handle *fmem;
     libxl_ctx               *ctx;
     xentoollog_logger_stdiostream *logger;
+
+    /*
+     * pfns known to be holes (Xen could not map them).  An HVM guest's pfn
+     * space reaches the special pages below 4 GiB whatever its RAM, so most
+     * pfns are holes, and mapping each one again at every full pass (the
+     * initial copy, --verify digests) costs more than the RAM itself.  A
+     * hole can only turn into RAM by being populated, and populated pages
+     * read as zeros until written - a write shows up in the dirty log,
+     * where dirty_read_clear forgets the pfn's hole bit.  So reading a
+     * known hole as zeros without asking Xen is exact.  Empty (nbits 0)
+     * until the first read or write.
+     */
+    struct colo_bitmap       hole;
 
     /* The log-dirty bitmap Xen fills, in hypercall-safe memory. */
     xc_hypercall_buffer_t    dirty_hbuf;
@@ -57,6 +72,7 @@ void colo_xen_set_qmp_path(struct colo_domain *d);
 int  colo_xen_logdirty_enable(struct colo_domain *d);
 int  colo_xen_logdirty_disable(struct colo_domain *d);
 int  colo_xen_dirty_read_clear(struct colo_domain *d, struct colo_bitmap *into);
+int  colo_xen_ram_pfns(struct colo_domain *d, struct colo_bitmap *map);
 int  colo_xen_read_pages(struct colo_domain *d, const uint64_t *pfns, uint32_t n, void *buf);
 int  colo_xen_write_pages(struct colo_domain *d, const uint64_t *pfns, uint32_t n,
                           const void *buf);

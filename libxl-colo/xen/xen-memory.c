@@ -15,7 +15,8 @@
  *          there could shadow an MMIO range qemu emulates); real data is
  *          written after populating the pfn, because the PVM has RAM
  *          there (hvmloader moves RAM out of the MMIO hole, for one).
- * docs/xen-backend.md discusses what this cannot tell apart.
+ * docs/xen-backend.md discusses what this cannot tell apart.  Holes once
+ * found are remembered (struct colo_domain.hole says why that is exact).
  *
  * Copyright (C) 2026 the xen-colo authors.  GPL-2.0-or-later.
  */
@@ -60,6 +61,36 @@ static int qemu_logdirty(struct colo_domain *d, bool enable)
                             &arg, 1);
 }
 
+/* The hole cache, allocated on first use (nr_pages is known by then). */
+static int hole_cache(struct colo_domain *d)
+{
+    if (d->hole.nbits == d->nr_pages)
+        return 0;
+    colo_bitmap_free(&d->hole);
+    if (colo_bitmap_init(&d->hole, d->nr_pages) < 0) {
+        colo_log_errno("xen: cannot allocate a hole map for %" PRIu64 " pfns", d->nr_pages);
+        return -1;
+    }
+    return 0;
+}
+
+/* A dirty pfn was written, so it is RAM now even if it was a hole. */
+static void forget_dirty_holes(struct colo_domain *d, const unsigned long *xbits)
+{
+    const unsigned bpl = sizeof(unsigned long) * 8;
+
+    if (d->hole.nbits == 0)
+        return;
+    for (uint64_t w = 0; w * bpl < d->hole.nbits; w++) {
+        unsigned long word = xbits[w];
+
+        while (word) {
+            colo_bitmap_clear(&d->hole, w * bpl + (unsigned)__builtin_ctzl(word));
+            word &= word - 1;
+        }
+    }
+}
+
 int colo_xen_logdirty_enable(struct colo_domain *d)
 {
     size_t bytes = bitmap_bytes(d->nr_pages);
@@ -82,15 +113,26 @@ int colo_xen_logdirty_enable(struct colo_domain *d)
      * enabling fails; switch it off and start a fresh log, as
      * libxenguest's save code does.
      */
-    if (xc_shadow_control(d->xch, d->domid, XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY, NULL, 0) < 0) {
-        if (xc_shadow_control(d->xch, d->domid, XEN_DOMCTL_SHADOW_OP_OFF, NULL, 0) < 0 ||
-            xc_shadow_control(d->xch, d->domid, XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY,
-                              NULL, 0) < 0) {
-            colo_log_errno("xen: cannot enable log-dirty mode on domain %" PRIu32 " (%s)",
-                           d->domid, d->name);
-            return -1;
-        }
-    }
+    /*
+     * The guest's vCPUs are paused while Xen retypes its whole p2m: in the
+     * Xen lab (nested paging emulated by QEMU TCG) a guest running through
+     * that change triple-faulted in 2 of 5 runs.  A pause of a few hundred
+     * microseconds on hardware; harmless where the change is safe anyway.
+     */
+    bool paused = !d->suspended && !d->fresh && xc_domain_pause(d->xch, d->domid) == 0;
+    int rc = xc_shadow_control(d->xch, d->domid, XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY, NULL, 0);
+
+    if (rc < 0)
+        rc = xc_shadow_control(d->xch, d->domid, XEN_DOMCTL_SHADOW_OP_OFF, NULL, 0) < 0 ? -1 :
+             xc_shadow_control(d->xch, d->domid, XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY, NULL, 0);
+    if (rc < 0)
+        colo_log_errno("xen: cannot enable log-dirty mode on domain %" PRIu32 " (%s)",
+                       d->domid, d->name);
+    if (paused && xc_domain_unpause(d->xch, d->domid) < 0)
+        colo_log_errno("xen: cannot unpause domain %" PRIu32 " after enabling log-dirty",
+                       d->domid);
+    if (rc < 0)
+        return -1;
     d->logdirty = true;
     if (qemu_logdirty(d, true) < 0) {
         colo_err("xen: qemu-xen of domain %" PRIu32 " would not log its writes to guest "
@@ -150,6 +192,7 @@ int colo_xen_dirty_read_clear(struct colo_domain *d, struct colo_bitmap *into)
         return -1;
     }
     n = colo_xen_dirty_merge(bitmap, d->nr_pages, into, &ignored);
+    forget_dirty_holes(d, bitmap);
     if (ignored)
         colo_warn("xen: %" PRIu64 " dirty pfns of domain %" PRIu32 " are beyond the "
                   "engine's bitmap of %" PRIu64 " pages", ignored, d->domid, into->nbits);
@@ -182,35 +225,85 @@ int colo_xen_read_pages(struct colo_domain *d, const uint64_t *pfns, uint32_t n,
 {
     xen_pfn_t arr[COLO_MAX_PAGE_BATCH];
     int err[COLO_MAX_PAGE_BATCH];
+    uint32_t idx[COLO_MAX_PAGE_BATCH];   /* arr[k] is pfns[idx[k]] */
     unsigned char *out = buf;
-    uint32_t holes = 0;
+    uint32_t holes = 0, m = 0;
     void *map;
 
     if (n == 0)
         return 0;
-    if (check_batch(d, pfns, n, arr) < 0)
+    if (check_batch(d, pfns, n, arr) < 0 || hole_cache(d) < 0)
         return -1;
-    map = xenforeignmemory_map(d->fmem, d->domid, PROT_READ, n, arr, err);
+    /* Known holes read as zeros without a hypercall; map the rest. */
+    for (uint32_t i = 0; i < n; i++) {
+        if (colo_bitmap_test(&d->hole, pfns[i]))
+            memset(out + (size_t)i * COLO_PAGE_SIZE, 0, COLO_PAGE_SIZE);
+        else {
+            idx[m] = i;
+            arr[m++] = (xen_pfn_t)pfns[i];
+        }
+    }
+    if (m == 0)
+        return 0;
+    map = xenforeignmemory_map(d->fmem, d->domid, PROT_READ, m, arr, err);
     if (!map) {
         colo_log_errno("xen: cannot map %" PRIu32 " pages of domain %" PRIu32 " from pfn %#"
-                       PRIx64, n, d->domid, pfns[0]);
+                       PRIx64, m, d->domid, (uint64_t)arr[0]);
         return -1;
     }
-    for (uint32_t i = 0; i < n; i++) {
-        unsigned char *dst = out + (size_t)i * COLO_PAGE_SIZE;
+    for (uint32_t k = 0; k < m; k++) {
+        unsigned char *dst = out + (size_t)idx[k] * COLO_PAGE_SIZE;
 
-        if (err[i] == 0) {
-            memcpy(dst, (unsigned char *)map + (size_t)i * COLO_PAGE_SIZE, COLO_PAGE_SIZE);
+        if (err[k] == 0) {
+            memcpy(dst, (unsigned char *)map + (size_t)k * COLO_PAGE_SIZE, COLO_PAGE_SIZE);
         } else {
             memset(dst, 0, COLO_PAGE_SIZE);     /* not RAM: reads as zeros */
+            colo_bitmap_set(&d->hole, arr[k]);
             holes++;
         }
     }
-    if (xenforeignmemory_unmap(d->fmem, map, n) < 0)
+    if (xenforeignmemory_unmap(d->fmem, map, m) < 0)
         colo_log_errno("xen: unmapping pages of domain %" PRIu32, d->domid);
     if (holes)
         colo_debug("xen: %" PRIu32 " of %" PRIu32 " pfns from %#" PRIx64 " of domain %" PRIu32
-                   " are not RAM; read as zeros", holes, n, pfns[0], d->domid);
+                   " are not RAM; read as zeros", holes, m, (uint64_t)arr[0], d->domid);
+    return 0;
+}
+
+/*
+ * The pfns that may hold data: everything but the holes.  One pass maps
+ * every pfn in batches to find them (about 1M pfns for a small HVM guest,
+ * nearly all holes); the cache keeps the answer for every later pass.
+ */
+int colo_xen_ram_pfns(struct colo_domain *d, struct colo_bitmap *map)
+{
+    uint64_t pfns[COLO_MAX_PAGE_BATCH], ram = 0;
+    unsigned char *scratch = malloc((size_t)COLO_MAX_PAGE_BATCH * COLO_PAGE_SIZE);
+
+    if (!scratch) {
+        colo_log_errno("xen: no memory to scan domain %" PRIu32, d->domid);
+        return -1;
+    }
+
+    for (uint64_t start = 0; start < d->nr_pages; start += COLO_MAX_PAGE_BATCH) {
+        uint32_t n = (uint32_t)(d->nr_pages - start < COLO_MAX_PAGE_BATCH ?
+                                d->nr_pages - start : COLO_MAX_PAGE_BATCH);
+
+        for (uint32_t i = 0; i < n; i++)
+            pfns[i] = start + i;
+        if (colo_xen_read_pages(d, pfns, n, scratch) < 0) {
+            free(scratch);
+            return -1;
+        }
+        for (uint32_t i = 0; i < n; i++)
+            if (!colo_bitmap_test(&d->hole, start + i)) {
+                colo_bitmap_set(map, start + i);
+                ram++;
+            }
+    }
+    free(scratch);
+    colo_info("xen: domain %" PRIu32 ": %" PRIu64 " of %" PRIu64 " pfns are RAM (%" PRIu64
+              " MiB); the rest are holes", d->domid, ram, d->nr_pages, ram / 256);
     return 0;
 }
 
@@ -250,40 +343,57 @@ int colo_xen_write_pages(struct colo_domain *d, const uint64_t *pfns, uint32_t n
 {
     xen_pfn_t arr[COLO_MAX_PAGE_BATCH];
     int err[COLO_MAX_PAGE_BATCH];
-    uint32_t missing[COLO_MAX_PAGE_BATCH];
-    uint32_t nmissing = 0, skipped = 0;
+    uint32_t idx[COLO_MAX_PAGE_BATCH];          /* arr[k] is pfns[idx[k]] */
+    uint32_t missing[COLO_MAX_PAGE_BATCH];      /* indexes into pfns */
+    uint32_t nmissing = 0, skipped = 0, m = 0;
     const unsigned char *in = buf;
-    void *map;
+    void *map = NULL;
 
     if (n == 0)
         return 0;
-    if (check_batch(d, pfns, n, arr) < 0)
+    if (check_batch(d, pfns, n, arr) < 0 || hole_cache(d) < 0)
         return -1;
-    map = xenforeignmemory_map(d->fmem, d->domid, PROT_READ | PROT_WRITE, n, arr, err);
-    if (!map) {
-        colo_log_errno("xen: cannot map %" PRIu32 " pages of domain %" PRIu32 " from pfn %#"
-                       PRIx64 " for writing", n, d->domid, pfns[0]);
-        return -1;
-    }
+    /* A known hole needs no mapping: zeros stay a hole, data populates it. */
     for (uint32_t i = 0; i < n; i++) {
-        const unsigned char *src = in + (size_t)i * COLO_PAGE_SIZE;
-
-        if (err[i] == 0)
-            memcpy((unsigned char *)map + (size_t)i * COLO_PAGE_SIZE, src, COLO_PAGE_SIZE);
-        else if (colo_xen_hole_action(src) == COLO_XEN_HOLE_SKIP)
+        if (!colo_bitmap_test(&d->hole, pfns[i])) {
+            idx[m] = i;
+            arr[m++] = (xen_pfn_t)pfns[i];
+        } else if (colo_xen_hole_action(in + (size_t)i * COLO_PAGE_SIZE) == COLO_XEN_HOLE_SKIP) {
             skipped++;
-        else
+        } else {
             missing[nmissing++] = i;
+        }
     }
-    if (xenforeignmemory_unmap(d->fmem, map, n) < 0)
+    if (m > 0) {
+        map = xenforeignmemory_map(d->fmem, d->domid, PROT_READ | PROT_WRITE, m, arr, err);
+        if (!map) {
+            colo_log_errno("xen: cannot map %" PRIu32 " pages of domain %" PRIu32 " from pfn %#"
+                           PRIx64 " for writing", m, d->domid, (uint64_t)arr[0]);
+            return -1;
+        }
+    }
+    for (uint32_t k = 0; k < m; k++) {
+        const unsigned char *src = in + (size_t)idx[k] * COLO_PAGE_SIZE;
+
+        if (err[k] == 0) {
+            memcpy((unsigned char *)map + (size_t)k * COLO_PAGE_SIZE, src, COLO_PAGE_SIZE);
+        } else if (colo_xen_hole_action(src) == COLO_XEN_HOLE_SKIP) {
+            colo_bitmap_set(&d->hole, arr[k]);
+            skipped++;
+        } else {
+            missing[nmissing++] = idx[k];
+        }
+    }
+    if (map && xenforeignmemory_unmap(d->fmem, map, m) < 0)
         colo_log_errno("xen: unmapping pages of domain %" PRIu32, d->domid);
     for (uint32_t k = 0; k < nmissing; k++) {
         uint32_t i = missing[k];
 
-        if (populate_and_write(d, arr[i], in + (size_t)i * COLO_PAGE_SIZE) < 0)
+        if (populate_and_write(d, (xen_pfn_t)pfns[i], in + (size_t)i * COLO_PAGE_SIZE) < 0)
             return -1;
+        colo_bitmap_clear(&d->hole, pfns[i]);
     }
-    if (skipped || nmissing)
+    if (nmissing)
         colo_debug("xen: domain %" PRIu32 ": %" PRIu32 " zero pages left as holes, %" PRIu32
                    " pfns populated", d->domid, skipped, nmissing);
     return 0;

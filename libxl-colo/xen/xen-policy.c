@@ -74,3 +74,9 @@ uint64_t colo_xen_dirty_merge(const unsigned long *xbits, uint64_t nbits,
         *ignored = off;
     return set;
 }
+
+bool colo_xen_qemu_loads_state(long long major, long long minor)
+{
+    (void)minor;
+    return major < 6;
+}

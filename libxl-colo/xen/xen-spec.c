@@ -12,7 +12,7 @@
 
 #include "xen-spec.h"
 
-static const char known_keys[] = "domid, name, config, qmp, statedir, timeout";
+static const char known_keys[] = "domid, name, config, qmp, statedir, timeout, qemu-state";
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -68,7 +68,8 @@ static int parse_item(struct colo_xen_spec *s, const char *key, size_t klen,
                       const char *val, size_t vlen, unsigned *seen,
                       char *err, size_t errlen)
 {
-    static const char *const keys[] = { "domid", "name", "config", "qmp", "statedir", "timeout" };
+    static const char *const keys[] = { "domid", "name", "config", "qmp", "statedir", "timeout",
+                                        "qemu-state" };
     unsigned long long n;
     int k = -1;
 
@@ -126,6 +127,19 @@ static int parse_item(struct colo_xen_spec *s, const char *key, size_t klen,
     case 4: /* statedir */
         if (copy_value(s->state_dir, sizeof(s->state_dir), val, vlen) < 0) {
             set_err(err, errlen, "option 'statedir': path too long");
+            return -1;
+        }
+        return 0;
+    case 6: /* qemu-state */
+        if (vlen == 4 && memcmp(val, "auto", 4) == 0)
+            s->qemu_state = COLO_XEN_QEMU_AUTO;
+        else if (vlen == 4 && memcmp(val, "load", 4) == 0)
+            s->qemu_state = COLO_XEN_QEMU_LOAD;
+        else if (vlen == 4 && memcmp(val, "keep", 4) == 0)
+            s->qemu_state = COLO_XEN_QEMU_KEEP;
+        else {
+            set_err(err, errlen, "option 'qemu-state': '%.*s' is not auto, load or keep",
+                    (int)vlen, val);
             return -1;
         }
         return 0;

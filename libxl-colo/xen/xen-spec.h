@@ -14,6 +14,11 @@
  *                  (default /var/lib/xen)
  *   timeout=MS     bound on each QMP exchange and on waiting for the
  *                  domain to suspend (default 10000)
+ *   qemu-state=auto|load|keep
+ *                  secondary: load qemu-xen's device state into the SVM at
+ *                  each checkpoint (load), or let the SVM keep its own
+ *                  emulated-device state (keep); auto picks by the SVM's
+ *                  QEMU version (see colo_xen_qemu_loads_state)
  *
  * Copyright (C) 2026 the xen-colo authors.  GPL-2.0-or-later.
  */
@@ -31,6 +36,8 @@
 #define COLO_XEN_DEFAULT_TIMEOUT_MS 10000u
 #define COLO_XEN_DEFAULT_STATEDIR "/var/lib/xen"
 
+enum colo_xen_qemu_state { COLO_XEN_QEMU_AUTO, COLO_XEN_QEMU_LOAD, COLO_XEN_QEMU_KEEP };
+
 struct colo_xen_spec {
     bool     has_domid;
     uint32_t domid;
@@ -39,6 +46,7 @@ struct colo_xen_spec {
     char     qmp_path[COLO_XEN_SUN_PATH_MAX];    /* "" = default */
     char     state_dir[COLO_XEN_PATH_MAX];
     unsigned timeout_ms;
+    enum colo_xen_qemu_state qemu_state;
 };
 
 /*

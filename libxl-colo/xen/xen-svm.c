@@ -17,6 +17,7 @@
 #include "colo-proto.h"
 #include "qmp.h"
 #include "xen-domain.h"
+#include "xen-policy.h"
 #include "xen-xlcfg.h"
 
 /*
@@ -38,6 +39,49 @@ static int raise_maxmem(struct colo_domain *d)
         colo_log_errno("xen: cannot raise the SVM's memory limit to %" PRIu64 " KiB", want);
         return -1;
     }
+    return 0;
+}
+
+/*
+ * Whether the SVM's qemu-xen gets the PVM's device state at each
+ * checkpoint (xen-policy.h says why QEMU >= 6.0 cannot take it).
+ */
+static int choose_qemu_state(struct colo_domain *d)
+{
+    struct colo_qmp *q = NULL;
+    struct colo_qmp_reply *r = NULL;
+    long long major = -1, minor = -1;
+
+    if (d->spec.qemu_state != COLO_XEN_QEMU_AUTO) {
+        d->qemu_load = d->spec.qemu_state == COLO_XEN_QEMU_LOAD;
+        return 0;
+    }
+    if (colo_qmp_connect(d->qmp_path, d->spec.timeout_ms, &q) == 0 &&
+        colo_qmp_execute(q, "query-version", NULL, 0, &r) == 0) {
+        const char *pmaj[] = { "qemu", "major", NULL }, *pmin[] = { "qemu", "minor", NULL };
+        yajl_val v = colo_qmp_reply_value(r);
+        yajl_val ma = v ? yajl_tree_get(v, pmaj, yajl_t_number) : NULL;
+        yajl_val mi = v ? yajl_tree_get(v, pmin, yajl_t_number) : NULL;
+
+        if (ma && YAJL_IS_INTEGER(ma) && mi && YAJL_IS_INTEGER(mi)) {
+            major = YAJL_GET_INTEGER(ma);
+            minor = YAJL_GET_INTEGER(mi);
+        }
+    }
+    colo_qmp_reply_free(r);
+    colo_qmp_close(q);
+    if (major < 0) {
+        colo_err("xen: cannot read the SVM's qemu-xen version (QMP query-version on %s); "
+                 "say qemu-state=load or qemu-state=keep", d->qmp_path);
+        return -1;
+    }
+    d->qemu_load = colo_xen_qemu_loads_state(major, minor);
+    if (!d->qemu_load)
+        colo_warn("xen: the SVM's qemu-xen %lld.%lld aborts on xen-load-devices-state "
+                  "(QEMU >= 6.0 bug), so the SVM keeps its own emulated-device state: "
+                  "memory, vCPUs and Xen's platform devices come from the PVM at every "
+                  "checkpoint, qemu's devices (serial, NIC, disk controller) do not; "
+                  "see docs/xen-backend.md", major, minor);
     return 0;
 }
 
@@ -96,6 +140,8 @@ int colo_xen_create_secondary(const struct colo_domain_spec *spec,
         colo_err("xen: the SVM's qemu-xen does not answer on %s", d->qmp_path);
         goto fail_destroy;
     }
+    if (choose_qemu_state(d) < 0)
+        goto fail_destroy;
     libxl_domain_config_dispose(&dc);
     colo_info("xen: SVM '%s' is domain %" PRIu32 ", paused, %" PRIu64 " pfns to fill",
               d->name, d->domid, d->nr_pages);

@@ -67,13 +67,17 @@ static struct colo_domain *fake_new(uint64_t nr_pages)
     return d;
 }
 
+static bool fake_is_hole(uint64_t pfn);
+static const struct colo_backend *be;
+
 static int fake_open_primary(const struct colo_domain_spec *s, struct colo_domain **out)
 {
     struct colo_domain *d = fake_new(NR_PAGES);
 
     (void)s;
     for (uint64_t p = 0; p < NR_PAGES; p++)
-        memset(d->mem + p * COLO_PAGE_SIZE, (int)(p * 7 + 1), COLO_PAGE_SIZE);
+        if (!be->ram_pfns || !fake_is_hole(p))
+            memset(d->mem + p * COLO_PAGE_SIZE, (int)(p * 7 + 1), COLO_PAGE_SIZE);
     d->fail_op = fail_primary.op;
     d->fail_countdown = fail_primary.nth;
     *out = d;
@@ -195,6 +199,19 @@ static void *fake_page_ptr(struct colo_domain *d, uint64_t pfn)
 static const struct colo_backend fake_backend = { FAKE_OPS };
 static const struct colo_backend fake_backend_mapped = { FAKE_OPS, .page_ptr = fake_page_ptr };
 static const struct colo_backend *be = &fake_backend;
+
+/* A third: a guest whose every fourth pfn is a hole (no RAM; reads zero),
+ * which the backend reports through ram_pfns, as the xen backend does. */
+static bool fake_is_hole(uint64_t pfn) { return pfn % 4 == 3; }
+static int fake_ram_pfns(struct colo_domain *d, struct colo_bitmap *map)
+{
+    for (uint64_t p = 0; p < d->nr_pages; p++)
+        if (!fake_is_hole(p))
+            colo_bitmap_set(map, p);
+    return 0;
+}
+static const struct colo_backend fake_backend_holes = { FAKE_OPS, .ram_pfns = fake_ram_pfns };
+
 
 static void fake_free(struct colo_domain *d)
 {
@@ -564,6 +581,18 @@ static void test_backend_faults(void **state)
     }
 }
 
+/* The initial copy sends RAM only; holes stay zero on both sides. */
+static void test_initial_copy_skips_holes(void **state)
+{
+    struct cut_rule none = { 0 };
+
+    be = *state;
+    run_session(&none, 3);
+    assert_int_equal(P.e.stats.initial_total, NR_PAGES - NR_PAGES / 4);
+    assert_int_equal(P.e.stats.checkpoints, 4);
+    end_session();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -573,6 +602,8 @@ int main(void)
         BOTH(test_svm_equals_pvm_at_each_checkpoint),
         BOTH(test_cut_everywhere),
         BOTH(test_backend_faults),
+        cmocka_unit_test_prestate(test_initial_copy_skips_holes, (void *)&fake_backend_holes),
+        cmocka_unit_test_prestate(test_svm_equals_pvm_at_each_checkpoint, (void *)&fake_backend_holes),
     };
 
     colo_log_init("test-engine", getenv("COLO_TEST_DEBUG") ? COLO_LOG_DEBUG : COLO_LOG_ERROR);

@@ -38,6 +38,17 @@ static void test_guest_kind(void **state)
     assert_string_equal(colo_xen_guest_kind_name(COLO_XEN_HVM), "HVM");
 }
 
+/* QEMU >= 6.0 aborts on xen-load-devices-state (found in the Xen lab). */
+static void test_qemu_loads_state(void **state)
+{
+    (void)state;
+    assert_true(colo_xen_qemu_loads_state(5, 2));
+    assert_true(colo_xen_qemu_loads_state(4, 2));
+    assert_false(colo_xen_qemu_loads_state(6, 0));
+    assert_false(colo_xen_qemu_loads_state(7, 2));     /* Debian 12 */
+    assert_false(colo_xen_qemu_loads_state(9, 1));
+}
+
 static void test_zero_pages(void **state)
 {
     unsigned char *page = calloc(1, COLO_PAGE_SIZE);
@@ -113,6 +124,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_guest_kind),
         cmocka_unit_test(test_zero_pages),
+        cmocka_unit_test(test_qemu_loads_state),
         cmocka_unit_test(test_dirty_merge),
         cmocka_unit_test(test_dirty_merge_ranges),
     };

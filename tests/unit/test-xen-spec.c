@@ -38,6 +38,7 @@ static void test_defaults(void **state)
     assert_int_equal(s.timeout_ms, COLO_XEN_DEFAULT_TIMEOUT_MS);
     parse_ok("");
     assert_string_equal(s.qmp_path, "");
+    assert_int_equal(s.qemu_state, COLO_XEN_QEMU_AUTO);
 }
 
 static void test_all_keys(void **state)
@@ -54,6 +55,12 @@ static void test_all_keys(void **state)
     assert_string_equal(s.config, "/etc/xen/guest1.cfg");
     parse_ok("domid=32751");
     assert_int_equal(s.domid, 32751);
+    parse_ok("config=/c,qemu-state=load");
+    assert_int_equal(s.qemu_state, COLO_XEN_QEMU_LOAD);
+    parse_ok("qemu-state=keep");
+    assert_int_equal(s.qemu_state, COLO_XEN_QEMU_KEEP);
+    parse_ok("qemu-state=auto");
+    assert_int_equal(s.qemu_state, COLO_XEN_QEMU_AUTO);
 }
 
 static void test_bad_keys_named(void **state)
@@ -81,6 +88,9 @@ static void test_bad_values(void **state)
     parse_bad("timeout=0", "'timeout'");
     parse_bad("timeout=600001", "'timeout'");
     parse_bad("timeout=abc", "'timeout'");
+    parse_bad("qemu-state=loads", "'qemu-state'");
+    parse_bad("qemu-state=", "'qemu-state'");
+    parse_bad("qemu-state=keep,qemu-state=load", "'qemu-state'");
 
     char longname[100];
     memset(longname, 'a', sizeof(longname));

@@ -1,0 +1,39 @@
+# lib.sh - helpers for the lab scenarios (sourced inside dom0).
+# Each check prints one "PASS: name" / "FAIL: name (why)" line.
+pass() { echo "PASS: xen-lab/$1"; }
+fail() { echo "FAIL: xen-lab/$1${2:+ ($2)}"; }
+check() { n=$1; shift; if "$@"; then pass "$n"; else fail "$n"; fi; }
+# Infrastructure trouble (not the code under test): the host retries the run.
+infra() { echo "LAB-INFRA: $*"; }
+now() { awk '{print int($1)}' /proc/uptime; }
+
+# wait_log FILE PATTERN SECONDS: bounded wait for a line in a file.
+wait_log() {
+    _i=0
+    while [ $_i -lt $(($3 * 5)) ]; do
+        grep -q -- "$2" "$1" 2>/dev/null && return 0
+        sleep 0.2; _i=$((_i + 1))
+    done
+    return 1
+}
+
+# The last tick a dirtier printed in a guest's serial log.
+last_tick() { sed -n 's/^DIRTIER tick=\([0-9]*\) .*/\1/p' "$1" | tail -1; }
+
+# Show the end of a log on the console (for a failed check).
+show() { echo "---- $1 (last ${2:-20} lines)"; tail -n "${2:-20}" "$1" 2>/dev/null | sed 's/^/    /'; }
+
+# Boot an HVM guest from /lab/guests/NAME.cfg and wait for its dirtier.
+# A guest that never gets there is an infrastructure failure.
+boot_guest() {      # boot_guest NAME SECONDS
+    _log=/var/log/xen/console/guest-$1.log
+    rm -f "$_log"
+    _t0=$(now)
+    if ! xl create "/lab/guests/$1.cfg" > "/tmp/xl-create-$1.log" 2>&1; then
+        infra "xl create $1 failed"; show "/tmp/xl-create-$1.log"; return 1
+    fi
+    if ! wait_log "$_log" "DIRTIER tick=" "$2"; then
+        infra "guest $1 did not boot within $2 s"; show "$_log"; xl list; return 1
+    fi
+    echo "LAB-GUEST-UP $1 in $(($(now) - _t0)) s"
+}
