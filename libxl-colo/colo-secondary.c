@@ -436,7 +436,8 @@ static int initial_copy(struct colo_engine *e)
                          r.u.initial.nr_pages, got);
                 return COLO_CHAN_BAD;
             }
-            e->stats.initial_done = got;
+            /* The primary skips holes (ram_pfns), so the total is what it sent. */
+            e->stats.initial_done = e->stats.initial_total = got;
             return 0;
         }
         if (r.type != COLO_REC_MEMORY_PAGES) {

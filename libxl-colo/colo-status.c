@@ -50,8 +50,9 @@ int colo_status_json(const struct colo_engine *e, const char *role, char **out, 
     num(g, "pages_last", e->stats.pages_last);
     num(g, "pages_total", e->stats.pages_total);
     num(g, "svm_dirty_last", e->stats.svm_dirty_last);
-    num(g, "bytes_sent", e->have_chan ? e->chan.bytes_sent : 0);
-    num(g, "bytes_received", e->have_chan ? e->chan.bytes_recv : 0);
+    /* Cumulative: the counters outlive the channel (colo_chan_close keeps them). */
+    num(g, "bytes_sent", e->chan.bytes_sent);
+    num(g, "bytes_received", e->chan.bytes_recv);
     str(g, "initial_copy");
     yajl_gen_map_open(g);
     num(g, "pages_done", e->stats.initial_done);

@@ -24,3 +24,9 @@ check "primary status counts 101 checkpoints" test "$(json_num "$WORK/pri.out" c
 dirty=$(json_num "$WORK/pri.out" svm_dirty_last)
 check "the SVM's own dirty pages were sent back (svm_dirty_last=$dirty)" test "${dirty:-0}" -gt 0
 check "the secondary failed over when the primary left" grep -q FAILOVER "$WORK/sec.err"
+# Byte counters are cumulative: still there after the channel closed
+# (the secondary's final status comes after failover).
+check "secondary status keeps the bytes it received after failover" \
+    test "$(json_num "$WORK/sec.out" bytes_received | cut -d. -f1)" -gt 1000000
+check "secondary status: initial copy total is what was sent" \
+    test "$(sed -n 's/.*"initial_copy":{"pages_done":\([0-9]*\),"pages_total":\([0-9]*\)}.*/\1 \2/p' "$WORK/sec.out" | tail -1 | awk '{print ($1 == $2)}')" = 1
