@@ -14,38 +14,40 @@
  * control socket (CHECKPOINT_REQUEST); the engine's CHECKPOINT_DONE, sent
  * to every control client, releases what was held.
  *
- * Frames are read and written with AF_PACKET sockets; in a Xen host the
- * interfaces are Open vSwitch ports set up by the hotplug scripts (still to
- * come); the tests use veth pairs in network namespaces.
+ * Frames are read and written through ports (port.h): AF_PACKET sockets on
+ * interfaces; in a Xen host the interfaces are Open vSwitch ports set up by
+ * the hotplug scripts; the tests use veth pairs in network namespaces.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <linux/if_packet.h>
-#include <net/ethernet.h>
-#include <net/if.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "colo-channel.h"
 #include "colo-log.h"
 #include "compare.h"
+#include "port.h"
 #include "rewrite.h"
 
 enum { SIDE_CLIENT, SIDE_PVM, SIDE_SVM, NSIDES };
 
 static const char *const side_names[NSIDES] = { "client", "pvm", "svm" };
-static int fds[NSIDES];
+static struct port *ports[NSIDES];
 static struct colo_chan engine;
 static struct rewriter *rw;
 static bool have_engine;
 static volatile sig_atomic_t quit;
+
+struct side_ctx {
+    struct cmp *cmp;
+    int side;
+    bool failed;
+};
 
 static void on_signal(int sig)
 {
@@ -53,37 +55,9 @@ static void on_signal(int sig)
     quit = 1;
 }
 
-/* A raw socket on one interface that does not see what it sends itself. */
-static int open_if(const char *ifname, int side)
-{
-    struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL) };
-    int one = 1, fd;
-
-    sll.sll_ifindex = (int)if_nametoindex(ifname);
-    if (!sll.sll_ifindex) {
-        colo_err("--%s %s: no such interface", side_names[side], ifname);
-        return -1;
-    }
-    fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
-    /* A frame the kernel drops for want of buffer is a frame one VM lost and
-     * the other did not - the SVM's SYN-ACK, say, which the rewriter needs.
-     * Give the sockets room (FORCE: past rmem_max, as root). */
-    if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &(int){ 8 << 20 }, sizeof(int)) < 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &(int){ 8 << 20 }, sizeof(int));
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0 ||
-        setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)) < 0) {
-        colo_log_errno("--%s %s: cannot open a packet socket", side_names[side], ifname);
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 static void send_to(int side, const uint8_t *frame, size_t len)
 {
-    if (send(fds[side], frame, len, 0) < 0 && errno != ENOBUFS)
-        colo_log_errno("send to the %s side", side_names[side]);
+    port_send(ports[side], frame, len);     /* a failure is logged; TCP repairs a loss */
 }
 
 static void release(void *opaque, const uint8_t *frame, size_t len)
@@ -116,27 +90,32 @@ static uint64_t parse_num(const char *opt, const char *v)
     return n;
 }
 
-/* Frames from one side; returns -1 if its socket failed. */
-static int drain(struct cmp *c, int side, uint8_t *buf, size_t cap)
+/* One frame from a side: the client's go to both VMs, the VMs' to the comparator. */
+static void on_frame(void *opaque, uint8_t *frame, size_t len)
 {
-    for (int i = 0; i < 64; i++) {
-        ssize_t n = recv(fds[side], buf, cap, MSG_DONTWAIT);
+    struct side_ctx *sc = opaque;
 
-        if (n < 0)
-            return errno == EAGAIN || errno == EINTR ? 0 : -1;
-        if (side == SIDE_CLIENT) {
-            send_to(SIDE_PVM, buf, (size_t)n);
-            rw_client_to_svm(rw, buf, (size_t)n);       /* in place: the PVM's copy is gone */
-            send_to(SIDE_SVM, buf, (size_t)n);
-            continue;
-        }
-        if (side == SIDE_SVM)
-            rw_svm_out(rw, buf, (size_t)n, false);      /* learn the SVM's ISNs */
-        if ((side == SIDE_PVM ? cmp_pvm_frame : cmp_svm_frame)(c, buf, (size_t)n, colo_now_ns()) < 0) {
-            colo_err("out of memory holding frames");
-            return -1;
-        }
+    if (sc->side == SIDE_CLIENT) {
+        send_to(SIDE_PVM, frame, len);
+        rw_client_to_svm(rw, frame, len);       /* in place: the PVM's copy is gone */
+        send_to(SIDE_SVM, frame, len);
+        return;
     }
+    if (sc->side == SIDE_SVM)
+        rw_svm_out(rw, frame, len, false);      /* learn the SVM's ISNs */
+    if ((sc->side == SIDE_PVM ? cmp_pvm_frame : cmp_svm_frame)(sc->cmp, frame, len, colo_now_ns()) < 0) {
+        colo_err("out of memory holding frames");
+        sc->failed = true;
+    }
+}
+
+/* Frames from one side; returns -1 if its port failed. */
+static int drain(struct cmp *c, int side)
+{
+    struct side_ctx sc = { .cmp = c, .side = side };
+
+    if (port_recv(ports[side], on_frame, &sc) < 0 || sc.failed)
+        return -1;
     return 0;
 }
 
@@ -151,7 +130,6 @@ int main(int argc, char **argv)
     struct cmp_cfg cfg = { .svm_lag_ns = 300 * 1000000ull, .max_held_bytes = 64 << 20,
                            .max_svm_ahead = 16 << 20, .max_conns = 65536 };
     struct cmp_ops ops = { .release = release, .request = request };
-    static uint8_t buf[65536 + 64];
     struct cmp *c;
     int o, rc = 0;
 
@@ -177,7 +155,7 @@ int main(int argc, char **argv)
             return 2;
         }
     for (int s = 0; s < NSIDES; s++)
-        if ((fds[s] = open_if(ifs[s], s)) < 0)
+        if (!(ports[s] = port_open_packet(ifs[s], side_names[s])))
             return 1;
     if (engine_addr) {
         int fd = colo_sock_connect(engine_addr, 2000);
@@ -200,13 +178,13 @@ int main(int argc, char **argv)
         struct colo_rec r;
 
         for (int s = 0; s < NSIDES; s++)
-            p[s] = (struct pollfd){ .fd = fds[s], .events = POLLIN };
+            p[s] = (struct pollfd){ .fd = ports[s]->fd, .events = POLLIN };
         p[NSIDES] = (struct pollfd){ .fd = have_engine ? engine.fd : -1, .events = POLLIN };
         if (poll(p, NSIDES + 1, 10) < 0 && errno != EINTR)
             break;
         for (int s = 0; s < NSIDES && rc == 0; s++)
             if (p[s].revents)
-                rc = drain(c, s, buf, sizeof(buf));
+                rc = drain(c, s);
         if (have_engine && p[NSIDES].revents) {
             int got = colo_chan_recv(&engine, &r, 0);
 
@@ -230,5 +208,7 @@ int main(int argc, char **argv)
     }
     cmp_free(c);
     rw_free(rw);
+    for (int s = 0; s < NSIDES; s++)
+        port_close(ports[s]);
     return rc < 0 ? 1 : 0;
 }
