@@ -75,20 +75,26 @@ static int handle_client(struct colo_ctl_server *s, int i)
         return -1;
     switch (r.type) {
     case COLO_REC_CHECKPOINT_REQUEST:
-        if (s->on_checkpoint_request)
-            s->on_checkpoint_request(s->opaque, r.u.request.cause);
+        if (!s->on_checkpoint_request)
+            break;
+        s->on_checkpoint_request(s->opaque, r.u.request.cause);
         return 0;
     case COLO_REC_STATUS_REQUEST:
         reply_status(s, c);
         return 0;
     case COLO_REC_FAILOVER:
-        if (s->on_failover)
-            s->on_failover(s->opaque);
+        if (!s->on_failover)
+            break;
+        s->on_failover(s->opaque);
         return 0;
-    default:
-        colo_warn("control: %s is not a control request; dropping the client", colo_rec_name(r.type));
-        return -1;
+    case COLO_REC_CHECKPOINT_DONE:
+        if (!s->on_checkpoint_done)
+            break;
+        s->on_checkpoint_done(s->opaque, r.u.seq.seq);
+        return 0;
     }
+    colo_warn("control: %s is not a request this daemon takes; dropping the client", colo_rec_name(r.type));
+    return -1;
 }
 
 void colo_ctl_handle(struct colo_ctl_server *s, const struct pollfd *pfds, int n)

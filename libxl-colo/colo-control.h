@@ -4,7 +4,9 @@
  * A unix socket where colo-proxy, blktap-colo, colo-ctl and xl-colo connect
  * and speak the same framed records as the replication stream:
  * CHECKPOINT_REQUEST in, CHECKPOINT_DONE out (to every client), and
- * STATUS_REQUEST answered with STATUS (JSON).
+ * STATUS_REQUEST answered with STATUS (JSON).  colo-proxy serves the same
+ * socket the other way round: CHECKPOINT_REQUEST out, CHECKPOINT_DONE in.
+ * A record the daemon has no callback for drops the client.
  */
 #ifndef COLO_CONTROL_H
 #define COLO_CONTROL_H
@@ -27,6 +29,7 @@ struct colo_ctl_server {
     void (*on_checkpoint_request)(void *opaque, uint32_t cause);
     char *(*on_status)(void *opaque);
     void (*on_failover)(void *opaque);
+    void (*on_checkpoint_done)(void *opaque, uint64_t seq);
 };
 
 int  colo_ctl_open(struct colo_ctl_server *s, const char *addr);

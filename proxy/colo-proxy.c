@@ -29,9 +29,11 @@
 #include <unistd.h>
 
 #include "colo-channel.h"
+#include "colo-control.h"
 #include "colo-log.h"
 #include "compare.h"
 #include "port.h"
+#include "proxy-status.h"
 #include "rewrite.h"
 
 enum { SIDE_CLIENT, SIDE_PVM, SIDE_SVM, NSIDES };
@@ -39,8 +41,10 @@ enum { SIDE_CLIENT, SIDE_PVM, SIDE_SVM, NSIDES };
 static const char *const side_names[NSIDES] = { "client", "pvm", "svm" };
 static struct port *ports[NSIDES];
 static struct colo_chan engine;
+static struct colo_ctl_server ctl;      /* --control: our own socket */
+static struct cmp *cmp;
 static struct rewriter *rw;
-static bool have_engine;
+static bool have_engine, have_ctl, engine_lost;
 static volatile sig_atomic_t quit;
 
 struct side_ctx {
@@ -70,12 +74,52 @@ static void request(void *opaque, enum colo_trigger why)
 {
     uint8_t buf[16];
 
+    size_t len = colo_enc_ckpt_request(buf, sizeof(buf), why);
+
     (void)opaque;
     colo_info("asking for a checkpoint: %s", colo_trigger_name(why));
-    if (have_engine && colo_chan_send(&engine, buf, colo_enc_ckpt_request(buf, sizeof(buf), why)) < 0) {
-        colo_err("the engine is gone: passing output through unprotected");
-        have_engine = false;
-    }
+    if (have_ctl)
+        colo_ctl_broadcast(&ctl, buf, len);
+    if (have_engine && colo_chan_send(&engine, buf, len) < 0)
+        engine_lost = true;     /* not from here: we are inside the comparator */
+}
+
+/* A checkpoint committed (the engine's broadcast, or a control client's
+ * CHECKPOINT_DONE): the SVM now has the PVM's state. */
+static void checkpoint_done(void *opaque, uint64_t seq)
+{
+    (void)opaque;
+    colo_debug("checkpoint %" PRIu64 " done: releasing what was held", seq);
+    cmp_checkpoint_done(cmp);
+    rw_checkpoint_done(rw);
+}
+
+/* Failover, or the secondary taken out of service: nothing to compare with
+ * any more, so the PVM's output goes out as it comes, unprotected. */
+static void failover(void *opaque)
+{
+    (void)opaque;
+    colo_warn("failover: releasing everything held and passing output through, unprotected");
+    cmp_passthrough(cmp);
+}
+
+static char *status(void *opaque)
+{
+    (void)opaque;
+    return proxy_status_json(cmp, have_engine);
+}
+
+/* What the engine's control socket says: CHECKPOINT_DONE is ours; the
+ * STATUS answers and anything else meant for other clients are not. */
+static void engine_record(void)
+{
+    struct colo_rec r;
+    int got = colo_chan_recv(&engine, &r, 0);
+
+    if (got == 1 && r.type == COLO_REC_CHECKPOINT_DONE)
+        checkpoint_done(NULL, r.u.seq.seq);
+    else if (got < 0)
+        engine_lost = true;
 }
 
 static uint64_t parse_num(const char *opt, const char *v)
@@ -123,14 +167,14 @@ int main(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "client", 1, 0, 'c' }, { "pvm", 1, 0, 'p' }, { "svm", 1, 0, 's' },
-        { "engine", 1, 0, 'e' }, { "svm-lag", 1, 0, 'l' }, { "max-held", 1, 0, 'm' },
-        { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
+        { "engine", 1, 0, 'e' }, { "control", 1, 0, 'C' }, { "svm-lag", 1, 0, 'l' },
+        { "max-held", 1, 0, 'm' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
     };
-    const char *ifs[NSIDES] = { 0 }, *engine_addr = NULL;
+    const char *ifs[NSIDES] = { 0 }, *engine_addr = NULL, *control = NULL;
     struct cmp_cfg cfg = { .svm_lag_ns = 300 * 1000000ull, .max_held_bytes = 64 << 20,
                            .max_svm_ahead = 16 << 20, .max_conns = 65536 };
     struct cmp_ops ops = { .release = release, .request = request };
-    struct cmp *c;
+    char *json;
     int o, rc = 0;
 
     colo_log_init("colo-proxy", COLO_LOG_INFO);
@@ -140,12 +184,13 @@ int main(int argc, char **argv)
         case 'p': ifs[SIDE_PVM] = optarg; break;
         case 's': ifs[SIDE_SVM] = optarg; break;
         case 'e': engine_addr = optarg; break;
+        case 'C': control = optarg; break;
         case 'l': cfg.svm_lag_ns = parse_num("svm-lag", optarg) * 1000000ull; break;
         case 'm': cfg.max_held_bytes = parse_num("max-held", optarg); break;
         case 'h':
         default:
             fprintf(o == 'h' ? stdout : stderr, "usage: colo-proxy --client IF --pvm IF --svm IF "
-                    "[--engine unix:PATH] [--svm-lag MS] [--max-held BYTES]\n");
+                    "[--engine unix:PATH] [--control unix:PATH] [--svm-lag MS] [--max-held BYTES]\n");
             return o == 'h' ? 0 : 2;
         }
     }
@@ -164,49 +209,55 @@ int main(int argc, char **argv)
             return 1;
         have_engine = true;
     }
-    if (!(c = cmp_new(&cfg, &ops)) || !(rw = rw_new()))
+    if (!(cmp = cmp_new(&cfg, &ops)) || !(rw = rw_new()))
         return 1;
+    if (control) {
+        if (colo_ctl_open(&ctl, control) < 0)
+            return 1;
+        ctl.on_checkpoint_done = checkpoint_done;
+        ctl.on_failover = failover;
+        ctl.on_status = status;
+        have_ctl = true;
+    }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGPIPE, SIG_IGN);
     colo_info("comparing %s (PVM) with %s (SVM) for %s; SVM-lag timeout %" PRIu64 " ms",
               ifs[SIDE_PVM], ifs[SIDE_SVM], ifs[SIDE_CLIENT], cfg.svm_lag_ns / 1000000);
 
-    /* The main loop: frames from three sides, the engine, a 10 ms tick. */
+    /* The main loop: frames from three sides, the engine, our control
+     * socket, a 10 ms tick for the SVM-lag timeout. */
     while (!quit && rc == 0) {
-        struct pollfd p[NSIDES + 1];
-        struct colo_rec r;
+        struct pollfd p[NSIDES + 1 + 1 + COLO_CTL_MAX_CLIENTS];
+        int nctl;
 
         for (int s = 0; s < NSIDES; s++)
             p[s] = (struct pollfd){ .fd = ports[s]->fd, .events = POLLIN };
         p[NSIDES] = (struct pollfd){ .fd = have_engine ? engine.fd : -1, .events = POLLIN };
-        if (poll(p, NSIDES + 1, 10) < 0 && errno != EINTR)
+        nctl = have_ctl ? colo_ctl_pollfds(&ctl, p + NSIDES + 1, 1 + COLO_CTL_MAX_CLIENTS) : 0;
+        if (poll(p, (nfds_t)(NSIDES + 1 + nctl), 10) < 0 && errno != EINTR)
             break;
         for (int s = 0; s < NSIDES && rc == 0; s++)
             if (p[s].revents)
-                rc = drain(c, s);
-        if (have_engine && p[NSIDES].revents) {
-            int got = colo_chan_recv(&engine, &r, 0);
-
-            if (got == 1 && r.type == COLO_REC_CHECKPOINT_DONE) {
-                cmp_checkpoint_done(c);
-                rw_checkpoint_done(rw);
-            } else if (got < 0) {
-                colo_err("lost the engine: passing output through unprotected");
-                have_engine = false;
-                cmp_passthrough(c);
-            }
+                rc = drain(cmp, s);
+        if (have_engine && p[NSIDES].revents)
+            engine_record();
+        if (nctl)
+            colo_ctl_handle(&ctl, p + NSIDES + 1, nctl);
+        if (engine_lost) {
+            colo_err("lost the engine: passing output through unprotected");
+            have_engine = engine_lost = false;
+            colo_chan_close(&engine);
+            cmp_passthrough(cmp);
         }
-        cmp_tick(c, colo_now_ns());
+        cmp_tick(cmp, colo_now_ns());
     }
-    {
-        const struct cmp_stats *st = cmp_stats(c);
-
-        printf("{\"released\":%" PRIu64 ",\"held\":%" PRIu64 ",\"divergences\":%" PRIu64
-               ",\"checkpoints\":%" PRIu64 ",\"malformed\":%" PRIu64 ",\"svm_frames\":%" PRIu64 "}\n",
-               st->released, st->held_frames, st->divergences, st->checkpoints, st->malformed, st->svm_frames);
-    }
-    cmp_free(c);
+    if ((json = proxy_status_json(cmp, have_engine)))
+        printf("%s\n", json);      /* the final statistics */
+    free(json);
+    if (have_ctl)
+        colo_ctl_close(&ctl);
+    cmp_free(cmp);
     rw_free(rw);
     for (int s = 0; s < NSIDES; s++)
         port_close(ports[s]);

@@ -583,3 +583,8 @@ void cmp_free(struct cmp *c)
     conn_free_lists(&c->other);
     free(c);
 }
+
+const char *cmp_state(const struct cmp *c)
+{
+    return c->passthrough ? "passthrough" : c->requested ? "checkpoint-requested" : "comparing";
+}

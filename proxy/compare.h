@@ -72,5 +72,7 @@ void cmp_checkpoint_done(struct cmp *c);
 void cmp_passthrough(struct cmp *c);
 
 const struct cmp_stats *cmp_stats(const struct cmp *c);
+/* "comparing", "checkpoint-requested" or "passthrough". */
+const char *cmp_state(const struct cmp *c);
 
 #endif

@@ -4,9 +4,13 @@
  *   colo-ctl -c unix:PATH status [--json]     one status report
  *   colo-ctl -c unix:PATH watch [-n COUNT] [-i MS]  a status line every MS
  *   colo-ctl -c unix:PATH checkpoint [CAUSE]  ask for a checkpoint now
+ *   colo-ctl -c unix:PATH checkpoint-done [SEQ]  tell colo-proxy a checkpoint committed
+ *   colo-ctl -c unix:PATH failover            tell colo-proxy the secondary is gone
  *
+ * The same commands serve the engine's control socket and colo-proxy's.
  * The status arrives as JSON; the human form picks the fields an operator
- * watches (state, checkpoints, pause times, bytes) with yajl's tree parser.
+ * watches (state, checkpoints, pause times, bytes; for the proxy: frames
+ * released and held, divergences, requests) with yajl's tree parser.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -71,7 +75,15 @@ static void print_human(const char *json)
         fprintf(stderr, "colo-ctl: the engine sent malformed status: %s\n", err);
         return;
     }
-    printf("%-9s %-14s ckpts %-5.0f pause ms last %7.2f median %7.2f max %7.2f  "
+    if (!strcmp(jstr(root, "role"), "proxy"))
+        printf("proxy     %-20s released %-9.0f held %-6.0f (%.0f bytes)  divergences %-5.0f "
+               "checkpoints %-5.0f  asked: divergence %.0f svm-lag %.0f queue-full %.0f\n",
+               jstr(root, "state"), jnum(root, "released", NULL), jnum(root, "held", NULL),
+               jnum(root, "held_bytes", NULL), jnum(root, "divergences", NULL),
+               jnum(root, "checkpoints", NULL), jnum(root, "requests", "divergence"),
+               jnum(root, "requests", "svm-lag"), jnum(root, "requests", "queue-full"));
+    else
+        printf("%-9s %-14s ckpts %-5.0f pause ms last %7.2f median %7.2f max %7.2f  "
            "pages %-7.0f sent %8.1f MiB  progress %.0f\n",
            jstr(root, "role"), jstr(root, "state"), jnum(root, "checkpoints", NULL),
            jnum(root, "pause_ms", "last"), jnum(root, "pause_ms", "median"),
@@ -83,7 +95,8 @@ static void print_human(const char *json)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: colo-ctl -c unix:PATH status [--json] | watch [-n COUNT] [-i MS] | checkpoint [CAUSE]\n");
+    fprintf(f, "usage: colo-ctl -c unix:PATH status [--json] | watch [-n COUNT] [-i MS] | checkpoint [CAUSE]\n"
+               "                                | checkpoint-done [SEQ] | failover\n");
 }
 
 int main(int argc, char **argv)
@@ -145,6 +158,18 @@ int main(int argc, char **argv)
         } else if (colo_chan_send(&c, buf, colo_enc_ckpt_request(buf, sizeof(buf), (uint32_t)cause)) == 0) {
             rc = 0;
         }
+    } else if (!strcmp(cmd, "checkpoint-done") || !strcmp(cmd, "failover")) {
+        uint8_t buf[24];
+        const char *arg = optind + 1 < argc && cmd[0] == 'c' ? argv[optind + 1] : "0";
+        char *end;
+        unsigned long long seq = strtoull(arg, &end, 10);
+
+        if (!*arg || *end || arg[0] == '-')
+            fprintf(stderr, "colo-ctl: checkpoint-done: '%s' is not a checkpoint number\n", arg);
+        else if (colo_chan_send(&c, buf, cmd[0] == 'f'
+                                ? colo_enc_failover(buf, sizeof(buf), COLO_FAILOVER_REQUEST)
+                                : colo_enc_seq(buf, sizeof(buf), COLO_REC_CHECKPOINT_DONE, seq)) == 0)
+            rc = 0;
     } else {
         fprintf(stderr, "colo-ctl: unknown command '%s'\n", cmd);
         usage(stderr);

@@ -108,5 +108,40 @@ ans=$(ip netns exec $C timeout 10 $VM ask 10.77.0.2 8080 "hello" 1)
 check "the SVM stays silent: the proxy asks for a checkpoint (svm-lag)" grep -q "asking for a checkpoint: svm-lag" "$WORK/p4.err"
 stop_proxy
 ip netns pids $S | xargs -r kill -CONT
+# 5. The proxy's own control socket: status, the checkpoint request to every
+#    client, CHECKPOINT_DONE from a client releasing what was held, failover.
+start_proxy p5 --control unix:$WORK/proxy.ctl --svm-lag 5000
+# A control client that only listens: it must receive the proxy's CHECKPOINT_REQUEST.
+timeout 20 python3 -c '
+import socket, struct, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.settimeout(15)
+t, n = struct.unpack("<II", s.recv(8, socket.MSG_WAITALL)); body = s.recv(n, socket.MSG_WAITALL)
+print("type=%#x cause=%d" % (t, struct.unpack("<I", body)[0]))' "$WORK/proxy.ctl" > "$WORK/listener.out" 2>&1 &
+lpid=$!
+sleep 0.5                           # connected before the divergence below
+st=$("$CTL" -c unix:$WORK/proxy.ctl status --json)
+check "proxy status over its control socket: $st" grep -q '"role":"proxy","state":"comparing"' <<<"$st"
+ip netns exec $C timeout 10 $VM ask 10.77.0.2 8080 "tell-secret" 6 > "$WORK/ask5.out" &
+apid=$!
+for _ in $(seq 50); do grep -q checkpoint-requested <<<"$("$CTL" -c unix:$WORK/proxy.ctl status --json)" && break; sleep 0.1; done
+st=$("$CTL" -c unix:$WORK/proxy.ctl status --json)
+check "the divergent answer is held, a checkpoint asked for: $st" grep -q '"state":"checkpoint-requested".*"held":[1-9]' <<<"$st"
+wait $lpid
+check "a control client got CHECKPOINT_REQUEST (cause divergence): $(cat "$WORK/listener.out")" \
+    grep -q "type=0x50 cause=1" "$WORK/listener.out"
+"$CTL" -c unix:$WORK/proxy.ctl checkpoint-done 1
+wait $apid
+check "checkpoint-done from a control client releases the PVM's answer: $(cat "$WORK/ask5.out")" \
+    grep -q "^RESP 0 tell-secret" "$WORK/ask5.out"
+"$CTL" -c unix:$WORK/proxy.ctl failover
+check "after failover the proxy passes output through" grep -q '"state":"passthrough"' \
+    <<<"$("$CTL" -c unix:$WORK/proxy.ctl status --json)"
+ans=$(ip netns exec $C timeout 10 $VM ask 10.77.0.2 8080 "tell-secret" 3)
+check "... so a divergent answer is no longer held: $ans" grep -q "^RESP 0 tell-secret" <<<"$ans"
+bad=$("$CTL" -c unix:$WORK/proxy.ctl checkpoint-done x 2>&1); brc=$?
+check "a bad checkpoint number is refused with a clear error: $bad" \
+    test "$brc" -ne 0 -a -n "$(grep 'not a checkpoint number' <<<"$bad")"
+stop_proxy
+
 check "no crash or sanitizer report from the proxy" test -z "$(grep -l -E 'ERROR: (Address|Undefined)|runtime error' "$WORK"/p*.err)"
-check "the proxy ended cleanly each time (final statistics printed)" test "$(cat "$WORK"/p[1-4].out | grep -c released)" = 4
+check "the proxy ended cleanly each time (final statistics printed)" test "$(cat "$WORK"/p[1-5].out | grep -c released)" = 5
