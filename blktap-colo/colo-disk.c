@@ -76,44 +76,39 @@ static int pread_full(int fd, uint8_t *p, size_t len, uint64_t off)
     return 0;
 }
 
+/*
+ * The journal's checksum: FNV-1a over little-endian 64-bit words (every
+ * piece of a journal is a multiple of 8 bytes; a tail is taken bytewise).
+ * A word at a time is ~8x faster than the byte-wise original, and a commit
+ * hashes every byte of its epoch.
+ */
 static uint64_t fnv1a(uint64_t h, const uint8_t *p, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
+    size_t i = 0;
+
+    for (; i + 8 <= n; i += 8)
+        h = (h ^ colo_get64(p + i)) * 0x100000001b3ull;
+    for (; i < n; i++)
         h = (h ^ p[i]) * 0x100000001b3ull;
     return h;
 }
 
-/* Write every sector of m into fd at its place (dst_base: 0 for the base
- * image), in runs of consecutive sectors. */
+/* One run of the map to the base image, at its place. */
+static int apply_run(void *opaque, uint64_t first, uint32_t n, const uint8_t *data)
+{
+    struct colo_disk *d = opaque;
+
+    if (pwrite_full(d->fd, data, (size_t)n * COLO_SECTOR, first * COLO_SECTOR) < 0) {
+        colo_log_errno("disk %s: write to the base image failed", d->path);
+        return -1;
+    }
+    return 0;
+}
+
+/* Write every sector of m into the base image, run by run. */
 static int apply_map(struct colo_disk *d, struct sector_map *m)
 {
-    uint64_t *secs = sector_map_sorted(m);
-    uint8_t *run = malloc(256 * COLO_SECTOR);
-    size_t i = 0;
-    int rc = -1;
-
-    if (!secs || !run)
-        goto out;
-    while (i < m->count) {
-        uint64_t first = secs[i];
-        uint32_t n = 0;
-
-        while (i < m->count && n < 256 && secs[i] == first + n) {
-            if (sector_map_get(m, secs[i], run + (size_t)n * COLO_SECTOR) != 1)
-                goto out;
-            n++;
-            i++;
-        }
-        if (pwrite_full(d->fd, run, (size_t)n * COLO_SECTOR, first * COLO_SECTOR) < 0) {
-            colo_log_errno("disk %s: write to the base image failed", d->path);
-            goto out;
-        }
-    }
-    rc = 0;
-out:
-    free(secs);
-    free(run);
-    return rc;
+    return sector_map_runs(m, apply_run, d);
 }
 
 /*
@@ -145,6 +140,13 @@ static int jw_put(struct jw *w, const uint8_t *p, size_t n, bool hashed)
 {
     if (hashed)
         w->hash = fnv1a(w->hash, p, n);
+    if (n >= JW_CAP / 2) {
+        /* A large piece goes straight to the file, after what is buffered. */
+        if (jw_flush(w) < 0 || pwrite_full(w->d->jfd, p, n, w->off) < 0)
+            return -1;
+        w->off += n;
+        return 0;
+    }
     if (w->used + n > JW_CAP && jw_flush(w) < 0)
         return -1;
     memcpy(w->buf + w->used, p, n);
@@ -152,10 +154,16 @@ static int jw_put(struct jw *w, const uint8_t *p, size_t n, bool hashed)
     return 0;
 }
 
+static int jw_run(void *opaque, uint64_t first, uint32_t n, const uint8_t *data)
+{
+    (void)first;
+    return jw_put(opaque, data, (size_t)n * COLO_SECTOR, true);
+}
+
 static int journal_write(struct colo_disk *d, struct sector_map *m, uint64_t epoch)
 {
     uint64_t *secs = sector_map_sorted(m);
-    uint8_t hdr[JOURNAL_HDR] = { 0 }, idx[8], sec[COLO_SECTOR], trailer[16];
+    uint8_t hdr[JOURNAL_HDR] = { 0 }, trailer[16];
     struct jw w = { .d = d, .buf = malloc(JW_CAP), .hash = 0xcbf29ce484222325ull };
     int rc = -1;
 
@@ -167,13 +175,15 @@ static int journal_write(struct colo_disk *d, struct sector_map *m, uint64_t epo
     if (jw_put(&w, hdr, sizeof(hdr), true) < 0)
         goto out;
     for (size_t i = 0; i < m->count; i++) {
+        uint8_t idx[8];
+
         colo_put64(idx, secs[i]);
         if (jw_put(&w, idx, 8, true) < 0)
             goto out;
     }
-    for (size_t i = 0; i < m->count; i++)
-        if (sector_map_get(m, secs[i], sec) != 1 || jw_put(&w, sec, COLO_SECTOR, true) < 0)
-            goto out;
+    /* The data in the same ascending sector order as the index. */
+    if (sector_map_runs(m, jw_run, &w) < 0)
+        goto out;
     colo_put64(trailer, w.hash);
     colo_put64(trailer + 8, JOURNAL_DONE);
     if (jw_put(&w, trailer, sizeof(trailer), false) < 0 || jw_flush(&w) < 0 ||
@@ -317,9 +327,9 @@ int colo_disk_pvm_write(struct colo_disk *d, uint64_t epoch, uint64_t off, uint3
         errno = EPERM;
         return -1;
     }
-    if (epoch != d->epoch && epoch != d->epoch + 1) {
-        colo_err("disk %s: PVM write for epoch %" PRIu64 " while epoch %" PRIu64 " is open",
-                 d->path, epoch, d->epoch);
+    if ((epoch != d->epoch && epoch != d->epoch + 1) || (d->committing && epoch == d->epoch)) {
+        colo_err("disk %s: PVM write for epoch %" PRIu64 " while epoch %" PRIu64 " is open%s",
+                 d->path, epoch, d->epoch, d->committing ? " and being committed" : "");
         errno = EPROTO;
         return -1;
     }
@@ -358,12 +368,7 @@ int colo_disk_svm_read(struct colo_disk *d, uint64_t off, uint32_t len, void *bu
         colo_log_errno("disk %s: read failed", d->path);
         return -1;
     }
-    if (d->overlay.count == 0)
-        return 0;
-    for (uint32_t i = 0; i < len / COLO_SECTOR; i++)
-        if (sector_map_get(&d->overlay, off / COLO_SECTOR + i, p + (size_t)i * COLO_SECTOR) < 0)
-            return -1;
-    return 0;
+    return sector_map_read(&d->overlay, off / COLO_SECTOR, len / COLO_SECTOR, p);
 }
 
 int colo_disk_svm_flush(struct colo_disk *d)
@@ -375,13 +380,12 @@ int colo_disk_svm_flush(struct colo_disk *d)
     return 0;
 }
 
-int colo_disk_commit(struct colo_disk *d, uint64_t epoch, uint64_t writes)
+int colo_disk_commit_begin(struct colo_disk *d, uint64_t epoch, uint64_t writes)
 {
-    struct sector_map *s = spec_of(d, epoch);
-
-    if (d->mode != COLO_DISK_REPLICATING || epoch != d->epoch) {
+    if (d->mode != COLO_DISK_REPLICATING || epoch != d->epoch || d->committing) {
         colo_err("disk %s: commit of epoch %" PRIu64 " while epoch %" PRIu64 " is open%s",
-                 d->path, epoch, d->epoch, d->mode ? " (after failover)" : "");
+                 d->path, epoch, d->epoch, d->mode ? " (after failover)" :
+                 d->committing ? " and being committed" : "");
         errno = EPROTO;
         return -1;
     }
@@ -391,17 +395,43 @@ int colo_disk_commit(struct colo_disk *d, uint64_t epoch, uint64_t writes)
         errno = EPROTO;
         return -1;
     }
+    d->committing = true;
+    return 0;
+}
+
+int colo_disk_commit_write(struct colo_disk *d)
+{
+    struct sector_map *s = spec_of(d, d->epoch);
+
     /* Journal first: a crash from here on is finished by the next open. */
-    if (s->count && (journal_write(d, s, epoch) < 0 || apply_map(d, s) < 0 ||
+    if (s->count && (journal_write(d, s, d->epoch) < 0 || apply_map(d, s) < 0 ||
                      (d->sync && fdatasync(d->fd) < 0) || journal_drop(d) < 0))
         return -1;
-    sector_map_clear(s);
+    return 0;
+}
+
+void colo_disk_commit_end(struct colo_disk *d, bool written)
+{
+    d->committing = false;
+    if (!written)
+        return;
+    sector_map_clear(spec_of(d, d->epoch));
     sector_map_clear(&d->overlay);      /* the SVM now has the PVM's state */
     d->epoch++;
     d->epoch_writes = d->next_writes;
     d->next_writes = 0;
     d->commits++;
-    return 0;
+}
+
+int colo_disk_commit(struct colo_disk *d, uint64_t epoch, uint64_t writes)
+{
+    int rc;
+
+    if (colo_disk_commit_begin(d, epoch, writes) < 0)
+        return -1;
+    rc = colo_disk_commit_write(d);
+    colo_disk_commit_end(d, rc == 0);
+    return rc;
 }
 
 int colo_disk_journal_epoch(struct colo_disk *d, uint64_t epoch)

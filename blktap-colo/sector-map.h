@@ -7,6 +7,11 @@
  * commit).  A write of a sector that is already there replaces it, so a map
  * never holds more than one version of a sector.
  *
+ * Sectors are kept in 4 KiB blocks of 8 with a mask of which are present:
+ * a write costs one index operation and one copy per block it touches, not
+ * per sector (a 1 MiB write is 256 of them, not 2048), while a lone 512-byte
+ * write still stores only its own sector's contents in a block.
+ *
  * Contents live in memory up to a configured limit and spill to an
  * unlinked file beyond it, so a burst of writes in one epoch costs disk
  * space, never a refused write.
@@ -17,15 +22,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define COLO_SECTOR 512u
+#define COLO_SECTOR       512u
+#define SECTOR_MAP_BLOCK  8u                    /* sectors per block */
+#define SECTOR_MAP_BLOCK_BYTES (SECTOR_MAP_BLOCK * COLO_SECTOR)
 
 struct sector_map {
-    uint64_t *keys;         /* open addressing; UINT64_MAX = empty */
-    uint64_t *slots;        /* where each key's data is */
-    size_t cap, count;
-    uint8_t *mem;           /* slots [0, mem_slots) */
+    uint64_t *keys;         /* block numbers; open addressing, UINT64_MAX = empty */
+    uint64_t *slots;        /* where each block's data is */
+    uint8_t *masks;         /* which of its 8 sectors are present */
+    size_t cap, blocks;
+    uint64_t count;         /* sectors present */
+    uint8_t *mem;           /* slots [0, mem_slots), 4 KiB each */
     uint64_t mem_slots, mem_limit_slots;
-    int spill_fd;           /* slots [mem_limit_slots, ...) at (slot - limit) * 512 */
+    int spill_fd;           /* slots [mem_limit_slots, ...) at (slot - limit) * 4 KiB */
     char spill_dir[256];
 };
 
@@ -40,13 +49,24 @@ void sector_map_clear(struct sector_map *m);
 int  sector_map_put(struct sector_map *m, uint64_t first, uint32_t n, const uint8_t *data);
 /* 1 and the contents if the sector is there, 0 if not, -1 on I/O error. */
 int  sector_map_get(struct sector_map *m, uint64_t sector, uint8_t out[COLO_SECTOR]);
+/* Copy the sectors of [first, first + n) that are in the map over the
+ * corresponding parts of out (the rest of out is left alone): 0 / -1. */
+int  sector_map_read(struct sector_map *m, uint64_t first, uint32_t n, uint8_t *out);
 
 /* The sectors in ascending order (malloc'd array of m->count), or NULL. */
 uint64_t *sector_map_sorted(const struct sector_map *m);
 
+/*
+ * Every run of consecutive sectors in the map, in ascending order, handed
+ * to fn with its contents (runs longer than 1 MiB come in 1 MiB pieces).
+ * Stops at the first fn returning < 0 and returns that; 0 when done.
+ */
+typedef int (*sector_map_run_fn)(void *opaque, uint64_t first, uint32_t n, const uint8_t *data);
+int  sector_map_runs(struct sector_map *m, sector_map_run_fn fn, void *opaque);
+
 static inline uint64_t sector_map_bytes(const struct sector_map *m)
 {
-    return (uint64_t)m->count * COLO_SECTOR;
+    return m->count * COLO_SECTOR;
 }
 
 #endif
