@@ -114,7 +114,8 @@ static int apply_map(struct colo_disk *d, struct sector_map *m)
 /*
  * The journal: header (magic, epoch, count, 0), count sector numbers,
  * count sectors of data, then a trailer (FNV-1a of all before, "JRNLDONE").
- * It is complete only if the trailer is there and matches.
+ * It is complete only if the trailer is there and matches; the file may be
+ * longer (see journal_drop).
  */
 /* Sequential writer into the journal through a 1 MiB staging buffer, so a
  * commit costs a few large writes rather than two per sector. */
@@ -125,7 +126,8 @@ struct jw {
     uint64_t off, hash;
 };
 
-#define JW_CAP (1u << 20)
+#define JW_CAP    (1u << 20)
+#define JW_DIRECT (64u << 10)   /* pieces this large skip the staging buffer */
 
 static int jw_flush(struct jw *w)
 {
@@ -140,7 +142,7 @@ static int jw_put(struct jw *w, const uint8_t *p, size_t n, bool hashed)
 {
     if (hashed)
         w->hash = fnv1a(w->hash, p, n);
-    if (n >= JW_CAP / 2) {
+    if (n >= JW_DIRECT) {
         /* A large piece goes straight to the file, after what is buffered. */
         if (jw_flush(w) < 0 || pwrite_full(w->d->jfd, p, n, w->off) < 0)
             return -1;
@@ -167,7 +169,7 @@ static int journal_write(struct colo_disk *d, struct sector_map *m, uint64_t epo
     struct jw w = { .d = d, .buf = malloc(JW_CAP), .hash = 0xcbf29ce484222325ull };
     int rc = -1;
 
-    if (!secs || !w.buf || ftruncate(d->jfd, 0) < 0)
+    if (!secs || !w.buf)
         goto out;
     colo_put64(hdr, JOURNAL_MAGIC);
     colo_put64(hdr + 8, epoch);
@@ -198,9 +200,18 @@ out:
     return rc;
 }
 
+/*
+ * Dropping the journal clears its magic rather than truncating it: the
+ * next commit overwrites the file in place, so the file system neither
+ * frees nor allocates its blocks at every checkpoint.  Whatever follows an
+ * epoch's trailer (left from a longer one) is never read, and a stale
+ * trailer cannot pass the checksum of a new header.
+ */
 static int journal_drop(struct colo_disk *d)
 {
-    if (ftruncate(d->jfd, 0) < 0 || (d->sync && fdatasync(d->jfd) < 0)) {
+    static const uint8_t zero[8];
+
+    if (pwrite_full(d->jfd, zero, sizeof(zero), 0) < 0 || (d->sync && fdatasync(d->jfd) < 0)) {
         colo_log_errno("disk %s: cannot clear the commit journal", d->path);
         return -1;
     }
@@ -220,7 +231,7 @@ static int journal_replay(struct colo_disk *d)
     epoch = colo_get64(hdr + 8);
     count = colo_get64(hdr + 16);
     if (count > d->size / COLO_SECTOR ||
-        (uint64_t)st.st_size != JOURNAL_HDR + count * (8 + COLO_SECTOR) + sizeof(trailer)) {
+        (uint64_t)st.st_size < JOURNAL_HDR + count * (8 + COLO_SECTOR) + sizeof(trailer)) {
         colo_warn("disk %s: incomplete commit journal ignored", d->path);
         return journal_drop(d);
     }

@@ -292,39 +292,61 @@ uint64_t *sector_map_sorted(const struct sector_map *m)
     return out;
 }
 
+/* A run of sectors for sector_map_runs(): its contents are either where
+ * they lie in the memory arena (direct, no copy) or gathered into buf. */
+struct run {
+    uint64_t first;
+    uint32_t n;
+    const uint8_t *direct;
+    uint8_t *buf;
+};
+
+static int run_flush(struct run *r, sector_map_run_fn fn, void *opaque)
+{
+    int rc = r->n ? fn(opaque, r->first, r->n, r->direct ? r->direct : r->buf) : 0;
+
+    r->n = 0;
+    r->direct = NULL;
+    return rc;
+}
+
 int sector_map_runs(struct sector_map *m, sector_map_run_fn fn, void *opaque)
 {
     size_t *idx = sorted_blocks(m);
-    uint8_t *buf = malloc((size_t)RUN_MAX * COLO_SECTOR);
-    uint64_t first = 0;
-    uint32_t n = 0;
+    struct run r = { .buf = malloc((size_t)RUN_MAX * COLO_SECTOR) };
     int rc = -1;
 
-    if (!idx || !buf)
+    if (!idx || !r.buf)
         goto out;
     for (size_t k = 0; k < m->blocks; k++) {
         size_t i = idx[k];
+        bool in_mem = m->slots[i] < m->mem_limit_slots;
 
         for (unsigned s = 0, e; next_run(m->masks[i], BLK, &s, &e); s = e) {
-            /* Sectors [s, e) of block keys[i]: extend the run or start anew. */
-            if (n && (first + n != m->keys[i] * BLK + s || n + (e - s) > RUN_MAX)) {
-                if ((rc = fn(opaque, first, n, buf)) < 0)
-                    goto out;
-                n = 0;
+            uint64_t sector = m->keys[i] * BLK + s;
+            const uint8_t *p = in_mem ? m->mem + m->slots[i] * BLK_BYTES + s * COLO_SECTOR : NULL;
+
+            /* Sectors [s, e) of block keys[i]: extend the run if they follow
+             * it on disk and (for a direct run) in memory, else start anew. */
+            if (r.n && (r.first + r.n != sector || r.n + (e - s) > RUN_MAX ||
+                        (r.direct && p != r.direct + (size_t)r.n * COLO_SECTOR) || (!r.direct && p)) &&
+                (rc = run_flush(&r, fn, opaque)) < 0)
+                goto out;
+            if (!r.n) {
+                r.first = sector;
+                r.direct = p;
             }
-            if (!n)
-                first = m->keys[i] * BLK + s;
-            if (slot_io(m, m->slots[i], s * COLO_SECTOR, (e - s) * COLO_SECTOR,
-                        buf + (size_t)n * COLO_SECTOR, false) < 0) {
+            if (!r.direct && slot_io(m, m->slots[i], s * COLO_SECTOR, (e - s) * COLO_SECTOR,
+                                     r.buf + (size_t)r.n * COLO_SECTOR, false) < 0) {
                 rc = -1;
                 goto out;
             }
-            n += e - s;
+            r.n += e - s;
         }
     }
-    rc = n ? fn(opaque, first, n, buf) : 0;
+    rc = run_flush(&r, fn, opaque);
 out:
     free(idx);
-    free(buf);
+    free(r.buf);
     return rc;
 }

@@ -58,7 +58,8 @@ uint64_t *sector_map_sorted(const struct sector_map *m);
 
 /*
  * Every run of consecutive sectors in the map, in ascending order, handed
- * to fn with its contents (runs longer than 1 MiB come in 1 MiB pieces).
+ * to fn with its contents, in pieces of at most 1 MiB.  A piece held in
+ * memory in one stretch is handed over in place, without a copy.
  * Stops at the first fn returning < 0 and returns that; 0 when done.
  */
 typedef int (*sector_map_run_fn)(void *opaque, uint64_t first, uint32_t n, const uint8_t *data);

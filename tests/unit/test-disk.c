@@ -3,6 +3,7 @@
  * (blktap-colo/colo-disk.h, shared/colo-semantics.md "disk" column).
  */
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -242,6 +243,22 @@ static void test_crash_in_commit(void **state)
     assert_int_equal(colo_disk_open(&d, path, &cfg), 0);
     assert_int_equal(d.replayed, 0);
     assert_int_equal(base_byte(32768), 0);
+    /* The journal is overwritten in place, not truncated: a complete short
+     * journal followed by the rest of a longer old one is still replayed. */
+    fill(buf, sizeof(buf), 0x99);
+    assert_int_equal(colo_disk_pvm_write(&d, 0, 49152, 512, buf), 0);
+    assert_int_equal(colo_disk_journal_epoch(&d, 0), 0);
+    colo_disk_close(&d);
+    {
+        struct stat st;
+
+        assert_int_equal(stat(j, &st), 0);
+        assert_true(st.st_size > 32 + 8 + 512 + 16);
+    }
+    assert_int_equal(colo_disk_open(&d, path, &cfg), 0);
+    assert_int_equal(d.replayed, 1);
+    assert_int_equal(base_byte(49152), 0x99);
+    assert_int_equal(base_byte(49152 + 512), 0);
     colo_disk_close(&d);
 }
 
