@@ -13,10 +13,9 @@
 #include "colo-disk.h"
 #include "colo-le.h"
 #include "colo-log.h"
+#include "disk-io.h"
+#include "journal.h"
 
-#define JOURNAL_MAGIC  0x4c4e524a4f4c4f43ull     /* "COLOJRNL" */
-#define JOURNAL_DONE   0x454e4f444c4e524aull     /* "JRNLDONE" */
-#define JOURNAL_HDR    32u
 
 /* The speculation buffer of an epoch: the open one and the next (a write
  * of epoch e+1 may arrive before the engine's commit of e does). */
@@ -41,64 +40,12 @@ int colo_disk_check_range(const struct colo_disk *d, uint64_t off, uint64_t len,
     return 0;
 }
 
-static int pwrite_full(int fd, const uint8_t *p, size_t len, uint64_t off)
-{
-    while (len) {
-        ssize_t n = pwrite(fd, p, len, (off_t)off);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-        off += (uint64_t)n;
-    }
-    return 0;
-}
-
-static int pread_full(int fd, uint8_t *p, size_t len, uint64_t off)
-{
-    while (len) {
-        ssize_t n = pread(fd, p, len, (off_t)off);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            if (n == 0)
-                errno = EIO;    /* short file */
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-        off += (uint64_t)n;
-    }
-    return 0;
-}
-
-/*
- * The journal's checksum: FNV-1a over little-endian 64-bit words (every
- * piece of a journal is a multiple of 8 bytes; a tail is taken bytewise).
- * A word at a time is ~8x faster than the byte-wise original, and a commit
- * hashes every byte of its epoch.
- */
-static uint64_t fnv1a(uint64_t h, const uint8_t *p, size_t n)
-{
-    size_t i = 0;
-
-    for (; i + 8 <= n; i += 8)
-        h = (h ^ colo_get64(p + i)) * 0x100000001b3ull;
-    for (; i < n; i++)
-        h = (h ^ p[i]) * 0x100000001b3ull;
-    return h;
-}
-
 /* One run of the map to the base image, at its place. */
 static int apply_run(void *opaque, uint64_t first, uint32_t n, const uint8_t *data)
 {
     struct colo_disk *d = opaque;
 
-    if (pwrite_full(d->fd, data, (size_t)n * COLO_SECTOR, first * COLO_SECTOR) < 0) {
+    if (disk_pwrite_full(d->fd, data, (size_t)n * COLO_SECTOR, first * COLO_SECTOR) < 0) {
         colo_log_errno("disk %s: write to the base image failed", d->path);
         return -1;
     }
@@ -111,172 +58,15 @@ static int apply_map(struct colo_disk *d, struct sector_map *m)
     return sector_map_runs(m, apply_run, d);
 }
 
-/*
- * The journal: header (magic, epoch, count, 0), count sector numbers,
- * count sectors of data, then a trailer (FNV-1a of all before, "JRNLDONE").
- * It is complete only if the trailer is there and matches; the file may be
- * longer (see journal_drop).
- */
-/* Sequential writer into the journal through a 1 MiB staging buffer, so a
- * commit costs a few large writes rather than two per sector. */
-struct jw {
-    struct colo_disk *d;
-    uint8_t *buf;
-    size_t used;
-    uint64_t off, hash;
-};
-
-#define JW_CAP    (1u << 20)
-#define JW_DIRECT (64u << 10)   /* pieces this large skip the staging buffer */
-
-static int jw_flush(struct jw *w)
-{
-    if (w->used && pwrite_full(w->d->jfd, w->buf, w->used, w->off) < 0)
-        return -1;
-    w->off += w->used;
-    w->used = 0;
-    return 0;
-}
-
-static int jw_put(struct jw *w, const uint8_t *p, size_t n, bool hashed)
-{
-    if (hashed)
-        w->hash = fnv1a(w->hash, p, n);
-    if (n >= JW_DIRECT) {
-        /* A large piece goes straight to the file, after what is buffered. */
-        if (jw_flush(w) < 0 || pwrite_full(w->d->jfd, p, n, w->off) < 0)
-            return -1;
-        w->off += n;
-        return 0;
-    }
-    if (w->used + n > JW_CAP && jw_flush(w) < 0)
-        return -1;
-    memcpy(w->buf + w->used, p, n);
-    w->used += n;
-    return 0;
-}
-
-static int jw_run(void *opaque, uint64_t first, uint32_t n, const uint8_t *data)
-{
-    (void)first;
-    return jw_put(opaque, data, (size_t)n * COLO_SECTOR, true);
-}
-
-static int journal_write(struct colo_disk *d, struct sector_map *m, uint64_t epoch)
-{
-    uint64_t *secs = sector_map_sorted(m);
-    uint8_t hdr[JOURNAL_HDR] = { 0 }, trailer[16];
-    struct jw w = { .d = d, .buf = malloc(JW_CAP), .hash = 0xcbf29ce484222325ull };
-    int rc = -1;
-
-    if (!secs || !w.buf)
-        goto out;
-    colo_put64(hdr, JOURNAL_MAGIC);
-    colo_put64(hdr + 8, epoch);
-    colo_put64(hdr + 16, m->count);
-    if (jw_put(&w, hdr, sizeof(hdr), true) < 0)
-        goto out;
-    for (size_t i = 0; i < m->count; i++) {
-        uint8_t idx[8];
-
-        colo_put64(idx, secs[i]);
-        if (jw_put(&w, idx, 8, true) < 0)
-            goto out;
-    }
-    /* The data in the same ascending sector order as the index. */
-    if (sector_map_runs(m, jw_run, &w) < 0)
-        goto out;
-    colo_put64(trailer, w.hash);
-    colo_put64(trailer + 8, JOURNAL_DONE);
-    if (jw_put(&w, trailer, sizeof(trailer), false) < 0 || jw_flush(&w) < 0 ||
-        (d->sync && fdatasync(d->jfd) < 0))
-        goto out;
-    rc = 0;
-out:
-    if (rc < 0)
-        colo_log_errno("disk %s: cannot write the commit journal", d->path);
-    free(w.buf);
-    free(secs);
-    return rc;
-}
-
-/*
- * Dropping the journal clears its magic rather than truncating it: the
- * next commit overwrites the file in place, so the file system neither
- * frees nor allocates its blocks at every checkpoint.  Whatever follows an
- * epoch's trailer (left from a longer one) is never read, and a stale
- * trailer cannot pass the checksum of a new header.
- */
-static int journal_drop(struct colo_disk *d)
-{
-    static const uint8_t zero[8];
-
-    if (pwrite_full(d->jfd, zero, sizeof(zero), 0) < 0 || (d->sync && fdatasync(d->jfd) < 0)) {
-        colo_log_errno("disk %s: cannot clear the commit journal", d->path);
-        return -1;
-    }
-    return 0;
-}
-
-/* At open: replay a complete journal (a commit that crashed half-way). */
-static int journal_replay(struct colo_disk *d)
-{
-    uint8_t hdr[JOURNAL_HDR], trailer[16], idx[8], sec[COLO_SECTOR];
-    uint64_t count, epoch, h = 0xcbf29ce484222325ull, ioff, doff;
-    struct stat st;
-
-    if (fstat(d->jfd, &st) < 0 || st.st_size < (off_t)JOURNAL_HDR ||
-        pread_full(d->jfd, hdr, sizeof(hdr), 0) < 0 || colo_get64(hdr) != JOURNAL_MAGIC)
-        return journal_drop(d);
-    epoch = colo_get64(hdr + 8);
-    count = colo_get64(hdr + 16);
-    if (count > d->size / COLO_SECTOR ||
-        (uint64_t)st.st_size < JOURNAL_HDR + count * (8 + COLO_SECTOR) + sizeof(trailer)) {
-        colo_warn("disk %s: incomplete commit journal ignored", d->path);
-        return journal_drop(d);
-    }
-    /* First pass: verify everything; only a whole journal is replayed. */
-    h = fnv1a(h, hdr, sizeof(hdr));
-    ioff = JOURNAL_HDR;
-    doff = JOURNAL_HDR + count * 8;
-    for (uint64_t i = 0; i < count; i++) {
-        if (pread_full(d->jfd, idx, 8, ioff + i * 8) < 0 || colo_get64(idx) >= d->size / COLO_SECTOR)
-            return journal_drop(d);
-        h = fnv1a(h, idx, 8);
-    }
-    for (uint64_t i = 0; i < count; i++) {
-        if (pread_full(d->jfd, sec, COLO_SECTOR, doff + i * COLO_SECTOR) < 0)
-            return journal_drop(d);
-        h = fnv1a(h, sec, COLO_SECTOR);
-    }
-    if (pread_full(d->jfd, trailer, sizeof(trailer), doff + count * COLO_SECTOR) < 0 ||
-        colo_get64(trailer) != h || colo_get64(trailer + 8) != JOURNAL_DONE) {
-        colo_warn("disk %s: damaged commit journal ignored", d->path);
-        return journal_drop(d);
-    }
-    for (uint64_t i = 0; i < count; i++) {
-        if (pread_full(d->jfd, idx, 8, ioff + i * 8) < 0 ||
-            pread_full(d->jfd, sec, COLO_SECTOR, doff + i * COLO_SECTOR) < 0 ||
-            pwrite_full(d->fd, sec, COLO_SECTOR, colo_get64(idx) * COLO_SECTOR) < 0) {
-            colo_log_errno("disk %s: journal replay failed", d->path);
-            return -1;
-        }
-    }
-    if (fdatasync(d->fd) < 0)
-        return -1;
-    colo_info("disk %s: replayed the commit of epoch %" PRIu64 " (%" PRIu64 " sectors) after a crash",
-              d->path, epoch, count);
-    d->replayed++;
-    return journal_drop(d);
-}
-
 int colo_disk_open(struct colo_disk *d, const char *path, const struct colo_disk_cfg *cfg)
 {
-    char jpath[300];
+    char jbase[280];
     struct stat st;
+    uint64_t je[2];
+    int have[2];
 
     memset(d, 0, sizeof(*d));
-    d->fd = d->jfd = -1;
+    d->fd = d->jfd[0] = d->jfd[1] = -1;
     snprintf(d->path, sizeof(d->path), "%s", path);
     d->fd = open(path, O_RDWR | O_CLOEXEC);
     if (d->fd < 0 || fstat(d->fd, &st) < 0) {
@@ -299,19 +89,32 @@ int colo_disk_open(struct colo_disk *d, const char *path, const struct colo_disk
         goto fail;
     }
     d->sync = !(cfg && cfg->volatile_commit);
-    snprintf(jpath, sizeof(jpath), "%s", cfg && cfg->journal ? cfg->journal : "");
-    if (!jpath[0])
-        snprintf(jpath, sizeof(jpath), "%s.colo-journal", path);
-    d->jfd = open(jpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (d->jfd < 0) {
-        colo_log_errno("disk %s: cannot open the commit journal %s", path, jpath);
-        goto fail;
+    snprintf(jbase, sizeof(jbase), "%s", cfg && cfg->journal ? cfg->journal : "");
+    if (!jbase[0])
+        snprintf(jbase, sizeof(jbase), "%s.colo-journal", path);
+    for (int k = 0; k < 2; k++) {
+        char jpath[300];
+
+        snprintf(jpath, sizeof(jpath), "%s.%d", jbase, k);
+        d->jfd[k] = open(jpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (d->jfd[k] < 0) {
+            colo_log_errno("disk %s: cannot open the commit journal %s", path, jpath);
+            goto fail;
+        }
+        have[k] = journal_peek(d->jfd[k], &je[k]);
     }
-    if (sector_map_init(&d->spec, cfg ? cfg->mem_limit : 64 << 20, cfg ? cfg->spill_dir : NULL) < 0 ||
-        sector_map_init(&d->spec_odd, cfg ? cfg->mem_limit : 64 << 20, cfg ? cfg->spill_dir : NULL) < 0 ||
+    /* A crash in mid-commit leaves at most one complete journal; were there
+     * two, the older commit would be finished first. */
+    for (int k = 0; k < 2; k++) {
+        int first = have[0] && have[1] ? je[1] < je[0] : 0, j = k ? !first : first;
+        int rc = journal_replay(d->jfd[j], d->fd, d->size, d->sync, d->path);
+
+        if (rc < 0)
+            goto fail;
+        d->replayed += (uint64_t)rc;
+    }
+    if (journal_map(&d->spec, d->jfd[0], d->size) < 0 || journal_map(&d->spec_odd, d->jfd[1], d->size) < 0 ||
         sector_map_init(&d->overlay, cfg ? cfg->mem_limit : 64 << 20, cfg ? cfg->spill_dir : NULL) < 0)
-        goto fail;
-    if (journal_replay(d) < 0)
         goto fail;
     return 0;
 fail:
@@ -323,12 +126,13 @@ void colo_disk_close(struct colo_disk *d)
 {
     if (d->fd >= 0)
         close(d->fd);
-    if (d->jfd >= 0)
-        close(d->jfd);
-    d->fd = d->jfd = -1;
     sector_map_free(&d->spec);
     sector_map_free(&d->spec_odd);
     sector_map_free(&d->overlay);
+    for (int k = 0; k < 2; k++)
+        if (d->jfd[k] >= 0)
+            close(d->jfd[k]);
+    d->fd = d->jfd[0] = d->jfd[1] = -1;
 }
 
 int colo_disk_pvm_write(struct colo_disk *d, uint64_t epoch, uint64_t off, uint32_t len, const void *buf)
@@ -360,7 +164,7 @@ int colo_disk_svm_write(struct colo_disk *d, uint64_t off, uint32_t len, const v
     if (colo_disk_check_range(d, off, len, "SVM write") < 0)
         return -1;
     if (d->mode == COLO_DISK_ACTIVE) {
-        if (pwrite_full(d->fd, buf, len, off) < 0) {
+        if (disk_pwrite_full(d->fd, buf, len, off) < 0) {
             colo_log_errno("disk %s: write failed", d->path);
             return -1;
         }
@@ -375,7 +179,7 @@ int colo_disk_svm_read(struct colo_disk *d, uint64_t off, uint32_t len, void *bu
 
     if (colo_disk_check_range(d, off, len, "SVM read") < 0)
         return -1;
-    if (pread_full(d->fd, p, len, off) < 0) {
+    if (disk_pread_full(d->fd, p, len, off) < 0) {
         colo_log_errno("disk %s: read failed", d->path);
         return -1;
     }
@@ -413,10 +217,11 @@ int colo_disk_commit_begin(struct colo_disk *d, uint64_t epoch, uint64_t writes)
 int colo_disk_commit_write(struct colo_disk *d)
 {
     struct sector_map *s = spec_of(d, d->epoch);
+    int jfd = d->jfd[d->epoch % 2];
 
     /* Journal first: a crash from here on is finished by the next open. */
-    if (s->count && (journal_write(d, s, d->epoch) < 0 || apply_map(d, s) < 0 ||
-                     (d->sync && fdatasync(d->fd) < 0) || journal_drop(d) < 0))
+    if (s->count && (journal_write(jfd, s, d->epoch, d->sync, d->path) < 0 || apply_map(d, s) < 0 ||
+                     (d->sync && fdatasync(d->fd) < 0) || journal_drop(jfd, d->sync, d->path) < 0))
         return -1;
     return 0;
 }
@@ -447,7 +252,7 @@ int colo_disk_commit(struct colo_disk *d, uint64_t epoch, uint64_t writes)
 
 int colo_disk_journal_epoch(struct colo_disk *d, uint64_t epoch)
 {
-    return journal_write(d, spec_of(d, epoch), epoch);
+    return journal_write(d->jfd[epoch % 2], spec_of(d, epoch), epoch, d->sync, d->path);
 }
 
 int colo_disk_failover(struct colo_disk *d)

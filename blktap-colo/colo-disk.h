@@ -35,10 +35,12 @@ enum colo_disk_mode { COLO_DISK_REPLICATING = 0, COLO_DISK_ACTIVE };
 
 struct colo_disk {
     int fd;                         /* base image (raw file or block device) */
-    int jfd;                        /* commit journal */
+    int jfd[2];                     /* commit journals (and speculation) of
+                                     * even / odd epochs */
     uint64_t size;                  /* bytes; a multiple of 512 */
     char path[256];
-    struct sector_map spec, spec_odd;   /* speculation of even / odd epochs */
+    struct sector_map spec, spec_odd;   /* speculation of even / odd epochs,
+                                         * kept in jfd[0] / jfd[1] */
     struct sector_map overlay;
     uint64_t epoch;                 /* the open epoch */
     uint64_t epoch_writes;          /* PVM writes received in it */
@@ -50,9 +52,9 @@ struct colo_disk {
 };
 
 struct colo_disk_cfg {
-    uint64_t mem_limit;             /* per buffer, before spilling to a file */
+    uint64_t mem_limit;             /* the overlay's, before spilling to a file */
     const char *spill_dir;
-    const char *journal;            /* default: PATH.colo-journal */
+    const char *journal;            /* default: PATH.colo-journal (.0, .1) */
     bool volatile_commit;           /* skip fdatasync at commit: survives a
                                      * killed process, not a lost host */
 };

@@ -1,12 +1,16 @@
 /* sector-map.c - see sector-map.h. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "colo-le.h"
 #include "colo-log.h"
 #include "sector-map.h"
 
@@ -18,7 +22,7 @@
 int sector_map_init(struct sector_map *m, uint64_t mem_limit, const char *spill_dir)
 {
     memset(m, 0, sizeof(*m));
-    m->spill_fd = -1;
+    m->spill_fd = m->file_fd = -1;
     m->mem_limit_slots = mem_limit / BLK_BYTES;
     snprintf(m->spill_dir, sizeof(m->spill_dir), "%s", spill_dir ? spill_dir : "/var/tmp");
     m->cap = 1024;
@@ -31,16 +35,71 @@ int sector_map_init(struct sector_map *m, uint64_t mem_limit, const char *spill_
     return 0;
 }
 
+int sector_map_init_file(struct sector_map *m, int fd, uint64_t data_off, uint64_t max_blocks)
+{
+    struct stat st;
+
+    if (sector_map_init(m, max_blocks * BLK_BYTES, NULL) < 0)
+        return -1;
+    m->sums = malloc(m->cap * sizeof(*m->sums));
+    if (!m->sums)
+        return -1;
+    m->file_fd = fd;
+    m->data_off = data_off;
+    m->map_len = (size_t)(data_off + max_blocks * BLK_BYTES);
+    /* The whole possible extent is mapped at once (address space only);
+     * the file itself grows as slots are handed out (slot_alloc). */
+    m->map = mmap(NULL, m->map_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (m->map == MAP_FAILED) {
+        m->map = NULL;
+        colo_log_errno("disk: cannot map the journal");
+        return -1;
+    }
+    m->mem = m->map + data_off;
+    if (fstat(fd, &st) == 0 && (uint64_t)st.st_size > data_off)
+        m->mem_slots = ((uint64_t)st.st_size - data_off) / BLK_BYTES;
+    return 0;
+}
+
 void sector_map_free(struct sector_map *m)
 {
     free(m->keys);
     free(m->slots);
     free(m->masks);
-    free(m->mem);
+    free(m->sums);
+    if (m->map)
+        munmap(m->map, m->map_len);
+    else
+        free(m->mem);
     if (m->spill_fd >= 0)
         close(m->spill_fd);
     memset(m, 0, sizeof(*m));
-    m->spill_fd = -1;
+    m->spill_fd = m->file_fd = -1;
+}
+
+uint64_t sector_map_hash(uint64_t h, const uint8_t *p, size_t n)
+{
+    const uint64_t prime = 0x100000001b3ull;
+    /* Four independent lanes over 32-byte strides keep four multiplies in
+     * flight instead of one chain: the hash is on the write path (every
+     * block the PVM writes).  Each step is a bijection of its lane, so any
+     * one changed word changes the result. */
+    uint64_t l0 = h, l1 = h ^ 0x9e3779b97f4a7c15ull, l2 = h ^ 0xbf58476d1ce4e5b9ull,
+             l3 = h ^ 0x94d049bb133111ebull;
+    size_t i = 0;
+
+    for (; i + 32 <= n; i += 32) {
+        l0 = (l0 ^ colo_get64(p + i)) * prime;
+        l1 = (l1 ^ colo_get64(p + i + 8)) * prime;
+        l2 = (l2 ^ colo_get64(p + i + 16)) * prime;
+        l3 = (l3 ^ colo_get64(p + i + 24)) * prime;
+    }
+    h = (((l0 ^ l1) * prime ^ l2) * prime ^ l3) * prime;
+    for (; i + 8 <= n; i += 8)
+        h = (h ^ colo_get64(p + i)) * prime;
+    for (; i < n; i++)
+        h = (h ^ p[i]) * prime;
+    return h;
 }
 
 void sector_map_clear(struct sector_map *m)
@@ -73,19 +132,22 @@ static size_t find(const struct sector_map *m, uint64_t key)
 static int grow(struct sector_map *m)
 {
     size_t ncap = m->cap * 2, ocap = m->cap;
-    uint64_t *ok = m->keys, *os = m->slots;
+    uint64_t *ok = m->keys, *os = m->slots, *osum = m->sums;
     uint8_t *om = m->masks;
 
     m->keys = malloc(ncap * sizeof(*m->keys));
     m->slots = malloc(ncap * sizeof(*m->slots));
     m->masks = malloc(ncap);
-    if (!m->keys || !m->slots || !m->masks) {
+    m->sums = osum ? malloc(ncap * sizeof(*m->sums)) : NULL;
+    if (!m->keys || !m->slots || !m->masks || (osum && !m->sums)) {
         free(m->keys);
         free(m->slots);
         free(m->masks);
+        free(osum ? m->sums : NULL);
         m->keys = ok;
         m->slots = os;
         m->masks = om;
+        m->sums = osum;
         return -1;
     }
     memset(m->keys, 0xff, ncap * sizeof(*m->keys));
@@ -97,10 +159,13 @@ static int grow(struct sector_map *m)
             m->keys[j] = ok[i];
             m->slots[j] = os[i];
             m->masks[j] = om[i];
+            if (osum)
+                m->sums[j] = osum[i];
         }
     free(ok);
     free(os);
     free(om);
+    free(osum);
     return 0;
 }
 
@@ -147,7 +212,18 @@ static int slot_alloc(struct sector_map *m, uint64_t *slot)
 {
     uint64_t s = m->blocks;     /* slots are dense: one per stored block */
 
-    if (s < m->mem_limit_slots && s >= m->mem_slots) {
+    if (m->map && s >= m->mem_slots) {
+        /* Grow the mapped file by doubling, up to the mapping. */
+        uint64_t want = m->mem_slots ? m->mem_slots * 2 : 256;
+
+        if (want > m->mem_limit_slots)
+            want = m->mem_limit_slots;
+        if (want <= s || ftruncate(m->file_fd, (off_t)(m->data_off + want * BLK_BYTES)) < 0) {
+            colo_log_errno("disk: cannot grow the journal to %" PRIu64 " blocks", want);
+            return -1;
+        }
+        m->mem_slots = want;
+    } else if (s < m->mem_limit_slots && s >= m->mem_slots) {
         /* Grow the memory arena by doubling, up to the limit. */
         uint64_t want = m->mem_slots ? m->mem_slots * 2 : 32;
         uint8_t *n;
@@ -207,6 +283,8 @@ int sector_map_put(struct sector_map *m, uint64_t first, uint32_t n, const uint8
             return -1;
         m->count += (uint64_t)__builtin_popcount(add & ~m->masks[i]);
         m->masks[i] |= add;
+        if (m->sums)    /* while the block is hot in the cache */
+            m->sums[i] = sector_map_hash(SECTOR_MAP_HASH_SEED, m->mem + m->slots[i] * BLK_BYTES, BLK_BYTES);
         data += (size_t)(to - from) * COLO_SECTOR;
         first += to - from;
         n -= to - from;
@@ -241,6 +319,18 @@ int sector_map_read(struct sector_map *m, uint64_t first, uint32_t n, uint8_t *o
         first += to - from;
         n -= to - from;
     }
+    return 0;
+}
+
+int sector_map_blocks(const struct sector_map *m, sector_map_block_fn fn, void *opaque)
+{
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->keys[i] != EMPTY) {
+            int rc = fn(opaque, m->keys[i], m->slots[i], m->masks[i], m->sums ? m->sums[i] : 0);
+
+            if (rc < 0)
+                return rc;
+        }
     return 0;
 }
 

@@ -15,6 +15,11 @@
  * Contents live in memory up to a configured limit and spill to an
  * unlinked file beyond it, so a burst of writes in one epoch costs disk
  * space, never a refused write.
+ *
+ * Or (sector_map_init_file) every block lives in a shared mapping of a
+ * given file, at data_off + slot * 4 KiB, and carries a checksum of its
+ * 4 KiB computed as it is written: the speculation buffer is kept that way
+ * in its commit journal, so a commit need not copy it there (colo-disk.c).
  */
 #ifndef SECTOR_MAP_H
 #define SECTOR_MAP_H
@@ -36,11 +41,20 @@ struct sector_map {
     uint64_t mem_slots, mem_limit_slots;
     int spill_fd;           /* slots [mem_limit_slots, ...) at (slot - limit) * 4 KiB */
     char spill_dir[256];
+    /* file-backed maps only (file_fd >= 0): */
+    int file_fd;            /* mem = map + data_off, file grown as slots are used */
+    uint8_t *map;
+    size_t map_len;
+    uint64_t data_off;
+    uint64_t *sums;         /* per table entry: sector_map_hash of its slot's 4 KiB */
 };
 
 /* mem_limit: bytes of contents kept in memory; spill_dir: where the spill
  * file goes (created unlinked on first need). */
 int  sector_map_init(struct sector_map *m, uint64_t mem_limit, const char *spill_dir);
+/* Blocks at data_off + slot * 4 KiB of fd (kept open by the caller), at
+ * most max_blocks of them; logs and returns -1 if fd cannot be mapped. */
+int  sector_map_init_file(struct sector_map *m, int fd, uint64_t data_off, uint64_t max_blocks);
 void sector_map_free(struct sector_map *m);
 /* Forget every sector (memory and spill space are kept for reuse). */
 void sector_map_clear(struct sector_map *m);
@@ -64,6 +78,17 @@ uint64_t *sector_map_sorted(const struct sector_map *m);
  */
 typedef int (*sector_map_run_fn)(void *opaque, uint64_t first, uint32_t n, const uint8_t *data);
 int  sector_map_runs(struct sector_map *m, sector_map_run_fn fn, void *opaque);
+
+/* Each stored block: its number, slot, mask of present sectors and (for
+ * file-backed maps) checksum, in no particular order. */
+typedef int (*sector_map_block_fn)(void *opaque, uint64_t block, uint64_t slot, uint8_t mask, uint64_t sum);
+int  sector_map_blocks(const struct sector_map *m, sector_map_block_fn fn, void *opaque);
+
+/* The checksum used for blocks and journals: FNV-1a steps over
+ * little-endian 64-bit words, in four interleaved lanes, folded.  Seed with
+ * SECTOR_MAP_HASH_SEED; chain by passing a result as the next h. */
+#define SECTOR_MAP_HASH_SEED 0xcbf29ce484222325ull
+uint64_t sector_map_hash(uint64_t h, const uint8_t *p, size_t n);
 
 static inline uint64_t sector_map_bytes(const struct sector_map *m)
 {
