@@ -268,5 +268,12 @@ if [ ! -e /proc/xen/privcmd ] && [ ! -e /dev/xen/privcmd ]; then
         env -u XL_COLO_BACKEND "$X" remus -c -C "$WORK/vm1.cfg" vm1 host2
 fi
 nothing_left "after every bad use"
+# The manual formats without a warning.
+if command -v groff > /dev/null; then
+    groff -man -Tutf8 -ww -z "${COLO_SRCDIR:-$(dirname "$0")/../..}/docs/xl-colo.1" > "$WORK/groff.err" 2>&1; rc=$?
+    check "docs/xl-colo.1 formats cleanly (groff -man -ww)" test "$rc" -eq 0 -a ! -s "$WORK/groff.err"
+else
+    echo "xl-colo.sh: no groff here, the man page is not checked"
+fi
 check "no crash or sanitizer report from xl-colo or an engine" \
     test -z "$(grep -l -E 'ERROR: (Address|Undefined)|runtime error|Segmentation' "$WORK"/*.err "$WORK"/log/*.log 2>/dev/null)"
