@@ -26,6 +26,7 @@ nothing_left() {    # nothing_left NAME: no engine, socket or received config re
 refused() {
     local name=$1 want=$2 msg=$3; shift 4
     "$@" > "$WORK/out" 2> "$WORK/err" < /dev/null; local rc=$?
+    cat "$WORK/err" >> "$WORK/all-refused.err"      # for the sanitizer check at the end
     if [ "$rc" -eq "$want" ] && grep -qF -- "$msg" "$WORK/err"; then pass "$name"
     else fail "$name" "exit $rc, wanted $want and '$msg'; got: $(tail -c 300 "$WORK/err" | tr '\n' ' ')"; fi
 }
@@ -275,5 +276,5 @@ if command -v groff > /dev/null; then
 else
     echo "xl-colo.sh: no groff here, the man page is not checked"
 fi
-check "no crash or sanitizer report from xl-colo or an engine" \
-    test -z "$(grep -l -E 'ERROR: (Address|Undefined)|runtime error|Segmentation' "$WORK"/*.err "$WORK"/log/*.log 2>/dev/null)"
+check "no crash or sanitizer report (leaks included) from xl-colo or an engine" \
+    test -z "$(grep -l -E 'ERROR: [A-Za-z]*Sanitizer|runtime error|Segmentation' "$WORK"/*.err "$WORK"/log/*.log 2>/dev/null)"
