@@ -38,9 +38,13 @@ int xlc_settle_parse(enum xlc_parse p, const char *cmd, const char *err,
  * exec XL argv[0] argv[1] ...  Returns only on failure (127, logged). */
 int xlc_exec_xl(int argc, char **argv);            /* xl-colo.c */
 
-/* The JSON status of the engine serving domain `name` here, malloc'd;
- * NULL (logged unless quiet) if there is none. */
-char *xlc_fetch_status(const char *name, bool quiet); /* xlcolo-status.c */
+/* A connection to the control socket of the engine serving domain `name`
+ * here: 0, or -1 (logged unless quiet) if no engine answers. */
+struct colo_chan;
+int xlc_status_open(const char *name, struct colo_chan *c, bool quiet); /* xlcolo-status.c */
+
+/* The engine's JSON status on c, malloc'd; NULL (logged) on failure. */
+char *xlc_status_ask(struct colo_chan *c);
 
 /* A string field of a status ("state"); "?" if absent.  Returns buf. */
 const char *xlc_status_field(const char *json, const char *key, char *buf, size_t cap);

@@ -31,6 +31,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "colo-channel.h"
 #include "colo-log.h"
 #include "xlcolo-cfg.h"
 #include "xlcolo-cmds.h"
@@ -48,6 +49,7 @@ struct receiver {
     char *rune;
     pid_t pid;
     int to, from;
+    bool handed_over;       /* told "protected": how it ends is its own business */
 };
 
 struct remus {
@@ -98,9 +100,12 @@ static void receiver_reap(struct receiver *r, int wait_ms)
     if (r->pid <= 0)
         return;
     if (xlc_wait_pid(r->pid, wait_ms, &status)) {
-        if (status)
+        if (status && !r->handed_over)
             colo_err("the receiving command %s (it was: %s)",
                      xlc_describe_status(status, why, sizeof(why)), r->rune);
+        else if (status)
+            colo_info("the receiving side (in the foreground, -e) %s",
+                      xlc_describe_status(status, why, sizeof(why)));
         r->pid = 0;
     }
 }
@@ -289,50 +294,71 @@ static int wait_protected(struct remus *m)
 }
 
 /*
- * Protected: stay while it lasts.  Returns the exit status: 0 if the
- * operator stopped it, 1 if it ended otherwise.
+ * One second of being protected: -1 while it lasts, else the exit status:
+ * 0 if the operator stopped it, 1 if it ended otherwise.  The engine's
+ * status comes over one control connection kept open (a connection a
+ * second would be a line a second in the engine's log).
  */
-static int supervise(struct remus *m)
+static int supervise_once(struct remus *m, struct colo_chan *ctl, bool *have_ctl)
 {
-    for (;;) {
-        struct pollfd p = { .fd = m->sigfd, .events = POLLIN };
-        struct signalfd_siginfo si;
-        char state[32], why[64], *status;
-        int st;
+    struct pollfd p = { .fd = m->sigfd, .events = POLLIN };
+    struct signalfd_siginfo si;
+    char state[32], why[64], *status;
+    int st;
 
-        if (poll(&p, 1, 1000) > 0) {
-            while (read(m->sigfd, &si, sizeof(si)) == sizeof(si)) {
-                if (si.ssi_signo == SIGCHLD)
-                    continue;
-                colo_info("stopping the protection of %s (signal %u): the secondary stands "
-                          "down and destroys the SVM; %s runs on unprotected", m->dom.name,
-                          si.ssi_signo, m->dom.name);
-                stop_engine(m);
-                return 0;
-            }
-        }
-        receiver_reap(&m->r, 0);
-        if (xlc_wait_pid(m->engine, 0, &st)) {
-            m->engine = 0;
-            colo_err("the primary engine of %s %s: %s is no longer protected", m->dom.name,
-                     xlc_describe_status(st, why, sizeof(why)), m->dom.name);
-            xlc_show_log_errors(m->log, m->log_from, 8);
-            xlc_ctl_remove(m->ctl + 5);
-            return 1;
-        }
-        status = xlc_fetch_status(m->dom.name, true);
-        if (!status)
-            continue;       /* busy in a checkpoint, or exiting: seen next round */
-        xlc_status_field(status, "state", state, sizeof(state));
-        free(status);
-        if (!strcmp(state, "unprotected") || !strcmp(state, "failed")) {
-            colo_err("COLO protection of %s ended (engine state %s): the secondary was lost; "
-                     "%s runs on unprotected", m->dom.name, state, m->dom.name);
-            xlc_show_log_errors(m->log, m->log_from, 8);
+    if (poll(&p, 1, 1000) > 0) {
+        while (read(m->sigfd, &si, sizeof(si)) == sizeof(si)) {
+            if (si.ssi_signo == SIGCHLD)
+                continue;
+            colo_info("stopping the protection of %s (signal %u): the secondary stands "
+                      "down and destroys the SVM; %s runs on unprotected", m->dom.name,
+                      si.ssi_signo, m->dom.name);
             stop_engine(m);
-            return 1;
+            return 0;
         }
     }
+    receiver_reap(&m->r, 0);
+    if (xlc_wait_pid(m->engine, 0, &st)) {
+        m->engine = 0;
+        colo_err("the primary engine of %s %s: %s is no longer protected", m->dom.name,
+                 xlc_describe_status(st, why, sizeof(why)), m->dom.name);
+        xlc_show_log_errors(m->log, m->log_from, 8);
+        xlc_ctl_remove(m->ctl + 5);
+        return 1;
+    }
+    if (!*have_ctl)
+        *have_ctl = xlc_status_open(m->dom.name, ctl, true) == 0;
+    status = *have_ctl ? xlc_status_ask(ctl) : NULL;
+    if (!status) {
+        if (*have_ctl)
+            colo_chan_close(ctl);
+        *have_ctl = false;
+        return -1;      /* exiting, or busy: seen next round */
+    }
+    xlc_status_field(status, "state", state, sizeof(state));
+    free(status);
+    if (!strcmp(state, "unprotected") || !strcmp(state, "failed")) {
+        colo_err("COLO protection of %s ended (engine state %s): the secondary was lost; "
+                 "%s runs on unprotected", m->dom.name, state, m->dom.name);
+        xlc_show_log_errors(m->log, m->log_from, 8);
+        stop_engine(m);
+        return 1;
+    }
+    return -1;
+}
+
+/* Protected: stay while it lasts.  Returns the exit status. */
+static int supervise(struct remus *m)
+{
+    struct colo_chan ctl;
+    bool have_ctl = false;
+    int rc;
+
+    while ((rc = supervise_once(m, &ctl, &have_ctl)) < 0)
+        ;
+    if (have_ctl)
+        colo_chan_close(&ctl);
+    return rc;
 }
 
 static int find_config(struct remus *m)
@@ -441,6 +467,7 @@ int xlc_cmd_remus(int argc, char **argv, const struct xlc_invocation *inv)
         colo_warn("could not tell the receiving side that %s is protected (it will notice "
                   "its engine running)", m.dom.name);
     receiver_close(&m.r);
+    m.r.handed_over = true;
     colo_info("%s (id %u) is protected by COLO; secondary at %s.  Status: xl-colo "
               "colo-status %s.  Stop: Ctrl-C or SIGTERM to xl-colo (pid %d).",
               m.dom.name, m.dom.domid, peer, m.dom.name, (int)getpid());

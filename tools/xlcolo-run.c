@@ -13,6 +13,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -110,6 +111,31 @@ int xlc_ctl_alive(const char *path)
     if (S_ISSOCK(st.st_mode))
         unlink(path);       /* nobody listens: left by an engine that died */
     return 0;
+}
+
+int xlc_ctl_connect(const char *path)
+{
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    struct timeval tv = { .tv_sec = 2 };
+    int fd, e;
+
+    if (strlen(path) >= sizeof(sun.sun_path)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(sun.sun_path, path, strlen(path) + 1);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+        return fd;
+    e = errno;
+    close(fd);
+    if (e == ECONNREFUSED)
+        xlc_ctl_remove(path);       /* nobody listens: left by an engine that died */
+    errno = e;
+    return -1;
 }
 
 void xlc_ctl_remove(const char *path)
@@ -309,38 +335,25 @@ long xlc_file_size(const char *path)
 void xlc_show_log_errors(const char *log, long from, int lines)
 {
     FILE *f = fopen(log, "r");
-    char (*ring)[512], (*any)[512], line[512];
-    int nerr = 0, nany = 0;
+    char (*ring)[512], line[512];
+    int n = 0;
 
     if (!f)
         return;
-    if (fseek(f, from, SEEK_SET) < 0) {
-        fclose(f);
-        return;
-    }
     ring = calloc((size_t)lines, sizeof(*ring));
-    any = calloc((size_t)lines, sizeof(*any));
-    if (!ring || !any) {
+    if (!ring || fseek(f, from, SEEK_SET) < 0) {
         free(ring);
-        free(any);
         fclose(f);
         return;
     }
     while (fgets(line, sizeof(line), f)) {
         line[strcspn(line, "\n")] = '\0';
-        if (strstr(line, "error"))
-            snprintf(ring[nerr++ % lines], sizeof(*ring), "%s", line);
-        snprintf(any[nany++ % lines], sizeof(*any), "%s", line);
+        if (strstr(line, ": error: "))
+            snprintf(ring[n++ % lines], sizeof(*ring), "%s", line);
     }
     fclose(f);
-    {
-        char (*src)[512] = nerr ? ring : any;
-        int n = nerr ? nerr : nany;
-
-        for (int i = n > lines ? n - lines : 0; i < n; i++)
-            fprintf(stderr, "    | %s\n", src[i % lines]);
-    }
-    fprintf(stderr, "    (the whole log: %s)\n", log);
+    for (int i = n > lines ? n - lines : 0; i < n; i++)
+        fprintf(stderr, "    | %s\n", ring[i % lines]);
+    fprintf(stderr, "    (%s: %s)\n", n ? "the whole log" : "no errors in its log", log);
     free(ring);
-    free(any);
 }

@@ -47,6 +47,13 @@ void xlc_log_file(const char *name, const char *role, char *out, size_t cap);
  */
 int xlc_ctl_alive(const char *path);
 
+/*
+ * Connect to the control socket at path, without logging: the fd, or -1
+ * with errno (ENOENT: no socket; ECONNREFUSED: a stale one, now removed).
+ * A connect that cannot complete within 2 s fails with EAGAIN.
+ */
+int xlc_ctl_connect(const char *path);
+
 /* Remove the control socket of an engine that has been reaped (its sim
  * workload, forked from it, may still hold the socket for a moment, so
  * asking who listens is not enough). */
@@ -93,8 +100,7 @@ const char *xlc_describe_status(int status, char *buf, size_t cap);
 long xlc_file_size(const char *path);
 
 /* The engine's errors from its log since offset `from`, for an operator:
- * the last `lines` lines with "error" in them (or the last lines if none),
- * indented. */
+ * its last `lines` error lines, indented, and where the log is. */
 void xlc_show_log_errors(const char *log, long from, int lines);
 
 #endif

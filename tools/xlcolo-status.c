@@ -7,6 +7,7 @@
  *
  * Copyright (C) 2026 the xen-colo authors.  GPL-2.0-or-later.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -21,28 +22,30 @@
 #include "xlcolo-opts.h"
 #include "xlcolo-run.h"
 
-char *xlc_fetch_status(const char *name, bool quiet)
+int xlc_status_open(const char *name, struct colo_chan *c, bool quiet)
 {
-    char addr[XLC_SUN_PATH_MAX + 8];
-    struct colo_chan c;
-    char *json = NULL;
+    char path[XLC_SUN_PATH_MAX + 8];
     int fd;
 
-    if (xlc_ctl_path(name, true, addr, sizeof(addr)) < 0)
-        return NULL;
-    if (!xlc_ctl_alive(addr + 5)) {
-        if (!quiet)
+    if (xlc_ctl_path(name, false, path, sizeof(path)) < 0)
+        return -1;
+    fd = xlc_ctl_connect(path);
+    if (fd < 0) {
+        if (!quiet && (errno == ENOENT || errno == ECONNREFUSED))
             colo_err("domain '%s' is not protected by COLO on this host (no engine answers "
-                     "on %s)", name, addr + 5);
-        return NULL;
+                     "on %s)", name, path);
+        else if (!quiet)
+            colo_log_errno("cannot reach the engine of domain '%s' on %s", name, path);
+        return -1;
     }
-    if ((fd = colo_sock_connect(addr, 2000)) < 0 ||
-        colo_chan_init_sized(&c, fd, "control", COLO_MAX_TEXT) < 0)
-        return NULL;
-    if (colo_ctl_request_status(&c, &json, 5000) < 0)
-        json = NULL;
-    colo_chan_close(&c);
-    return json;
+    return colo_chan_init_sized(c, fd, "control", COLO_MAX_TEXT);
+}
+
+char *xlc_status_ask(struct colo_chan *c)
+{
+    char *json = NULL;
+
+    return colo_ctl_request_status(c, &json, 5000) < 0 ? NULL : json;
 }
 
 const char *xlc_status_field(const char *json, const char *key, char *buf, size_t cap)
@@ -125,6 +128,7 @@ int xlc_cmd_status(int argc, char **argv)
         { "json", 0, 0, 'j' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
     };
     bool json = false;
+    struct colo_chan ch;
     char err[256], *status;
     int c, rc;
 
@@ -149,7 +153,10 @@ int xlc_cmd_status(int argc, char **argv)
         colo_err("colo-status: %s", err);
         return 2;
     }
-    status = xlc_fetch_status(argv[optind], false);
+    if (xlc_status_open(argv[optind], &ch, false) < 0)
+        return 1;
+    status = xlc_status_ask(&ch);
+    colo_chan_close(&ch);
     if (!status)
         return 1;
     if (json) {
