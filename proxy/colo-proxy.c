@@ -3,6 +3,7 @@
  *
  *   colo-proxy --client IF --pvm IF --svm IF [--engine unix:PATH]
  *              [--svm-lag MS] [--max-held BYTES]
+ *   colo-proxy secondary ...      the secondary host's rewriter (secondary.h)
  *
  * A userspace bridge with COLO in the middle: frames from the client side
  * go to both VMs (the SVM must see the same input), those to the SVM with
@@ -35,6 +36,7 @@
 #include "port.h"
 #include "proxy-status.h"
 #include "rewrite.h"
+#include "secondary.h"
 
 enum { SIDE_CLIENT, SIDE_PVM, SIDE_SVM, NSIDES };
 
@@ -177,6 +179,8 @@ int main(int argc, char **argv)
     char *json;
     int o, rc = 0;
 
+    if (argc > 1 && !strcmp(argv[1], "secondary"))
+        return secondary_main(argc - 1, argv + 1);
     colo_log_init("colo-proxy", COLO_LOG_INFO);
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
