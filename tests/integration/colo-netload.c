@@ -406,7 +406,7 @@ static int requests(const char *host, int port, int conns, int reqs, int paralle
             close(c->fd);
             free(c->in.p);
             free(c->want.p);
-            c->fd = -1;
+            *c = (struct cconn){ .fd = -1 };
             open--, nest--, finished++;
         }
     }
@@ -415,6 +415,14 @@ static int requests(const char *host, int port, int conns, int reqs, int paralle
                finished, conns, max_open);
     else
         printf("ok %d max-open %d\n", answered, max_open);
+    for (int i = 0; i < parallel; i++) {
+        if (cs[i].fd >= 0)
+            close(cs[i].fd);
+        free(cs[i].in.p);
+        free(cs[i].want.p);
+    }
+    free(cs);
+    free(p);
     return fail ? 1 : 0;
 }
 
@@ -448,6 +456,7 @@ static int latency(const char *host, int port, int count)
 
             if (r <= 0) {
                 fprintf(stderr, "colo-netload: latency: no answer to request %d\n", i);
+                free(t);
                 return 1;
             }
             got += (size_t)r;
@@ -557,6 +566,7 @@ static int keep(const char *host, int port, int n, const char *file, long secs)
     struct cconn c = { .fd = connect_to(host, port, false) };
     char line[LINE_MAX_LEN];
     double deadline = now_s() + (double)secs;
+    int rc = 1;
 
     if (c.fd < 0)
         die("keep: connect");
@@ -570,7 +580,7 @@ static int keep(const char *host, int port, int n, const char *file, long secs)
         }
         if (!next_request(&c) || !read_line(c.fd, line, sizeof(line))) {
             printf("FAIL: no answer to request %d\n", c.req);
-            return 1;
+            goto out;
         }
         if (strlen(line) + 1 != c.want.len || memcmp(line, c.want.p, c.want.len - 1)) {
             size_t d = 0;
@@ -579,13 +589,15 @@ static int keep(const char *host, int port, int n, const char *file, long secs)
                 d++;
             printf("FAIL: request %d: %zu bytes, not %zu, differing from byte %zu: %.40s\n", c.req,
                    strlen(line), c.want.len - 1, d, line + d);
-            return 1;
+            goto out;
         }
     }
     printf("ok %d\n", 2 * n);
+    rc = 0;
+out:
     close(c.fd);
     free(c.want.p);
-    return 0;
+    return rc;
 }
 
 int main(int argc, char **argv)
