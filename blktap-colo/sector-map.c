@@ -213,12 +213,22 @@ static int slot_alloc(struct sector_map *m, uint64_t *slot)
     uint64_t s = m->blocks;     /* slots are dense: one per stored block */
 
     if (m->map && s >= m->mem_slots) {
-        /* Grow the mapped file by doubling, up to the mapping. */
+        /* Grow the mapped file by doubling, up to the mapping.  The space is
+         * allocated, not just the size set: a store into a mapped hole on a
+         * full file system would kill the process (SIGBUS) instead of
+         * failing this write cleanly here. */
         uint64_t want = m->mem_slots ? m->mem_slots * 2 : 256;
+        off_t len;
+        int err;
 
         if (want > m->mem_limit_slots)
             want = m->mem_limit_slots;
-        if (want <= s || ftruncate(m->file_fd, (off_t)(m->data_off + want * BLK_BYTES)) < 0) {
+        len = (off_t)(m->data_off + want * BLK_BYTES);
+        err = want <= s ? ENOSPC : posix_fallocate(m->file_fd, 0, len);
+        if (err == EOPNOTSUPP || err == EINVAL)     /* no fallocate here: size only */
+            err = ftruncate(m->file_fd, len) < 0 ? errno : 0;
+        if (err) {
+            errno = err;
             colo_log_errno("disk: cannot grow the journal to %" PRIu64 " blocks", want);
             return -1;
         }
