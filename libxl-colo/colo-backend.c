@@ -1,7 +1,9 @@
 /* colo-backend.c - the table of domain backends. */
+#include <stdbool.h>
 #include <string.h>
 
 #include "colo-backend.h"
+#include "colo-proto.h"
 
 static const struct colo_backend *const backends[] = {
     &colo_backend_sim,
@@ -14,4 +16,12 @@ const struct colo_backend *colo_backend_find(const char *name)
         if (strcmp(backends[i]->name, name) == 0)
             return backends[i];
     return NULL;
+}
+
+bool colo_page_is_zero(const void *page)
+{
+    const unsigned char *p = page;
+
+    /* Byte 0 is zero and every byte equals the next: all zero. */
+    return p[0] == 0 && memcmp(p, p + 1, COLO_PAGE_SIZE - 1) == 0;
 }

@@ -18,6 +18,7 @@
 #ifndef COLO_BACKEND_H
 #define COLO_BACKEND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -105,5 +106,9 @@ extern const struct colo_backend colo_backend_xen;
 
 /* Look a backend up by name ("sim", "xen"); NULL if there is none. */
 const struct colo_backend *colo_backend_find(const char *name);
+
+/* True if the page (COLO_PAGE_SIZE bytes) is all zeros: what a hole reads
+ * as, so digests skip such pages and the xen backend leaves them holes. */
+bool colo_page_is_zero(const void *page);
 
 #endif

@@ -70,6 +70,7 @@ static int handle_client(struct colo_ctl_server *s, int i)
 {
     struct colo_chan *c = &s->clients[i];
     struct colo_rec r;
+    uint8_t ack[16];
 
     if (colo_chan_recv(c, &r, 0) <= 0)
         return -1;
@@ -86,7 +87,9 @@ static int handle_client(struct colo_ctl_server *s, int i)
         if (!s->on_failover)
             break;
         s->on_failover(s->opaque);
-        return 0;
+        /* The acknowledgement: failover is in force, so the caller may
+         * go on (switch the flows that send this side's output to clients). */
+        return colo_chan_send(c, ack, colo_enc_failover(ack, sizeof(ack), r.u.failover.reason)) < 0 ? -1 : 0;
     case COLO_REC_CHECKPOINT_DONE:
         if (!s->on_checkpoint_done)
             break;
@@ -127,4 +130,25 @@ void colo_ctl_broadcast(struct colo_ctl_server *s, const void *rec, size_t len)
     for (int i = s->nclients - 1; i >= 0; i--)
         if (colo_chan_send(&s->clients[i], rec, len) < 0)
             drop(s, i);
+}
+
+int colo_ctl_request_status(struct colo_chan *c, char **json, int wait_ms)
+{
+    uint8_t buf[16];
+    struct colo_rec r;
+
+    if (colo_chan_send(c, buf, colo_enc_empty(buf, sizeof(buf), COLO_REC_STATUS_REQUEST)) < 0)
+        return -1;
+    do {
+        if (colo_chan_recv(c, &r, wait_ms) != 1) {
+            colo_err("no status from the daemon on the %s socket", c->what);
+            return -1;
+        }
+    } while (r.type == COLO_REC_CHECKPOINT_DONE);
+    if (r.type != COLO_REC_STATUS) {
+        colo_err("the daemon answered %s instead of STATUS", colo_rec_name(r.type));
+        return -1;
+    }
+    *json = strndup((const char *)r.u.blob.data, r.u.blob.len);
+    return *json ? 0 : -1;
 }

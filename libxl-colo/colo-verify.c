@@ -73,7 +73,7 @@ int colo_domain_digest(const struct colo_backend *be, struct colo_domain *d,
             const uint8_t *page = buf + (size_t)i * COLO_PAGE_SIZE;
             uint8_t le[8];
 
-            if (page[0] == 0 && memcmp(page, page + 1, COLO_PAGE_SIZE - 1) == 0)
+            if (colo_page_is_zero(page))
                 continue;
             for (unsigned b = 0; b < 8; b++)
                 le[b] = (uint8_t)(pfns[i] >> (8 * b));

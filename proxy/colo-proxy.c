@@ -5,6 +5,7 @@
  *   colo-proxy --primary-in ADDR --secondary-in ADDR --outdev ADDR
  *              [--vnet-hdr] [--notify-dev ADDR] [OPTIONS]
  *   OPTIONS: [--engine unix:PATH] [--control unix:PATH] [--svm-lag MS] [--max-held BYTES]
+ *   colo-proxy secondary ...      the secondary host's rewriter (secondary.h)
  *
  * On three interfaces, a userspace bridge with COLO in the middle: frames from the client side
  * go to both VMs (the SVM must see the same input), those to the SVM with
@@ -48,6 +49,7 @@
 #include "port.h"
 #include "proxy-status.h"
 #include "rewrite.h"
+#include "secondary.h"
 #include "userspace-proxy.h"
 
 /* In the compatibility mode the client side is outdev, and Xen's notify
@@ -286,6 +288,8 @@ int main(int argc, char **argv)
     char *json;
     int o, rc = 0;
 
+    if (argc > 1 && !strcmp(argv[1], "secondary"))
+        return secondary_main(argc - 1, argv + 1);
     colo_log_init("colo-proxy", COLO_LOG_INFO);
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {

@@ -8,6 +8,7 @@
 
 #include "xen-sys.h"
 #include "colo-proto.h"
+#include "colo-backend.h"
 #include "xen-policy.h"
 
 enum colo_xen_guest_kind colo_xen_guest_kind(bool hvm_container, uint32_t emulation_flags)
@@ -32,19 +33,9 @@ const char *colo_xen_guest_kind_name(enum colo_xen_guest_kind k)
     }
 }
 
-bool colo_xen_page_is_zero(const void *page)
-{
-    const unsigned char *p = page;
-    unsigned char acc = 0;
-
-    for (size_t i = 0; i < COLO_PAGE_SIZE; i++)
-        acc |= p[i];
-    return acc == 0;
-}
-
 enum colo_xen_hole_action colo_xen_hole_action(const void *page)
 {
-    return colo_xen_page_is_zero(page) ? COLO_XEN_HOLE_SKIP : COLO_XEN_HOLE_POPULATE;
+    return colo_page_is_zero(page) ? COLO_XEN_HOLE_SKIP : COLO_XEN_HOLE_POPULATE;
 }
 
 uint64_t colo_xen_dirty_merge(const unsigned long *xbits, uint64_t nbits,

@@ -24,8 +24,6 @@ enum colo_xen_guest_kind { COLO_XEN_PV, COLO_XEN_PVH, COLO_XEN_HVM };
 enum colo_xen_guest_kind colo_xen_guest_kind(bool hvm_container, uint32_t emulation_flags);
 const char *colo_xen_guest_kind_name(enum colo_xen_guest_kind k);
 
-/* True if the page (COLO_PAGE_SIZE bytes) is all zero. */
-bool colo_xen_page_is_zero(const void *page);
 
 /*
  * What write_pages does with a pfn the SVM has no page at.

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "colo-proto.h"
+#include "colo-backend.h"
 #include "xen/xen-policy.h"
 
 #define BPL (sizeof(unsigned long) * CHAR_BIT)
@@ -53,10 +54,10 @@ static void test_zero_pages(void **state)
 {
     unsigned char *page = calloc(1, COLO_PAGE_SIZE);
 
-    assert_true(colo_xen_page_is_zero(page));
+    assert_true(colo_page_is_zero(page));
     assert_int_equal(colo_xen_hole_action(page), COLO_XEN_HOLE_SKIP);
     page[COLO_PAGE_SIZE - 1] = 1;
-    assert_false(colo_xen_page_is_zero(page));
+    assert_false(colo_page_is_zero(page));
     assert_int_equal(colo_xen_hole_action(page), COLO_XEN_HOLE_POPULATE);
     page[COLO_PAGE_SIZE - 1] = 0;
     page[0] = 0x80;
