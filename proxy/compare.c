@@ -41,8 +41,8 @@ struct stream {
     bool origin;                    /* isn known */
     uint32_t isn;
     uint32_t hi;                    /* contiguous data known up to here */
-    uint8_t *buf;                   /* bytes [conn->base, hi) */
-    size_t cap;
+    uint8_t *buf;                   /* bytes [conn->base, hi), from buf + skip */
+    size_t cap, skip;               /* skip: matched bytes not yet moved out */
     struct seg *pending;
     bool syn, fin, rst, overflow;
     uint32_t fin_off;
@@ -219,18 +219,27 @@ static int stream_put(struct stream *st, uint32_t base, uint32_t off, const uint
         st->overflow = true;
         return 0;
     }
-    if (st->hi - base + len > st->cap) {
-        size_t ncap = st->cap ? st->cap * 2 : 4096;
-        uint8_t *n;
+    if (st->skip + (st->hi - base) + len > st->cap) {
+        size_t live = st->hi - base;
 
-        while (ncap < st->hi - base + len)
-            ncap *= 2;
-        if (!(n = realloc(st->buf, ncap)))
-            return -1;
-        st->buf = n;
-        st->cap = ncap;
+        /* Matched bytes are moved out only when room runs short, and only
+         * if that frees at least half: a constant cost per byte. */
+        if (st->skip && 2 * (live + len) <= st->cap) {
+            memmove(st->buf, st->buf + st->skip, live);
+            st->skip = 0;
+        } else {
+            size_t ncap = st->cap ? st->cap * 2 : 4096;
+            uint8_t *n;
+
+            while (ncap < st->skip + live + len)
+                ncap *= 2;
+            if (!(n = realloc(st->buf, ncap)))
+                return -1;
+            st->buf = n;
+            st->cap = ncap;
+        }
     }
-    memcpy(st->buf + (st->hi - base), d, len);
+    memcpy(st->buf + st->skip + (st->hi - base), d, len);
     st->hi += (uint32_t)len;
     /* Segments that now join the contiguous data. */
     for (bool again = true; again;) {
@@ -279,15 +288,16 @@ static void tcp_match(struct cmp *c, struct conn *k)
     n = (int32_t)(k->p.hi - k->s.hi) < 0 ? k->p.hi - k->base : k->s.hi - k->base;
     if (n == 0)
         return;
-    if (memcmp(k->p.buf, k->s.buf, n)) {
+    if (memcmp(k->p.buf + k->p.skip, k->s.buf + k->s.skip, n)) {
         k->diverged = true;
         c->st.divergences++;
         request(c, COLO_TRIGGER_DIVERGENCE);
         return;
     }
     k->base += n;
-    memmove(k->p.buf, k->p.buf + n, k->p.hi - k->base);
-    memmove(k->s.buf, k->s.buf + n, k->s.hi - k->base);
+    /* what is matched stays in the buffers until the room is needed */
+    k->p.skip = k->p.hi == k->base ? 0 : k->p.skip + n;
+    k->s.skip = k->s.hi == k->base ? 0 : k->s.skip + n;
 }
 
 /* Where a segment's data starts in its side's stream (fixing the origin

@@ -93,3 +93,21 @@ size_t ethgen_tcp(uint8_t *out, struct tcp_flow *f, uint8_t flags, const uint8_t
     f->seq += (uint32_t)len + ((flags & 0x03) ? 1 : 0);
     return 14 + 20 + tcplen;
 }
+
+size_t ethgen_arp(uint8_t *out, uint8_t tag)
+{
+    static const uint8_t head[22] = {
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0x00, 0x0a, 0x4d, 0x00, 0x02, 0x08, 0x06,
+        0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x01,       /* Ethernet/IPv4, request */
+    };
+    static const uint8_t addrs[20] = {
+        0x02, 0x00, 0x0a, 0x4d, 0x00, 0x02, 10, 77, 0, 2,   /* sender: the VM */
+        0, 0, 0, 0, 0, 0, 10, 77, 0, 9,                     /* who has the client? */
+    };
+
+    memset(out, 0, 60);
+    memcpy(out, head, sizeof(head));
+    memcpy(out + 22, addrs, sizeof(addrs));
+    out[59] = tag;
+    return 60;
+}

@@ -40,4 +40,8 @@ void ethgen_pair(unsigned n, int same_isn, struct tcp_flow *pvm, struct tcp_flow
  */
 size_t ethgen_tcp(uint8_t *out, struct tcp_flow *f, uint8_t flags, const uint8_t *payload, size_t len);
 
+/* An ARP request from the VM (60 bytes, tag in its padding): something a
+ * compare passes on once both VMs sent it, used to see that outdev is up. */
+size_t ethgen_arp(uint8_t *out, uint8_t tag);
+
 #endif

@@ -8,6 +8,12 @@
 PROXY=$COLO_BUILDDIR/proxy/colo-proxy
 DRIVE=$COLO_BUILDDIR/tests/integration/colo-compat-drive
 W=$WORK
+# In the sanitizer build, LeakSanitizer's stop-the-world at exit now and
+# then hangs for good (google/sanitizers#1330: seen here about once in ten
+# runs, the process spinning in sched_yield under its own tracer).  Leaks
+# are checked by the unit tests of the same code; here AddressSanitizer and
+# UBSan still check every access.
+export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
 
 start_proxy() {     # start_proxy LOG ARGS...
     local log=$1; shift
@@ -19,6 +25,8 @@ start_proxy() {     # start_proxy LOG ARGS...
 stop_proxy() {      # stop_proxy LOG: a clean exit with its final statistics
     local rc
     kill -INT "$PROXY_PID" 2>/dev/null
+    for _ in $(seq 100); do kill -0 "$PROXY_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$PROXY_PID" 2>/dev/null && kill -9 "$PROXY_PID"     # did not end within 10 s
     wait "$PROXY_PID"; rc=$?
     check "$1: colo-proxy ended cleanly (exit $rc) with its final statistics" \
         test "$rc" = 0 -a -n "$(grep '"framing_errors"' "$W/$1.out")"
