@@ -70,6 +70,7 @@ static int handle_client(struct colo_ctl_server *s, int i)
 {
     struct colo_chan *c = &s->clients[i];
     struct colo_rec r;
+    uint8_t ack[16];
 
     if (colo_chan_recv(c, &r, 0) <= 0)
         return -1;
@@ -86,7 +87,9 @@ static int handle_client(struct colo_ctl_server *s, int i)
         if (!s->on_failover)
             break;
         s->on_failover(s->opaque);
-        return 0;
+        /* The acknowledgement: failover is in force, so the caller may
+         * go on (switch the flows that send this side's output to clients). */
+        return colo_chan_send(c, ack, colo_enc_failover(ack, sizeof(ack), r.u.failover.reason)) < 0 ? -1 : 0;
     case COLO_REC_CHECKPOINT_DONE:
         if (!s->on_checkpoint_done)
             break;

@@ -12,6 +12,13 @@ struct rw_conn {
     struct flow_key key;            /* the VM's side first */
     uint32_t s_isn, off;
     bool have_s_isn, have_off;
+    /* TCP timestamps (RFC 7323) the same way: the SVM's clock value in its
+     * SYN, the PVM's as the peer echoes it.  A Linux SVM drops a handshake
+     * ACK whose echoed timestamp it never sent, so without this the SVM's
+     * connection never leaves SYN-RECV when the two SYN-ACKs were sent in
+     * different milliseconds. */
+    uint32_t s_tsval, ts_off;
+    bool have_s_ts, have_ts_off;
 };
 
 struct rewriter {
@@ -28,26 +35,52 @@ static void put_be32(uint8_t *p, uint32_t v)
     p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
 }
 
-/* RFC 1624: the checksum after a 32-bit field changed from old to new. */
-static void csum_replace32(uint8_t *csum, uint32_t old, uint32_t new)
+/*
+ * Write a 32-bit field at offset o of a TCP segment t and keep its checksum
+ * right (RFC 1624: HC' = ~(~HC + ~m + m') for each 16-bit word m that
+ * changes).  Word by word from the segment's start, because a timestamp
+ * option need not be 16-bit aligned.
+ */
+static void tcp_set32(uint8_t *t, size_t o, uint32_t v)
 {
-    uint32_t s = (uint16_t)~(csum[0] << 8 | csum[1]);
+    size_t w0 = o & ~(size_t)1, w1 = (o + 4 + 1) & ~(size_t)1;
+    uint16_t old[3];
+    uint32_t s = (uint16_t)~(t[16] << 8 | t[17]);
 
-    s += (uint16_t)~(old >> 16);
-    s += (uint16_t)~old;
-    s += new >> 16;
-    s += new & 0xffff;
+    for (size_t w = w0; w < w1; w += 2)
+        old[(w - w0) / 2] = (uint16_t)(t[w] << 8 | t[w + 1]);
+    put_be32(t + o, v);
+    for (size_t w = w0; w < w1; w += 2) {
+        s += (uint16_t)~old[(w - w0) / 2];
+        s += (uint32_t)(t[w] << 8 | t[w + 1]);
+    }
     while (s >> 16)
         s = (s & 0xffff) + (s >> 16);
     s = (uint16_t)~s;
-    csum[0] = (uint8_t)(s >> 8);
-    csum[1] = (uint8_t)s;
+    t[16] = (uint8_t)(s >> 8);
+    t[17] = (uint8_t)s;
 }
 
-static void set32(uint8_t *field, uint8_t *csum, uint32_t v)
+/* The offset of the timestamp option's TSval in the TCP header t of hlen
+ * bytes (TSecr follows it), or 0 if there is none. */
+static size_t ts_option(const uint8_t *t, size_t hlen)
 {
-    csum_replace32(csum, be32(field), v);
-    put_be32(field, v);
+    size_t i = 20;
+
+    while (i < hlen) {
+        if (t[i] == 0)                  /* end of options */
+            return 0;
+        if (t[i] == 1) {                /* no-op */
+            i++;
+            continue;
+        }
+        if (i + 1 >= hlen || t[i + 1] < 2 || i + t[i + 1] > hlen)
+            return 0;                   /* malformed: leave the frame alone */
+        if (t[i] == 8 && t[i + 1] == 10)
+            return i + 2;
+        i += t[i + 1];
+    }
+    return 0;
 }
 
 struct rewriter *rw_new(void)
@@ -88,44 +121,58 @@ static struct rw_conn *find(struct rewriter *r, const struct flow_key *key, bool
     return k;
 }
 
-/* The frame's TCP header if it is a TCP frame (writable: it is ours). */
-static uint8_t *tcp_of(uint8_t *frame, size_t len, struct pkt *p)
+/* The frame's TCP header if it is a TCP frame (writable: it is ours), and
+ * the offset of its timestamp option (0: none). */
+static uint8_t *tcp_of(uint8_t *frame, size_t len, struct pkt *p, size_t *ts)
 {
     const char *why;
+    uint8_t *t;
 
     if (pkt_parse(frame, len, p, &why) < 0 || p->kind != PKT_TCP)
         return NULL;
-    return frame + (p->l4 - frame);
+    t = frame + (p->l4 - frame);
+    *ts = ts_option(t, (size_t)(p->payload - p->l4));
+    return t;
 }
 
 int rw_svm_out(struct rewriter *r, uint8_t *frame, size_t len, bool out)
 {
     struct pkt p;
-    uint8_t *t = tcp_of(frame, len, &p);
+    size_t ts;
+    uint8_t *t = tcp_of(frame, len, &p, &ts);
     struct rw_conn *k;
 
     if (!t)
         return -1;
     if (p.flags & TCP_SYN) {
-        /* The SVM's initial sequence number (SYN-ACK as a server, SYN as
-         * a client): the offset follows from the client's first ack. */
+        /* The SVM's initial sequence number and clock (SYN-ACK as a server,
+         * SYN as a client): the offsets follow from the peer's first ack.
+         * A different ISN on a known connection is a new one on the same
+         * addresses and ports: start again. */
         if (!(k = find(r, &p.key, true)))
             return -1;
+        if (k->have_off && k->s_isn != p.seq)
+            k->have_off = k->have_ts_off = false, k->off = k->ts_off = 0;
         if (!k->have_off) {
             k->s_isn = p.seq;
             k->have_s_isn = true;
+            k->have_s_ts = ts != 0;
+            k->s_tsval = ts ? be32(t + ts) : 0;
         }
     }
-    if (!out || !(k = find(r, &p.key, false)) || !k->have_off || !k->off)
+    if (!out || !(k = find(r, &p.key, false)) || !k->have_off || (!k->off && !k->ts_off))
         return 0;
-    set32(t + 4, t + 16, p.seq - k->off);
+    tcp_set32(t, 4, p.seq - k->off);
+    if (ts && k->have_ts_off)
+        tcp_set32(t, ts, be32(t + ts) - k->ts_off);
     return 1;
 }
 
 int rw_client_to_svm(struct rewriter *r, uint8_t *frame, size_t len)
 {
     struct pkt p;
-    uint8_t *t = tcp_of(frame, len, &p);
+    size_t ts;
+    uint8_t *t = tcp_of(frame, len, &p, &ts);
     struct flow_key key;
     struct rw_conn *k;
 
@@ -142,13 +189,18 @@ int rw_client_to_svm(struct rewriter *r, uint8_t *frame, size_t len)
     if (!k->have_off) {
         if (!k->have_s_isn)
             return 0;
-        /* The client acknowledges the PVM's ISN + 1. */
+        /* The client acknowledges the PVM's ISN + 1, and echoes the
+         * timestamp of the PVM's SYN-ACK. */
         k->off = k->s_isn - (p.ack - 1);
         k->have_off = true;
+        k->have_ts_off = ts && k->have_s_ts;
+        k->ts_off = k->have_ts_off ? k->s_tsval - be32(t + ts + 4) : 0;
     }
-    if (!k->off)
+    if (!k->off && !k->ts_off)
         return 0;
-    set32(t + 8, t + 16, p.ack + k->off);
+    tcp_set32(t, 8, p.ack + k->off);
+    if (ts && k->have_ts_off)
+        tcp_set32(t, ts + 4, be32(t + ts + 4) + k->ts_off);
     return 1;
 }
 

@@ -13,9 +13,12 @@
  *                   output goes to clients (after failover), so clients keep
  *                   seeing the numbers they know.
  *
- * Checksums are fixed up incrementally (RFC 1624).  At every checkpoint the
- * SVM takes the PVM's state, its own numbers become the PVM's, and every
- * offset is reset to 0.
+ * TCP timestamps are translated the same way (the SVM's clock differs from
+ * the PVM's): the offset comes from the SVM's SYN-ACK and the timestamp the
+ * client echoes in its first acknowledgement; TSecr is translated towards
+ * the SVM, TSval from it after failover.  Checksums are fixed up
+ * incrementally (RFC 1624).  At every checkpoint the SVM takes the PVM's
+ * state, its own numbers become the PVM's, and every offset is reset to 0.
  */
 #ifndef COLO_REWRITE_H
 #define COLO_REWRITE_H

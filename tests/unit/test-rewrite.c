@@ -81,6 +81,28 @@ static size_t tcp(bool from_vm, uint32_t seq, uint32_t ack, uint8_t flags, const
 #define ACK 0x10
 #define PSH 0x08
 
+/* A TCP frame (IPv4) with a timestamp option after `nops` no-op bytes (an
+ * odd count puts TSval and TSecr at odd offsets). */
+static size_t tcp_ts(bool from_vm, uint32_t seq, uint32_t ack, uint8_t flags, uint32_t tsval,
+                     uint32_t tsecr, int nops)
+{
+    size_t t = 34, olen = ((size_t)nops + 10 + 3) & ~(size_t)3, n = tcp(from_vm, seq, ack, flags, NULL, false);
+    uint8_t *o = f + t + 20;
+
+    assert_int_equal(n, t + 20);
+    memset(o, 0, olen);                 /* end-of-options padding */
+    memset(o, 1, (size_t)nops);
+    o[nops] = 8, o[nops + 1] = 10;
+    for (int i = 0; i < 4; i++) {
+        o[nops + 2 + i] = (uint8_t)(tsval >> (24 - 8 * i));
+        o[nops + 6 + i] = (uint8_t)(tsecr >> (24 - 8 * i));
+    }
+    f[t + 12] = (uint8_t)((20 + olen) / 4 << 4);
+    f[14 + 3] = (uint8_t)(40 + olen);
+    fix_checksum(14, false, t, 20 + olen);
+    return t + 20 + olen;
+}
+
 static void run(bool v6)
 {
     struct rewriter *r = rw_new();
@@ -124,6 +146,63 @@ static void run(bool v6)
 static void test_ipv4(void **state) { (void)state; run(false); }
 static void test_ipv6(void **state) { (void)state; run(true); }
 
+/* Timestamps: the SVM must see its own clock echoed (a Linux SVM drops a
+ * handshake ACK echoing a value it never sent), clients the PVM's. */
+static void ts_run(int nops)
+{
+    struct rewriter *r = rw_new();
+    const uint32_t PISN = 1000, SISN = 2000000, CISN = 77, PTS = 500000, STS = 4294967000u;
+    const size_t tsv = 34 + 20 + (size_t)nops + 2;     /* TSval; TSecr 4 bytes on */
+    size_t n;
+
+    n = tcp_ts(true, SISN, CISN + 1, SYN | ACK, STS, 9, nops);
+    assert_int_equal(rw_svm_out(r, f, n, false), 0);
+    /* The client's first ACK echoes the PVM's SYN-ACK clock. */
+    n = tcp_ts(false, CISN + 1, PISN + 1, ACK, 10, PTS, nops);
+    assert_int_equal(rw_client_to_svm(r, f, n), 1);
+    assert_int_equal(rd32(f + tsv + 4), STS);
+    assert_int_equal(rd32(f + tsv), 10);                /* the client's own clock untouched */
+    assert_int_equal(rd32(f + 34 + 8), SISN + 1);
+    assert_true(rw_tcp_checksum_ok(f, n));
+    /* Later echoes move with the PVM's clock (and wrap around 2^32). */
+    n = tcp_ts(false, CISN + 1, PISN + 1, ACK, 20, PTS + 700, nops);
+    assert_int_equal(rw_client_to_svm(r, f, n), 1);
+    assert_int_equal(rd32(f + tsv + 4), STS + 700);
+    assert_true(rw_tcp_checksum_ok(f, n));
+    /* After failover the SVM's clock goes out as the PVM's. */
+    n = tcp_ts(true, SISN + 1, CISN + 1, ACK, STS + 900, 20, nops);
+    assert_int_equal(rw_svm_out(r, f, n, true), 1);
+    assert_int_equal(rd32(f + tsv), PTS + 900);
+    assert_int_equal(rd32(f + tsv + 4), 20);
+    assert_int_equal(rd32(f + 34 + 4), PISN + 1);
+    assert_true(rw_tcp_checksum_ok(f, n));
+    rw_free(r);
+}
+
+static void test_timestamps(void **state) { (void)state; ts_run(2); }
+static void test_timestamps_odd_offset(void **state) { (void)state; ts_run(1); }
+
+/* The same addresses and ports again, a new connection: the SVM's new ISN
+ * and clock replace the old connection's offsets. */
+static void test_new_connection_same_ports(void **state)
+{
+    struct rewriter *r = rw_new();
+    size_t n;
+
+    (void)state;
+    n = tcp_ts(true, 5000, 78, SYN | ACK, 100, 1, 2);
+    rw_svm_out(r, f, n, false);
+    n = tcp_ts(false, 78, 1001, ACK, 2, 50, 2);
+    rw_client_to_svm(r, f, n);
+    n = tcp_ts(true, 9000, 91, SYN | ACK, 300, 1, 2);   /* the new connection's SYN-ACK */
+    rw_svm_out(r, f, n, false);
+    n = tcp_ts(false, 91, 3001, ACK, 3, 250, 2);         /* PVM ISN 3000, clock 250 */
+    assert_int_equal(rw_client_to_svm(r, f, n), 1);
+    assert_int_equal(rd32(f + 34 + 8), 9001);
+    assert_int_equal(rd32(f + 34 + 20 + 2 + 2 + 4), 300);
+    rw_free(r);
+}
+
 static void test_checksum_detects_damage(void **state)
 {
     size_t n = tcp(true, 1, 2, ACK, "abc", false);
@@ -165,6 +244,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ipv4),
         cmocka_unit_test(test_ipv6),
+        cmocka_unit_test(test_timestamps),
+        cmocka_unit_test(test_timestamps_odd_offset),
+        cmocka_unit_test(test_new_connection_same_ports),
         cmocka_unit_test(test_checksum_detects_damage),
         cmocka_unit_test(test_unknown_and_garbage),
     };

@@ -1,0 +1,223 @@
+/* secondary.c - see secondary.h. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "colo-channel.h"
+#include "colo-control.h"
+#include "colo-log.h"
+#include "port.h"
+#include "rewrite.h"
+#include "secondary.h"
+
+enum { S_FORWARD, S_SVM, S_NPORTS };
+
+struct secondary {
+    struct port *ports[S_NPORTS];
+    struct rewriter *rw;
+    struct colo_chan engine;
+    struct colo_ctl_server ctl;
+    bool have_engine, have_ctl, failed_over, failed;
+    uint64_t to_svm, from_svm, checkpoints;
+};
+
+static volatile sig_atomic_t quit;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    quit = 1;
+}
+
+/* A client frame from the forward link: into the SVM's sequence space. */
+static void from_forward(void *opaque, uint8_t *frame, size_t len)
+{
+    struct secondary *s = opaque;
+
+    rw_client_to_svm(s->rw, frame, len);
+    s->to_svm++;
+    port_send(s->ports[S_SVM], frame, len);         /* a failure is logged; TCP repairs a loss */
+}
+
+/* An SVM frame: learnt from always, translated once it goes to clients. */
+static void from_svm(void *opaque, uint8_t *frame, size_t len)
+{
+    struct secondary *s = opaque;
+
+    rw_svm_out(s->rw, frame, len, s->failed_over);
+    s->from_svm++;
+    port_send(s->ports[S_FORWARD], frame, len);
+}
+
+static void on_failover(void *opaque)
+{
+    struct secondary *s = opaque;
+
+    if (!s->failed_over)
+        colo_warn("failover: the SVM's output now goes to clients, its sequence numbers "
+                  "translated for %zu connections", rw_translated(s->rw));
+    s->failed_over = true;
+}
+
+/* A checkpoint committed (the engine's broadcast, or CHECKPOINT_DONE on our
+ * control socket): the SVM now has the PVM's TCP state. */
+static void checkpoint_done(struct secondary *s)
+{
+    rw_checkpoint_done(s->rw);
+    s->checkpoints++;
+}
+
+static void on_checkpoint_done(void *opaque, uint64_t seq)
+{
+    (void)seq;
+    checkpoint_done(opaque);
+}
+
+static char *on_status(void *opaque)
+{
+    struct secondary *s = opaque;
+    char *json = NULL;
+
+    if (asprintf(&json, "{\"role\":\"proxy-secondary\",\"failed_over\":%s,\"to_svm\":%" PRIu64
+                 ",\"from_svm\":%" PRIu64 ",\"translated\":%zu,\"checkpoints\":%" PRIu64 "}",
+                 s->failed_over ? "true" : "false", s->to_svm, s->from_svm,
+                 rw_translated(s->rw), s->checkpoints) < 0)
+        return NULL;
+    return json;
+}
+
+static int usage(FILE *f, int rc)
+{
+    fprintf(f, "usage: colo-proxy secondary --forward IF --svm IF [--engine unix:PATH] "
+            "[--control unix:PATH]\n");
+    return rc;
+}
+
+static int open_all(struct secondary *s, const char *ifs[S_NPORTS], const char *engine, const char *control)
+{
+    static const char *const roles[S_NPORTS] = { "forward", "svm" };
+
+    for (int i = 0; i < S_NPORTS; i++) {
+        if (!ifs[i]) {
+            colo_err("--%s IF is required", roles[i]);
+            return 2;
+        }
+        if (!(s->ports[i] = port_open_packet(ifs[i], roles[i])))
+            return 1;
+    }
+    if (engine) {
+        int fd = colo_sock_connect(engine, 2000);
+
+        if (fd < 0 || colo_chan_init_sized(&s->engine, fd, "engine control", 1 << 20) < 0)
+            return 1;
+        s->have_engine = true;
+    }
+    if (control) {
+        if (colo_ctl_open(&s->ctl, control) < 0)
+            return 1;
+        s->ctl.opaque = s;
+        s->ctl.on_failover = on_failover;
+        s->ctl.on_checkpoint_done = on_checkpoint_done;
+        s->ctl.on_status = on_status;
+        s->have_ctl = true;
+    }
+    return (s->rw = rw_new()) ? 0 : 1;
+}
+
+/* The engine's records: CHECKPOINT_DONE resets the offsets. */
+static void engine_input(struct secondary *s)
+{
+    struct colo_rec r;
+    int got = colo_chan_recv(&s->engine, &r, 0);
+
+    if (got == 1 && r.type == COLO_REC_CHECKPOINT_DONE) {
+        checkpoint_done(s);
+    } else if (got < 0) {
+        colo_warn("lost the engine: offsets will not be reset at checkpoints any more");
+        colo_chan_close(&s->engine);
+        s->have_engine = false;
+    }
+}
+
+static void run(struct secondary *s)
+{
+    static port_frame_fn *const handlers[S_NPORTS] = { from_forward, from_svm };
+
+    while (!quit && !s->failed) {
+        struct pollfd p[S_NPORTS + 2 + COLO_CTL_MAX_CLIENTS];
+        int n = S_NPORTS + 1, nctl = 0;
+
+        for (int i = 0; i < S_NPORTS; i++)
+            p[i] = (struct pollfd){ .fd = s->ports[i]->fd, .events = POLLIN };
+        p[S_NPORTS] = (struct pollfd){ .fd = s->have_engine ? s->engine.fd : -1, .events = POLLIN };
+        if (s->have_ctl)
+            n += nctl = colo_ctl_pollfds(&s->ctl, p + n, (int)(sizeof(p) / sizeof(p[0])) - n);
+        if (poll(p, (nfds_t)n, 1000) < 0) {
+            if (errno == EINTR)
+                continue;
+            colo_log_errno("poll");
+            s->failed = true;
+            break;
+        }
+        for (int i = 0; i < S_NPORTS; i++)
+            if (p[i].revents && port_recv(s->ports[i], handlers[i], s) < 0)
+                s->failed = true;
+        if (s->have_engine && p[S_NPORTS].revents)
+            engine_input(s);
+        if (nctl)
+            colo_ctl_handle(&s->ctl, p + S_NPORTS + 1, nctl);
+    }
+}
+
+int secondary_main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "forward", 1, 0, 'f' }, { "svm", 1, 0, 's' }, { "engine", 1, 0, 'e' },
+        { "control", 1, 0, 'c' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
+    };
+    const char *ifs[S_NPORTS] = { 0 }, *engine = NULL, *control = NULL;
+    static struct secondary s;
+    char *json;
+    int o, rc;
+
+    colo_log_init("colo-proxy", COLO_LOG_INFO);
+    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (o) {
+        case 'f': ifs[S_FORWARD] = optarg; break;
+        case 's': ifs[S_SVM] = optarg; break;
+        case 'e': engine = optarg; break;
+        case 'c': control = optarg; break;
+        case 'h': return usage(stdout, 0);
+        default:  return usage(stderr, 2);
+        }
+    }
+    if (optind < argc) {
+        colo_err("unexpected argument '%s'", argv[optind]);
+        return usage(stderr, 2);
+    }
+    if ((rc = open_all(&s, ifs, engine, control)) != 0)
+        return rc;
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    signal(SIGPIPE, SIG_IGN);
+    colo_info("secondary: rewriting between %s (forward link) and %s (SVM)", ifs[S_FORWARD], ifs[S_SVM]);
+    run(&s);
+    if ((json = on_status(&s))) {
+        printf("%s\n", json);
+        free(json);
+    }
+    if (s.have_ctl)
+        colo_ctl_close(&s.ctl);
+    if (s.have_engine)
+        colo_chan_close(&s.engine);
+    for (int i = 0; i < S_NPORTS; i++)
+        port_close(s.ports[i]);
+    rw_free(s.rw);
+    return s.failed ? 1 : 0;
+}

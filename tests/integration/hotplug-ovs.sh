@@ -1,0 +1,121 @@
+# The hotplug scripts (hotplug/) against a private Open vSwitch: what each
+# sub-command sets up, that it can be repeated and undone, that bad input is
+# refused with an error naming what was wrong (and changes nothing), and
+# that under Xen - XENBUS_PATH set - parameters come from xenstore and the
+# result goes to hotplug-status / hotplug-error (a stand-in xenstore-read /
+# xenstore-write on PATH keeps the store in files).
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/ovs-lib.bash"
+trap 'ovs_cleanup; cleanup' EXIT
+if ! ovs_start; then
+    fail "a private Open vSwitch starts" "$(cat "$OVS_DIR"/*.err 2> /dev/null | head -3)"
+    exit 0
+fi
+MAC=02:00:0a:4d:00:05
+SETUP="$HOTPLUG/colo-ovs-setup" VIF="$HOTPLUG/vif-colo-ovs"
+ovs-vsctl add-br br0 -- set bridge br0 datapath_type=netdev
+ovs_netns "$NP"
+ip -n "$SW" link add vif5.0 type veth peer name eth0 netns "$NP"
+ip -n "$SW" link add fwd0 type veth peer name fwd0-peer
+cookie_flows() { ovs-ofctl dump-flows br0 | grep -c "cookie=$(printf '0xc010%012x' "$(printf %s vif5.0 | cksum | cut -d' ' -f1)")"; }
+no_flood() { ovs-ofctl show br0 | grep -A1 "($1)" | grep -q NO_FLOOD; }
+
+# 1. The vif script plugs the vif; setup protects it; again is harmless;
+#    failover re-points; teardown undoes; teardown again is harmless.
+check "vif-colo-ovs online plugs the vif into the bridge" sw "$VIF" online vif=vif5.0 bridge=br0
+check "... and brings it up" grep -q "UP" <<< "$(ip -n "$SW" link show vif5.0)"
+sw "$SETUP" setup mode=primary bridge=br0 vifname=vif5.0 forwarddev=fwd0 mac=$MAC 2> "$WORK/s1.err"
+check "setup mode=primary succeeds, adding the forward link to the bridge" test "$(ovs-vsctl port-to-br fwd0)" = br0
+check "... the proxy's three internal ports" \
+    test "$(ovs-vsctl list-ports br0 | grep -c -- '^vif5.0-x[cps]$')" = 3
+check "... seven flows under the vif's cookie ($(cookie_flows))" test "$(cookie_flows)" = 7
+check "... the vif, the forward link and the proxy ports never flooded" \
+    eval 'no_flood vif5.0 && no_flood fwd0 && no_flood vif5.0-xc && no_flood vif5.0-xp'
+check "... the PVM's output goes to the proxy's pvm port only" \
+    grep -q "in_port=$(ovs-vsctl get Interface vif5.0 ofport) actions=output:$(ovs-vsctl get Interface vif5.0-xp ofport)$" \
+    <<< "$(ovs-ofctl dump-flows br0)"
+check "... and the setup is recorded on the vif" \
+    test "$(ovs-vsctl get Interface vif5.0 external-ids:colo-role external-ids:colo-mac)" = "primary
+\"$MAC\""
+sw "$SETUP" setup mode=primary bridge=br0 vifname=vif5.0 forwarddev=fwd0 mac=$MAC 2> /dev/null
+check "setup twice: still seven flows, three ports" \
+    test "$(cookie_flows)/$(ovs-vsctl list-ports br0 | grep -c -- -x)" = 7/3
+check "failover succeeds" sw "$SETUP" failover bridge=br0 vifname=vif5.0
+check "... the PVM now goes straight to the bridge" \
+    grep -q "in_port=$(ovs-vsctl get Interface vif5.0 ofport) actions=NORMAL" <<< "$(ovs-ofctl dump-flows br0)"
+check "... recorded as failed over" test "$(ovs-vsctl get Interface vif5.0 external-ids:colo-state)" = failed-over
+check "teardown succeeds" sw "$SETUP" teardown bridge=br0 vifname=vif5.0
+check "... no flow, no proxy port left; the vif stays, floodable again" \
+    test "$(cookie_flows)/$(ovs-vsctl list-ports br0 | grep -c -- -x)/$(ovs-vsctl port-to-br vif5.0)" = 0/0/br0 -a \
+    -z "$(ovs-ofctl show br0 | grep -A1 '(vif5.0)' | grep NO_FLOOD)"
+check "teardown twice is harmless" sw "$SETUP" teardown bridge=br0 vifname=vif5.0
+
+# 2. Bad input: exit status 1, the culprit named, nothing changed.
+ports_before=$(ovs-vsctl list-ports br0)
+refused() {     # refused NAME PATTERN COMMAND...
+    local name=$1 pat=$2 rc; shift 2
+    "$@" > /dev/null 2> "$WORK/bad.err"; rc=$?
+    check "refused: $name ($(tail -1 "$WORK/bad.err" | cut -c1-90))" \
+        eval '[ $rc = 1 ] && grep -q -- "$pat" "$WORK/bad.err"'
+}
+P="mode=primary bridge=br0 vifname=vif5.0 forwarddev=fwd0"
+refused "no command" "no command" sw "$SETUP"
+refused "unknown command" "unknown command 'frobnicate'" sw "$SETUP" frobnicate
+refused "no mode" "mode (primary or secondary) is not given" sw "$SETUP" setup bridge=br0 vifname=vif5.0 forwarddev=fwd0 mac=$MAC
+refused "unknown mode" "mode 'tertiary' is neither" sw "$SETUP" setup $P mode=tertiary mac=$MAC
+refused "missing bridge" "bridge 'nosuch' does not exist" sw "$SETUP" setup $P bridge=nosuch mac=$MAC
+refused "unknown vif" "vif 'vif9.9' is not a port" sw "$SETUP" setup $P vifname=vif9.9 mac=$MAC
+refused "vif on another bridge" "is a port of bridge 'br1', not of 'br0'" \
+    eval 'ovs-vsctl add-br br1 -- set bridge br1 datapath_type=netdev -- add-port br1 vif7 -- set Interface vif7 type=internal; sw "$SETUP" setup $P vifname=vif7 mac=$MAC'
+refused "no MAC" "mac (the VM's MAC address) is not given" sw "$SETUP" setup $P
+refused "bad MAC" "mac 'zz:1' is not a MAC address" sw "$SETUP" setup $P mac=zz:1
+refused "multicast MAC" "multicast" sw "$SETUP" setup $P mac=01:00:5e:00:00:01
+refused "missing forward link" "forwarddev 'nosuchdev': no such port or interface" sw "$SETUP" setup $P forwarddev=nosuchdev mac=$MAC
+refused "vif name too long for the proxy ports" "longer than 15" sw "$SETUP" setup $P vifname=abcdefghijklm mac=$MAC
+refused "VLAN syntax" "VLAN tags" sw "$SETUP" setup $P bridge=br0.10 mac=$MAC
+refused "failover of an unprotected vif" "was not set up for COLO" sw "$SETUP" failover bridge=br0 vifname=vif5.0
+refused "bad NAME=VALUE" "bad argument" sw "$SETUP" setup 'a-b=1'
+mkdir -p "$WORK/bin"
+for t in dirname ip cksum cut tr cat; do ln -s "$(command -v $t)" "$WORK/bin/$t"; done
+refused "no ovs-vsctl on PATH" "ovs-vsctl not found" eval 'PATH=$WORK/bin sw "$SETUP" setup $P mac=$MAC'
+refused "Open vSwitch not running" "cannot reach Open vSwitch" \
+    eval 'OVS_RUNDIR=$WORK/none COLO_OVS_TIMEOUT=2 sw "$SETUP" setup $P mac=$MAC'
+refused "vif script: no bridge" "bridge is not given" sw "$VIF" online vif=vif5.0
+refused "vif script: no such vif" "vif 'vifX': no such interface" sw "$VIF" online vif=vifX bridge=br0
+refused "vif script: unknown interface type" "unknown interface type 'wifi'" sw "$VIF" online vif=vif5.0 type_if=wifi
+ovs-vsctl del-br br1
+check "nothing was changed by the refused calls" test "$(ovs-vsctl list-ports br0)" = "$ports_before" -a "$(cookie_flows)" = 0
+
+# 3. Under Xen: parameters from xenstore, results into it.
+XS=$WORK/xs
+mkdir -p "$WORK/xsbin" "$XS"
+cat > "$WORK/xsbin/xenstore-read" << EOF
+#!/bin/sh
+[ -f "$XS\$1" ] && cat "$XS\$1"
+EOF
+cat > "$WORK/xsbin/xenstore-write" << EOF
+#!/bin/sh
+while [ \$# -ge 2 ]; do mkdir -p "\$(dirname "$XS\$1")"; printf '%s' "\$2" > "$XS\$1"; shift 2; done
+EOF
+chmod +x "$WORK/xsbin"/*
+BE=/local/domain/0/backend/vif/5/0
+xs_put() { mkdir -p "$XS$BE"; printf '%s' "$2" > "$XS$BE/$1"; }
+xs_get() { cat "$XS$BE/$1" 2> /dev/null; }
+xs_put bridge br0; xs_put mac $MAC; xs_put forwarddev fwd0
+xen() { sw env PATH="$WORK/xsbin:$PATH" XENBUS_PATH=$BE "$@"; }
+ovs-vsctl del-port vif5.0
+check "xen: vif-colo-ovs online takes the bridge from xenstore" xen vif=vif5.0 "$VIF" online
+check "... and reports hotplug-status connected" test "$(xs_get hotplug-status)" = connected -a "$(ovs-vsctl port-to-br vif5.0)" = br0
+rm -f "$XS$BE/hotplug-status"
+check "xen: colo-ovs-setup setup (libxl's environment) takes bridge, mac, forwarddev from xenstore" \
+    xen mode=secondary vifname=vif5.0 index=0 "$SETUP" setup
+check "... sets up the secondary's rewriter ports and four flows" \
+    test "$(ovs-vsctl list-ports br0 | grep -c -- '^vif5.0-x[fv]$')/$(cookie_flows)" = 2/4
+check "... and reports hotplug-status connected" test "$(xs_get hotplug-status)" = connected
+xs_put bridge nosuch
+xen mode=secondary vifname=vif5.0 "$SETUP" setup 2> /dev/null
+check "xen: a failure is reported as hotplug-status error with the reason in hotplug-error ($(xs_get hotplug-error))" \
+    eval '[ "$(xs_get hotplug-status)" = error ] && grep -q "bridge .nosuch. does not exist" <<< "$(xs_get hotplug-error)"'
+xs_put bridge br0
+check "xen: vif-colo-ovs offline unplugs the vif and undoes its COLO setup" xen vif=vif5.0 "$VIF" offline
+check "... no port, no flow left" test "$(ovs-vsctl list-ports br0 | grep -c vif5.0)/$(cookie_flows)" = 0/0

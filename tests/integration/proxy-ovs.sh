@@ -1,0 +1,183 @@
+# colo-proxy on Open vSwitch: the layout of docs/networking.md, set up by
+# the hotplug scripts in a private OVS (userspace datapath), with real
+# kernels in namespaces as client, PVM and SVM.  The client talks to the VM
+# through the LAN bridge; OVS delivers its frames to the PVM and, over the
+# forward link and through the secondary's rewriter, to the SVM; the PVM's
+# output reaches the client only through the proxy.
+. "$(dirname "$0")/lib.sh"
+PROXY=$COLO_BUILDDIR/proxy/colo-proxy
+NL=$COLO_BUILDDIR/tests/integration/colo-netload
+FAKE="/usr/bin/python3 $COLO_SRCDIR/tests/integration/fake-engine.py"
+. "$(dirname "$0")/ovs-lib.bash"
+trap 'ovs_cleanup; cleanup' EXIT
+
+if ! ovs_start; then
+    fail "a private Open vSwitch starts" "$(cat "$OVS_DIR"/*.err 2> /dev/null | head -3)"
+    exit 0
+fi
+check "the layout is set up: LAN, primary and secondary bridges, vifs plugged" ovs_layout
+check "the hotplug script protects the vif on both hosts" ovs_protect
+
+in_ns() { local n=$1; shift; ip netns exec "$n" timeout 170 "$@"; }
+# Each step starts afresh: the earlier step's servers killed and every TCP
+# socket left in the three kernels aborted (ss -K) while no proxy runs, so
+# that nothing of an earlier step (a FIN the PVM retransmits, held because
+# the test's "checkpoints" cannot really copy kernel state) reaches this
+# step's proxy; and the servers listen on a port of the step's own.
+servers() {     # servers PORT [SVM-DIVERGE-WORD]: (re)start the VM servers
+    local n p
+    for n in $NP $NS; do for p in $(ip netns pids "$n"); do kill -9 "$p"; done; done
+    for n in $NC $NP $NS; do ip netns exec "$n" ss -K -tn state all > /dev/null 2>&1; done
+    in_ns "$NP" "$NL" serve "$1" > /dev/null 2>&1 & PIDS+=($!)
+    in_ns "$NS" "$NL" serve "$1" ${2:-} > /dev/null 2>&1 & PIDS+=($!)
+    # Both must listen before a client connects: a SYN only the PVM
+    # accepts is (rightly) a divergence.
+    ovs_listening "$NP" "$1" && ovs_listening "$NS" "$1"
+}
+svm_stop() { local p; for p in $(ip netns pids "$NS"); do kill -"$1" "$p"; done; }
+port_count() {  # port_count PORT rx|tx: frames OVS counted on a port of brp
+    ovs-ofctl dump-ports brp "$(ovs-vsctl get Interface "$1" ofport)" |
+        sed -n "s/.*$2 pkts=\([0-9]*\).*/\1/p"
+}
+proxies() {     # proxies LOG PROXY-ARGS...: both proxies, fresh (pids PRI, SEC)
+    local log=$1; shift
+    # (not through a shell function: $! must be timeout's own pid, which
+    # passes the SIGINT of stop() on to the daemon)
+    ip netns exec "$SW" timeout 170 "$PROXY" --client vif1.0-xc --pvm vif1.0-xp --svm vif1.0-xs "$@" \
+        > "$WORK/$log.out" 2> "$WORK/$log.err" & PRI=$!; PIDS+=($PRI)
+    ip netns exec "$SW" timeout 170 "$PROXY" secondary --forward vif2.0-xf --svm vif2.0-xv \
+        --control "unix:$WORK/$log.sctl" > "$WORK/$log.sec.out" 2> "$WORK/$log.sec.err" & SEC=$!; PIDS+=($SEC)
+    wait_for "$WORK/$log.err" "comparing" 5 && wait_for "$WORK/$log.sec.err" "rewriting" 5
+}
+stop() {        # stop PID: SIGINT, and wait (bounded) until it has written its statistics
+    kill -INT "$1" 2> /dev/null
+    for _ in $(seq 50); do kill -0 "$1" 2> /dev/null || return 0; sleep 0.1; done
+}
+stop_proxies() { stop "$PRI"; stop "$SEC"; }
+engine() {      # engine NAME DELAY-MS: a fake engine's control socket
+    bg "$1" 170 $FAKE "$WORK/$1.ctl" "$2"
+    for _ in $(seq 50); do [ -S "$WORK/$1.ctl" ] && return 0; sleep 0.1; done
+    return 1
+}
+elapsed() { echo "$2 - $1" | bc; }     # elapsed FROM TO (seconds)
+
+# 1. 10,000 requests over 200 connections (50 at a time), then 1,000
+#    connections open at once: everything answered, no divergence, no
+#    checkpoint, although the SVM's MTU (1000) makes it segment differently
+#    and each kernel picks its own initial sequence numbers.
+servers 8080
+proxies p1 --svm-lag 2000
+out=$(in_ns "$NC" "$NL" requests $VM_IP 8080 200 50 50 120)
+check "10,000 requests over 200 connections answered through OVS and the proxy ($out)" grep -q "^ok 10000 " <<< "$out"
+out=$(in_ns "$NC" "$NL" requests $VM_IP 8080 1000 2 1000 120 hold)
+check "1,000 concurrent connections, all established at once and answered ($out)" \
+    test "$out" = "ok 2000 max-open 1000"
+stop_proxies
+check "no false divergence (different MSS, segmentation and ISNs)" grep -q '"divergences":0' "$WORK/p1.out"
+check "no checkpoint was asked for" eval 'grep -q "\"checkpoints\":0," "$WORK/p1.out" &&
+    ! grep -q "asking for a checkpoint" "$WORK/p1.err"'
+tr=$(json_num "$WORK/p1.sec.out" translated)
+check "the SVM's ISNs differed: the rewriter translated $tr of 1,200 connections" test "${tr:-0}" -ge 1000
+
+echo "(${SECONDS}s)"
+# 2. The SVM answers one request differently: a checkpoint is asked for at
+#    once (long before the SVM-lag timeout), and no byte of the answer leaves
+#    before the checkpoint is done; then the PVM's answer does.
+servers 8081 secret
+engine e2 1500
+proxies p2 --engine "unix:$WORK/e2.ctl" --svm-lag 5000
+ans=$(in_ns "$NC" "$NL" ask $VM_IP 8081 tell-secret 10)
+sent=$(sed -n 's/^sent //p' <<< "$ans")
+got=$(sed -n 's/^answer \([0-9.]*\) .*/\1/p' <<< "$ans")
+req=$(sed -n 's/^request divergence //p' "$WORK/e2.out" | head -1)
+done_at=$(sed -n 's/^done //p' "$WORK/e2.out" | head -1)
+check "divergence: a checkpoint request within the timeout ($(elapsed "$sent" "${req:-0}") s after the request)" \
+    test -n "$req" -a "$(echo "${req:-99999} - $sent < 1.0" | bc)" = 1
+check "divergence: nothing released before checkpoint-done ($(elapsed "${done_at:-0}" "${got:-0}") s after it)" \
+    test -n "$got" -a -n "$done_at" -a "$(echo "${got:-0} >= ${done_at:-99999}" | bc)" = 1
+check "divergence: then the PVM's answer, not the SVM's" grep -q "answer .* RESP 0 tell-secret tell-secret" <<< "$ans"
+stop_proxies
+
+echo "(${SECONDS}s)"
+# 3. A silent SVM (its server stopped; its kernel still acknowledges): a
+#    checkpoint request once the SVM-lag timeout (500 ms) has passed.
+servers 8082
+engine e3 200
+proxies p3 --engine "unix:$WORK/e3.ctl" --svm-lag 500
+svm_stop STOP
+ans=$(in_ns "$NC" "$NL" ask $VM_IP 8082 hello 10)
+sent=$(sed -n 's/^sent //p' <<< "$ans")
+req=$(sed -n 's/^request svm-lag //p' "$WORK/e3.out" | head -1)
+check "SVM silent: a checkpoint request after the timeout ($(elapsed "$sent" "${req:-0}") s)" \
+    test -n "$req" -a "$(echo "${req:-0} - $sent >= 0.5 && ${req:-0} - $sent < 2.5" | bc)" = 1
+check "SVM silent: the PVM's answer released after the checkpoint" grep -q "answer .* RESP 0 hello hello" <<< "$ans"
+stop_proxies
+
+echo "(${SECONDS}s)"
+# 4. The held-bytes cap: 2 MB from the PVM while the SVM stays silent; the
+#    proxy asks (queue-full) each time it holds 8 KiB - less than TCP's
+#    first flight, so that every flight reaches it - and drops nothing:
+#    every frame OVS gave the proxy was released or is still held, every
+#    frame released reached OVS, every byte reached the client.
+servers 8083
+engine e4 20
+proxies p4 --engine "unix:$WORK/e4.ctl" --svm-lag 10000 --max-held 8192
+svm_stop STOP
+xp0=$(port_count vif1.0-xp tx)
+out=$(in_ns "$NC" "$NL" download $VM_IP 8083 2000000)
+xp1=$(port_count vif1.0-xp tx)
+stop_proxies
+svm_stop CONT
+n=$(grep -c "^request queue-full" "$WORK/e4.out")
+check "queue cap: checkpoint requests for queue-full ($n), none for svm-lag" \
+    test "$n" -ge 1 -a -z "$(grep '^request svm-lag' "$WORK/e4.out")"
+check "queue cap: all 2,000,000 bytes reached the client ($out)" grep -q "bytes 2000000 " <<< "$out"
+rel=$(json_num "$WORK/p4.out" released) held=$(json_num "$WORK/p4.out" held)
+check "queue cap: no frame dropped in the proxy ($rel released + $held held >= $((xp1 - xp0)) received)" \
+    test "$((${rel:-0} + ${held:-0}))" -ge "$((xp1 - xp0))" -a "$((xp1 - xp0))" -gt 100
+
+echo "(${SECONDS}s)"
+# 5. The secondary lost: failover on the primary puts the PVM straight on
+#    the bridge, no proxy in the path; then the vif is protected again.
+servers 8084
+sw "$HOTPLUG/colo-ovs-setup" failover bridge=brp vifname=vif1.0
+out=$(in_ns "$NC" "$NL" requests $VM_IP 8084 10 10 5 30)
+check "primary failover: the PVM answers with no proxy running ($out)" grep -q "^ok 100 " <<< "$out"
+sw "$HOTPLUG/colo-ovs-setup" teardown bridge=brp vifname=vif1.0
+ports=$(ovs-vsctl list-ports brp) flows=$(ovs-ofctl dump-flows brp)
+check "teardown removes the proxy ports and every flow of the vif" \
+    eval '[ -n "$ports" ] && [ -n "$flows" ] && ! grep -q -- -x <<< "$ports" && ! grep -q c0100000 <<< "$flows"'
+check "... and the vif can be protected again" sw "$HOTPLUG/colo-ovs-setup" setup mode=primary bridge=brp \
+    vifname=vif1.0 forwarddev=p-fwd mac=$VM_MAC
+
+echo "(${SECONDS}s)"
+# 6. The primary host dies: its uplink is cut, the secondary fails over.  A
+#    connection opened before (the client knows the PVM's sequence numbers)
+#    carries on with the SVM; new ones too; the LAN learns where the MAC is.
+servers 8085
+proxies p6 --svm-lag 2000
+rm -f "$WORK/go"
+in_ns "$NC" "$NL" keep $VM_IP 8085 20 "$WORK/go" 60 > "$WORK/keep.out" 2>&1 &
+wait_for "$WORK/keep.out" "first 20" 20
+ovs-vsctl del-port brn n-p                              # the primary host is gone
+stop "$PRI"
+ack=$("$COLO_BUILDDIR/tests/integration/colo-rec" "unix:$WORK/p6.sctl" FAILOVER)
+check "the secondary's rewriter acknowledges FAILOVER ($ack)" test "$ack" = FAILOVER
+check "secondary failover: the hotplug script re-points the flows" \
+    sw "$HOTPLUG/colo-ovs-setup" failover bridge=brs vifname=vif2.0
+fdb=$(ovs-appctl fdb/show brn | awk -v m=$VM_MAC '$3 == m { print $1 }')
+check "the announce taught the LAN that the VM's MAC is behind the secondary now (port $fdb)" \
+    test -n "$fdb" -a "$fdb" = "$(ovs-vsctl get Interface n-s ofport)"
+touch "$WORK/go"
+for _ in $(seq 200); do grep -q -E "^(ok|FAIL)" "$WORK/keep.out" && break; sleep 0.1; done
+check "a connection opened before failover carries on with the SVM ($(tail -1 "$WORK/keep.out"))" \
+    grep -q "^ok 40" "$WORK/keep.out"
+out=$(in_ns "$NC" "$NL" requests $VM_IP 8085 20 10 10 30)
+check "new connections are answered by the SVM ($out)" grep -q "^ok 200 " <<< "$out"
+stop "$SEC"
+check "the rewriter went on translating after failover" grep -q '"failed_over":true' "$WORK/p6.sec.out"
+check "no crash: every proxy ended with its statistics" \
+    test "$(cat "$WORK"/p[1-6].out "$WORK"/p[1-6].sec.out | grep -c '{')" = 10
+check "no sanitizer report from either proxy" \
+    test -z "$(grep -l -E 'ERROR: (Address|Undefined|Leak)Sanitizer|runtime error' "$WORK"/p*.err)"
+echo "proxy-ovs.sh: ${SECONDS}s"
