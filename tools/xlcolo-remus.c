@@ -464,8 +464,8 @@ int xlc_cmd_remus(int argc, char **argv, const struct xlc_invocation *inv)
     close(m.ready_fd);
     m.ready_fd = -1;
     if (xlc_write_all(m.r.to, "protected\n", 10) < 0)
-        colo_warn("could not tell the receiving side that %s is protected (it will notice "
-                  "its engine running)", m.dom.name);
+        colo_warn("could not tell the receiving side that %s is protected: it went away "
+                  "(the engines are connected; the status below will tell)", m.dom.name);
     receiver_close(&m.r);
     m.r.handed_over = true;
     colo_info("%s (id %u) is protected by COLO; secondary at %s.  Status: xl-colo "
