@@ -41,8 +41,8 @@ struct stream {
     bool origin;                    /* isn known */
     uint32_t isn;
     uint32_t hi;                    /* contiguous data known up to here */
-    uint8_t *buf;                   /* bytes [conn->base, hi) */
-    size_t cap;
+    uint8_t *buf;                   /* bytes [conn->base, hi) at buf + start */
+    size_t start, cap;
     struct seg *pending;
     bool syn, fin, rst, overflow;
     uint32_t fin_off;
@@ -219,18 +219,28 @@ static int stream_put(struct stream *st, uint32_t base, uint32_t off, const uint
         st->overflow = true;
         return 0;
     }
-    if (st->hi - base + len > st->cap) {
-        size_t ncap = st->cap ? st->cap * 2 : 4096;
+    if (st->start + (st->hi - base) + len > st->cap) {
+        size_t used = st->hi - base, ncap = st->cap ? st->cap : 4096;
         uint8_t *n;
 
-        while (ncap < st->hi - base + len)
+        /* Matched bytes are dropped from the front by moving the start
+         * (tcp_match); they are reclaimed here, and only once they are at
+         * least as many as the bytes kept, so that each byte is moved a
+         * bounded number of times however far one side runs ahead. */
+        if (st->start >= used) {
+            memmove(st->buf, st->buf + st->start, used);
+            st->start = 0;
+        }
+        while (ncap < st->start + used + len)
             ncap *= 2;
-        if (!(n = realloc(st->buf, ncap)))
-            return -1;
-        st->buf = n;
-        st->cap = ncap;
+        if (ncap > st->cap) {
+            if (!(n = realloc(st->buf, ncap)))
+                return -1;
+            st->buf = n;
+            st->cap = ncap;
+        }
     }
-    memcpy(st->buf + (st->hi - base), d, len);
+    memcpy(st->buf + st->start + (st->hi - base), d, len);
     st->hi += (uint32_t)len;
     /* Segments that now join the contiguous data. */
     for (bool again = true; again;) {
@@ -279,15 +289,15 @@ static void tcp_match(struct cmp *c, struct conn *k)
     n = (int32_t)(k->p.hi - k->s.hi) < 0 ? k->p.hi - k->base : k->s.hi - k->base;
     if (n == 0)
         return;
-    if (memcmp(k->p.buf, k->s.buf, n)) {
+    if (memcmp(k->p.buf + k->p.start, k->s.buf + k->s.start, n)) {
         k->diverged = true;
         c->st.divergences++;
         request(c, COLO_TRIGGER_DIVERGENCE);
         return;
     }
     k->base += n;
-    memmove(k->p.buf, k->p.buf + n, k->p.hi - k->base);
-    memmove(k->s.buf, k->s.buf + n, k->s.hi - k->base);
+    k->p.start = k->p.hi == k->base ? 0 : k->p.start + n;
+    k->s.start = k->s.hi == k->base ? 0 : k->s.start + n;
 }
 
 /* Where a segment's data starts in its side's stream (fixing the origin
