@@ -216,13 +216,19 @@ colo_primary_alone_flows() {    # MAC
     colo_input_flows "$1" "output:$OF_VIF"
 }
 
-# The secondary: the forward link and the SVM meet only through the
-# rewriter (its "forward" port and its "svm" port).
+# The secondary: what comes over the forward link reaches the SVM only
+# through the rewriter (its "forward" port, then its "svm" port).  The
+# SVM's output needs no rewriting before failover - the comparator counts
+# offsets - but the rewriter must see the SVM's SYNs (initial sequence
+# number and clock) before the client's first ACK: those go through it, in
+# order, and everything else straight to the forward link.
 colo_secondary_flows() {        # MAC
     echo "priority=200,in_port=$OF_FWD,actions=output:$OF_Xf"
     echo "priority=200,in_port=$OF_Xf,actions=output:$OF_FWD"
     echo "priority=200,in_port=$OF_Xv,actions=output:$OF_VIF"
-    echo "priority=200,in_port=$OF_VIF,actions=output:$OF_Xv"
+    echo "priority=210,in_port=$OF_VIF,tcp,tcp_flags=+syn,actions=output:$OF_Xv"
+    echo "priority=210,in_port=$OF_VIF,tcp6,tcp_flags=+syn,actions=output:$OF_Xv"
+    echo "priority=200,in_port=$OF_VIF,actions=output:$OF_FWD"
 }
 
 # The secondary after failover: the rewriter's forward port now faces the

@@ -109,8 +109,8 @@ check "... and reports hotplug-status connected" test "$(xs_get hotplug-status)"
 rm -f "$XS$BE/hotplug-status"
 check "xen: colo-ovs-setup setup (libxl's environment) takes bridge, mac, forwarddev from xenstore" \
     xen mode=secondary vifname=vif5.0 index=0 "$SETUP" setup
-check "... sets up the secondary's rewriter ports and four flows" \
-    test "$(ovs-vsctl list-ports br0 | grep -c -- '^vif5.0-x[fv]$')/$(cookie_flows)" = 2/4
+check "... sets up the secondary's rewriter ports and six flows" \
+    test "$(ovs-vsctl list-ports br0 | grep -c -- '^vif5.0-x[fv]$')/$(cookie_flows)" = 2/6
 check "... and reports hotplug-status connected" test "$(xs_get hotplug-status)" = connected
 xs_put bridge nosuch
 xen mode=secondary vifname=vif5.0 "$SETUP" setup 2> /dev/null
