@@ -142,9 +142,16 @@ static void release_head(struct cmp *c, struct conn *k)
 /* May this TCP frame go out?  See compare.h for the rule. */
 static bool tcp_ready(const struct conn *k, const struct held *h)
 {
+    uint32_t matched = k->base;
+
+    /* A FIN takes a sequence number of its own.  Once both sides' FINs
+     * stand at the match point, a frame after it (the VM closed first and
+     * now acknowledges the client's FIN) is past no unmatched data. */
+    if (k->p.fin && k->s.fin && k->p.fin_off == k->s.fin_off && k->base == k->p.fin_off)
+        matched++;
     if ((h->flags & TCP_SYN) && !k->s.syn)
         return false;
-    if (h->end > k->base && h->end - k->base < WINDOW)   /* data not yet matched */
+    if (h->end > matched && h->end - matched < WINDOW)  /* data not yet matched */
         return false;
     if ((h->flags & TCP_FIN) &&
         !(k->s.fin && k->s.fin_off == h->fin_off && k->base >= h->fin_off))

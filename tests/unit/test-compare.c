@@ -274,6 +274,24 @@ static void test_fin_and_rst_must_match(void **state)
     assert_int_equal(released, 1);                      /* data matches, FIN does not yet */
     S(tcp4(SISN + 4, CISN + 1, TCP_ACK | TCP_FIN, NULL, false));
     assert_int_equal(released, 2);
+    /* The VM closed first: its acknowledgement of the client's FIN comes
+     * after its own FIN, one sequence number past the data.  It goes out
+     * once the SVM has acknowledged as far (and not before). */
+    P(tcp4(PISN + 5, CISN + 2, TCP_ACK, NULL, false));
+    assert_int_equal(released, 2);
+    S(tcp4(SISN + 5, CISN + 2, TCP_ACK, NULL, false));
+    assert_int_equal(released, 3);
+    assert_int_equal(requests[COLO_TRIGGER_DIVERGENCE], 0);
+    cmp_free(c);
+
+    /* ... but not past a FIN the SVM has not sent */
+    c = make();
+    handshake(c);
+    P(tcp4(PISN + 1, CISN + 1, TCP_ACK | TCP_FIN, "bye", false));
+    S(tcp4(SISN + 1, CISN + 1, TCP_ACK, "bye", false));
+    P(tcp4(PISN + 5, CISN + 2, TCP_ACK, NULL, false));
+    S(tcp4(SISN + 4, CISN + 2, TCP_ACK, NULL, false));
+    assert_int_equal(released, 1);
     cmp_free(c);
 
     c = make();
