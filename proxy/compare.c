@@ -234,7 +234,7 @@ static int stream_put(struct stream *st, uint32_t base, uint32_t off, const uint
          * (tcp_match); they are reclaimed here, and only once they are at
          * least as many as the bytes kept, so that each byte is moved a
          * bounded number of times however far one side runs ahead. */
-        if (st->start >= used) {
+        if (st->start && st->start >= used) {
             memmove(st->buf, st->buf + st->start, used);
             st->start = 0;
         }
