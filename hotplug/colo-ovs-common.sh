@@ -67,16 +67,20 @@ colo_param() {
 }
 
 # NAME=VALUE arguments into variables (Xen scripts accept both forms);
-# the first word without '=' is the command.
+# the first word without '=' is the command.  Only the parameters the
+# scripts know: an argument must not be able to set PATH or the like.
+COLO_PARAMS="mode bridge vifname vif forwarddev mac index type_if INTERFACE XENBUS_PATH"
 colo_args() {
-    local a
+    local a k
     command=
     for a in "$@"; do
         case $a in
-        [a-zA-Z_]*=*)
-            local k=${a%%=*}
-            case $k in *[!a-zA-Z0-9_]*) colo_fatal "bad argument '$a'" ;; esac
-            printf -v "$k" '%s' "${a#*=}" ;;
+        *=*)
+            k=${a%%=*}
+            case " $COLO_PARAMS " in
+            *" $k "*) printf -v "$k" '%s' "${a#*=}" ;;
+            *) colo_fatal "unknown parameter '$k' in '$a' (known: $COLO_PARAMS)" ;;
+            esac ;;
         *)  [ -n "$command" ] || command=$a ;;
         esac
     done

@@ -74,7 +74,7 @@ refused "missing forward link" "forwarddev 'nosuchdev': no such port or interfac
 refused "vif name too long for the proxy ports" "longer than 15" sw "$SETUP" setup $P vifname=abcdefghijklm mac=$MAC
 refused "VLAN syntax" "VLAN tags" sw "$SETUP" setup $P bridge=br0.10 mac=$MAC
 refused "failover of an unprotected vif" "was not set up for COLO" sw "$SETUP" failover bridge=br0 vifname=vif5.0
-refused "bad NAME=VALUE" "bad argument" sw "$SETUP" setup 'a-b=1'
+refused "unknown NAME=VALUE" "unknown parameter 'PATH'" sw "$SETUP" setup PATH=/tmp $P mac=$MAC
 mkdir -p "$WORK/bin"
 for t in dirname ip cksum cut tr cat; do ln -s "$(command -v $t)" "$WORK/bin/$t"; done
 refused "no ovs-vsctl on PATH" "ovs-vsctl not found" eval 'PATH=$WORK/bin sw "$SETUP" setup $P mac=$MAC'
