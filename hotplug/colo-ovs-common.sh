@@ -67,16 +67,20 @@ colo_param() {
 }
 
 # NAME=VALUE arguments into variables (Xen scripts accept both forms);
-# the first word without '=' is the command.
+# the first word without '=' is the command.  Only the parameters the
+# scripts know: an argument must not be able to set PATH or the like.
+COLO_PARAMS="mode bridge vifname vif forwarddev mac index type_if INTERFACE XENBUS_PATH"
 colo_args() {
-    local a
+    local a k
     command=
     for a in "$@"; do
         case $a in
-        [a-zA-Z_]*=*)
-            local k=${a%%=*}
-            case $k in *[!a-zA-Z0-9_]*) colo_fatal "bad argument '$a'" ;; esac
-            printf -v "$k" '%s' "${a#*=}" ;;
+        *=*)
+            k=${a%%=*}
+            case " $COLO_PARAMS " in
+            *" $k "*) printf -v "$k" '%s' "${a#*=}" ;;
+            *) colo_fatal "unknown parameter '$k' in '$a' (known: $COLO_PARAMS)" ;;
+            esac ;;
         *)  [ -n "$command" ] || command=$a ;;
         esac
     done
@@ -216,13 +220,19 @@ colo_primary_alone_flows() {    # MAC
     colo_input_flows "$1" "output:$OF_VIF"
 }
 
-# The secondary: the forward link and the SVM meet only through the
-# rewriter (its "forward" port and its "svm" port).
+# The secondary: what comes over the forward link reaches the SVM only
+# through the rewriter (its "forward" port, then its "svm" port).  The
+# SVM's output needs no rewriting before failover - the comparator counts
+# offsets - but the rewriter must see the SVM's SYNs (initial sequence
+# number and clock) before the client's first ACK: those go through it, in
+# order, and everything else straight to the forward link.
 colo_secondary_flows() {        # MAC
     echo "priority=200,in_port=$OF_FWD,actions=output:$OF_Xf"
     echo "priority=200,in_port=$OF_Xf,actions=output:$OF_FWD"
     echo "priority=200,in_port=$OF_Xv,actions=output:$OF_VIF"
-    echo "priority=200,in_port=$OF_VIF,actions=output:$OF_Xv"
+    echo "priority=210,in_port=$OF_VIF,tcp,tcp_flags=+syn,actions=output:$OF_Xv"
+    echo "priority=210,in_port=$OF_VIF,tcp6,tcp_flags=+syn,actions=output:$OF_Xv"
+    echo "priority=200,in_port=$OF_VIF,actions=output:$OF_FWD"
 }
 
 # The secondary after failover: the rewriter's forward port now faces the

@@ -41,8 +41,8 @@ struct stream {
     bool origin;                    /* isn known */
     uint32_t isn;
     uint32_t hi;                    /* contiguous data known up to here */
-    uint8_t *buf;                   /* bytes [conn->base, hi), from buf + skip */
-    size_t cap, skip;               /* skip: matched bytes not yet moved out */
+    uint8_t *buf;                   /* bytes [conn->base, hi) at buf + start */
+    size_t start, cap;
     struct seg *pending;
     bool syn, fin, rst, overflow;
     uint32_t fin_off;
@@ -142,9 +142,16 @@ static void release_head(struct cmp *c, struct conn *k)
 /* May this TCP frame go out?  See compare.h for the rule. */
 static bool tcp_ready(const struct conn *k, const struct held *h)
 {
+    uint32_t matched = k->base;
+
+    /* A FIN takes a sequence number of its own.  Once both sides' FINs
+     * stand at the match point, a frame after it (the VM closed first and
+     * now acknowledges the client's FIN) is past no unmatched data. */
+    if (k->p.fin && k->s.fin && k->p.fin_off == k->s.fin_off && k->base == k->p.fin_off)
+        matched++;
     if ((h->flags & TCP_SYN) && !k->s.syn)
         return false;
-    if (h->end > k->base && h->end - k->base < WINDOW)   /* data not yet matched */
+    if (h->end > matched && h->end - matched < WINDOW)  /* data not yet matched */
         return false;
     if ((h->flags & TCP_FIN) &&
         !(k->s.fin && k->s.fin_off == h->fin_off && k->base >= h->fin_off))
@@ -219,27 +226,28 @@ static int stream_put(struct stream *st, uint32_t base, uint32_t off, const uint
         st->overflow = true;
         return 0;
     }
-    if (st->skip + (st->hi - base) + len > st->cap) {
-        size_t live = st->hi - base;
+    if (st->start + (st->hi - base) + len > st->cap) {
+        size_t used = st->hi - base, ncap = st->cap ? st->cap : 4096;
+        uint8_t *n;
 
-        /* Matched bytes are moved out only when room runs short, and only
-         * if that frees at least half: a constant cost per byte. */
-        if (st->skip && 2 * (live + len) <= st->cap) {
-            memmove(st->buf, st->buf + st->skip, live);
-            st->skip = 0;
-        } else {
-            size_t ncap = st->cap ? st->cap * 2 : 4096;
-            uint8_t *n;
-
-            while (ncap < st->skip + live + len)
-                ncap *= 2;
+        /* Matched bytes are dropped from the front by moving the start
+         * (tcp_match); they are reclaimed here, and only once they are at
+         * least as many as the bytes kept, so that each byte is moved a
+         * bounded number of times however far one side runs ahead. */
+        if (st->start && st->start >= used) {
+            memmove(st->buf, st->buf + st->start, used);
+            st->start = 0;
+        }
+        while (ncap < st->start + used + len)
+            ncap *= 2;
+        if (ncap > st->cap) {
             if (!(n = realloc(st->buf, ncap)))
                 return -1;
             st->buf = n;
             st->cap = ncap;
         }
     }
-    memcpy(st->buf + st->skip + (st->hi - base), d, len);
+    memcpy(st->buf + st->start + (st->hi - base), d, len);
     st->hi += (uint32_t)len;
     /* Segments that now join the contiguous data. */
     for (bool again = true; again;) {
@@ -288,16 +296,15 @@ static void tcp_match(struct cmp *c, struct conn *k)
     n = (int32_t)(k->p.hi - k->s.hi) < 0 ? k->p.hi - k->base : k->s.hi - k->base;
     if (n == 0)
         return;
-    if (memcmp(k->p.buf + k->p.skip, k->s.buf + k->s.skip, n)) {
+    if (memcmp(k->p.buf + k->p.start, k->s.buf + k->s.start, n)) {
         k->diverged = true;
         c->st.divergences++;
         request(c, COLO_TRIGGER_DIVERGENCE);
         return;
     }
     k->base += n;
-    /* what is matched stays in the buffers until the room is needed */
-    k->p.skip = k->p.hi == k->base ? 0 : k->p.skip + n;
-    k->s.skip = k->s.hi == k->base ? 0 : k->s.skip + n;
+    k->p.start = k->p.hi == k->base ? 0 : k->p.start + n;
+    k->s.start = k->s.hi == k->base ? 0 : k->s.start + n;
 }
 
 /* Where a segment's data starts in its side's stream (fixing the origin

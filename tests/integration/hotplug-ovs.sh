@@ -74,7 +74,7 @@ refused "missing forward link" "forwarddev 'nosuchdev': no such port or interfac
 refused "vif name too long for the proxy ports" "longer than 15" sw "$SETUP" setup $P vifname=abcdefghijklm mac=$MAC
 refused "VLAN syntax" "VLAN tags" sw "$SETUP" setup $P bridge=br0.10 mac=$MAC
 refused "failover of an unprotected vif" "was not set up for COLO" sw "$SETUP" failover bridge=br0 vifname=vif5.0
-refused "bad NAME=VALUE" "bad argument" sw "$SETUP" setup 'a-b=1'
+refused "unknown NAME=VALUE" "unknown parameter 'PATH'" sw "$SETUP" setup PATH=/tmp $P mac=$MAC
 mkdir -p "$WORK/bin"
 for t in dirname ip cksum cut tr cat; do ln -s "$(command -v $t)" "$WORK/bin/$t"; done
 refused "no ovs-vsctl on PATH" "ovs-vsctl not found" eval 'PATH=$WORK/bin sw "$SETUP" setup $P mac=$MAC'
@@ -109,8 +109,8 @@ check "... and reports hotplug-status connected" test "$(xs_get hotplug-status)"
 rm -f "$XS$BE/hotplug-status"
 check "xen: colo-ovs-setup setup (libxl's environment) takes bridge, mac, forwarddev from xenstore" \
     xen mode=secondary vifname=vif5.0 index=0 "$SETUP" setup
-check "... sets up the secondary's rewriter ports and four flows" \
-    test "$(ovs-vsctl list-ports br0 | grep -c -- '^vif5.0-x[fv]$')/$(cookie_flows)" = 2/4
+check "... sets up the secondary's rewriter ports and six flows" \
+    test "$(ovs-vsctl list-ports br0 | grep -c -- '^vif5.0-x[fv]$')/$(cookie_flows)" = 2/6
 check "... and reports hotplug-status connected" test "$(xs_get hotplug-status)" = connected
 xs_put bridge nosuch
 xen mode=secondary vifname=vif5.0 "$SETUP" setup 2> /dev/null

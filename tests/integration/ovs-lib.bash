@@ -14,8 +14,8 @@
 #   brs  the secondary host: uplink s-up, SVM vif vif2.0, forward link s-fwd
 # Uplinks and the forward link are patch-port pairs.  The client ($NC),
 # the PVM ($NP) and the SVM ($NS) are namespaces (see ovs_vm); PVM and SVM
-# have the same MAC and address ($VM_MAC, $VM_IP), the SVM a smaller MTU so
-# that it segments differently.
+# have the same MAC and address ($VM_MAC, $VM_IP), the SVM a smaller MTU
+# (SVM_MTU, default 1000) so that it segments differently.
 : "${id:=$$}"
 SW=colo-sw$id NC=colo-c$id NP=colo-p$id NS=colo-s$id
 VM_MAC=02:00:0a:4d:00:02 VM_IP=10.77.0.2 CLIENT_IP=10.77.0.9
@@ -88,7 +88,17 @@ ovs_layout() {
     ovs_patch brn n-p brp p-up && ovs_patch brn n-s brs s-up && ovs_patch brp p-fwd brs s-fwd || return 1
     ovs_vm "$NC" brn client "$CLIENT_IP" "" 1500 &&
         ovs_vm "$NP" brp vif1.0 "$VM_IP" "$VM_MAC" 1500 &&
-        ovs_vm "$NS" brs vif2.0 "$VM_IP" "$VM_MAC" 1000
+        ovs_vm "$NS" brs vif2.0 "$VM_IP" "$VM_MAC" "${SVM_MTU:-1000}" || return 1
+    # The VMs know the client's MAC for good.  Each guest kernel would
+    # otherwise re-validate its neighbour entry (a unicast ARP probe) on its
+    # own schedule; the proxy compares ARP frame for frame, so two probes at
+    # different moments cost a checkpoint (docs/networking.md) - a real
+    # cost, but one whose timing would make these runs flaky.  The client
+    # still resolves the VM's address by ARP through the proxy.
+    local cmac
+    cmac=$(ip -n "$NC" -br link show client | awk '{ print $3 }')
+    ip -n "$NP" neigh replace "$CLIENT_IP" lladdr "$cmac" nud permanent dev vif1.0 &&
+        ip -n "$NS" neigh replace "$CLIENT_IP" lladdr "$cmac" nud permanent dev vif2.0
 }
 
 # The COLO setup of both hosts by the hotplug script.

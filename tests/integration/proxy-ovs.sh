@@ -72,7 +72,11 @@ check "10,000 requests over 200 connections answered through OVS and the proxy (
 out=$(in_ns "$NC" "$NL" requests $VM_IP 8080 1000 2 1000 120 hold)
 check "1,000 concurrent connections, all established at once and answered ($out)" \
     test "$out" = "ok 2000 max-open 1000"
+out=$(in_ns "$NC" "$NL" download $VM_IP 8080 20000000)
+check "a 20 MB download, the VM closing first ($out)" grep -q "bytes 20000000 " <<< "$out"
+sleep 0.5
 stop_proxies
+check "... and its last acknowledgement released too: nothing left held" grep -q '"held":0,' "$WORK/p1.out"
 check "no false divergence (different MSS, segmentation and ISNs)" grep -q '"divergences":0' "$WORK/p1.out"
 check "no checkpoint was asked for" eval 'grep -q "\"checkpoints\":0," "$WORK/p1.out" &&
     ! grep -q "asking for a checkpoint" "$WORK/p1.err"'

@@ -148,6 +148,59 @@ static void test_segmentation_and_isn_do_not_matter(void **state)
     cmp_free(c);
 }
 
+/* Stream bytes [off, off + len) of a pattern that differs at every
+ * offset (offset `bad`, if inside, is damaged), as a C string. */
+static const char *pattern(uint32_t off, size_t len, uint32_t bad)
+{
+    static char b[1100];
+
+    for (size_t i = 0; i < len; i++)
+        b[i] = (char)('a' + (off + i) * 7 % 26);
+    if (bad >= off && bad < off + len)
+        b[bad - off] = '#';
+    b[len] = 0;
+    return b;
+}
+
+/* The PVM runs far ahead in big segments while the SVM follows in small
+ * ones, for 400 KB: the matched data must be dropped from the front of the
+ * PVM's buffer again and again while new data arrives behind it, and every
+ * byte must still be compared with the right one. */
+static void far_ahead(uint32_t bad)
+{
+    struct cmp *c = make();
+    const uint32_t total = 400000, ahead = 30000;
+    uint32_t p = 0, sv = 0;
+    int pframes = 0;
+
+    handshake(c);
+    while (sv < total) {
+        while (p < total && p < sv + ahead) {
+            uint32_t n = total - p < 1000 ? total - p : 1000;
+
+            P(tcp4(PISN + 1 + p, CISN + 1, TCP_ACK, pattern(p, n, ~0u), false));
+            p += n, pframes++;
+        }
+        for (int i = 0; i < 10 && sv < total; i++) {
+            uint32_t n = total - sv < 300 ? total - sv : 300;
+
+            S(tcp4(SISN + 1 + sv, CISN + 1, TCP_ACK, pattern(sv, n, bad), false));
+            sv += n;
+        }
+    }
+    if (bad == ~0u) {
+        assert_int_equal(requests[COLO_TRIGGER_DIVERGENCE], 0);
+        assert_int_equal(released, 1 + pframes);
+    } else {
+        assert_int_equal(requests[COLO_TRIGGER_DIVERGENCE], 1);
+        assert_int_equal(released, 1 + (int)(bad / 1000));    /* up to the damaged segment */
+    }
+    cmp_free(c);
+}
+
+static void test_far_ahead(void **state) { (void)state; far_ahead(~0u); }
+static void test_far_ahead_damage_deep(void **state) { (void)state; far_ahead(333333); }
+
 static void test_reordering_and_retransmission(void **state)
 {
     struct cmp *c = make();
@@ -221,6 +274,24 @@ static void test_fin_and_rst_must_match(void **state)
     assert_int_equal(released, 1);                      /* data matches, FIN does not yet */
     S(tcp4(SISN + 4, CISN + 1, TCP_ACK | TCP_FIN, NULL, false));
     assert_int_equal(released, 2);
+    /* The VM closed first: its acknowledgement of the client's FIN comes
+     * after its own FIN, one sequence number past the data.  It goes out
+     * once the SVM has acknowledged as far (and not before). */
+    P(tcp4(PISN + 5, CISN + 2, TCP_ACK, NULL, false));
+    assert_int_equal(released, 2);
+    S(tcp4(SISN + 5, CISN + 2, TCP_ACK, NULL, false));
+    assert_int_equal(released, 3);
+    assert_int_equal(requests[COLO_TRIGGER_DIVERGENCE], 0);
+    cmp_free(c);
+
+    /* ... but not past a FIN the SVM has not sent */
+    c = make();
+    handshake(c);
+    P(tcp4(PISN + 1, CISN + 1, TCP_ACK | TCP_FIN, "bye", false));
+    S(tcp4(SISN + 1, CISN + 1, TCP_ACK, "bye", false));
+    P(tcp4(PISN + 5, CISN + 2, TCP_ACK, NULL, false));
+    S(tcp4(SISN + 4, CISN + 2, TCP_ACK, NULL, false));
+    assert_int_equal(released, 1);
     cmp_free(c);
 
     c = make();
@@ -444,6 +515,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_segmentation_and_isn_do_not_matter),
+        cmocka_unit_test(test_far_ahead),
+        cmocka_unit_test(test_far_ahead_damage_deep),
         cmocka_unit_test(test_reordering_and_retransmission),
         cmocka_unit_test(test_divergence_holds_until_checkpoint),
         cmocka_unit_test(test_ack_gates_release),
