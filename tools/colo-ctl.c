@@ -7,6 +7,11 @@
  *   colo-ctl -c unix:PATH checkpoint-done [SEQ]  tell colo-proxy a checkpoint committed
  *   colo-ctl -c unix:PATH failover            tell colo-proxy the secondary is gone
  *
+ * -t MS bounds the wait for an answer (default 2000).  The engine answers
+ * between the steps of a checkpoint, not during one, so a checkpoint that
+ * pauses for longer than that (a large dirty set, or a slow emulated lab)
+ * needs a longer wait.
+ *
  * The same commands serve the engine's control socket and colo-proxy's.
  * The status arrives as JSON; the human form picks the fields an operator
  * watches (state, checkpoints, pause times, bytes; for the proxy: frames
@@ -73,30 +78,38 @@ static void print_human(const char *json)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: colo-ctl -c unix:PATH status [--json] | watch [-n COUNT] [-i MS] | checkpoint [CAUSE]\n"
-               "                                | checkpoint-done [SEQ] | failover\n");
+    fprintf(f, "usage: colo-ctl -c unix:PATH [-t MS] status [--json] | watch [-n COUNT] [-i MS]\n"
+               "                                | checkpoint [CAUSE] | checkpoint-done [SEQ] | failover\n");
 }
 
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "control", 1, 0, 'c' }, { "json", 0, 0, 'j' }, { "count", 1, 0, 'n' },
-        { "interval", 1, 0, 'i' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
+        { "interval", 1, 0, 'i' }, { "timeout", 1, 0, 't' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
     };
     const char *control = NULL, *cmd;
     bool json = false;
-    long count = -1, interval = 1000;
+    long count = -1, interval = 1000, wait_ms = 2000;
+    char *tend;
     struct colo_chan c;
     char *status = NULL;
     int o, fd, rc = 1;
 
     colo_log_init("colo-ctl", COLO_LOG_WARN);
-    while ((o = getopt_long(argc, argv, "c:jn:i:h", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "c:jn:i:t:h", opts, NULL)) != -1) {
         switch (o) {
         case 'c': control = optarg; break;
         case 'j': json = true; break;
         case 'n': count = strtol(optarg, NULL, 10); break;
         case 'i': interval = strtol(optarg, NULL, 10); break;
+        case 't':
+            wait_ms = strtol(optarg, &tend, 10);
+            if (*optarg == '\0' || *tend != '\0' || wait_ms <= 0 || wait_ms > 3600000) {
+                fprintf(stderr, "colo-ctl: -t wants a wait in milliseconds, 1 to 3600000, not '%s'\n", optarg);
+                return 2;
+            }
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -106,10 +119,10 @@ int main(int argc, char **argv)
         return 2;
     }
     cmd = argv[optind];
-    if ((fd = colo_sock_connect(control, 2000)) < 0 || colo_chan_init_sized(&c, fd, "control", COLO_MAX_TEXT) < 0)
+    if ((fd = colo_sock_connect(control, (int)wait_ms)) < 0 || colo_chan_init_sized(&c, fd, "control", COLO_MAX_TEXT) < 0)
         return 1;
     if (!strcmp(cmd, "status")) {
-        if (colo_ctl_request_status(&c, &status, 2000) == 0) {
+        if (colo_ctl_request_status(&c, &status, (int)wait_ms) == 0) {
             if (json)
                 printf("%s\n", status);
             else
@@ -118,7 +131,7 @@ int main(int argc, char **argv)
         }
     } else if (!strcmp(cmd, "watch")) {
         for (long i = 0; count < 0 || i < count; i++) {
-            if (colo_ctl_request_status(&c, &status, 2000) < 0)
+            if (colo_ctl_request_status(&c, &status, (int)wait_ms) < 0)
                 break;
             print_human(status);
             free(status);

@@ -21,6 +21,10 @@ check "divergence trigger counted" grep -q '"divergence":1' "$WORK/status.json"
 check "human status line shows state and checkpoints" grep -q "primary *running *ckpts 5" "$WORK/human.txt"
 "$CTL" -c unix:$sock checkpoint whim 2> "$WORK/ctl.err"; rc=$?
 check "colo-ctl names an unknown checkpoint cause" test "$rc" -ne 0 -a -n "$(grep "unknown checkpoint cause 'whim'" "$WORK/ctl.err")"
+"$CTL" -c unix:$sock -t 10s status 2> "$WORK/ctl.err"; rc=$?
+check "colo-ctl refuses a wait that is not milliseconds" test "$rc" -eq 2 -a -n "$(grep "wait in milliseconds.*'10s'" "$WORK/ctl.err")"
+"$CTL" -c unix:$sock -t 30000 status --json > "$WORK/status-t.json"
+check "colo-ctl -t MS waits for status" grep -q '"role":"primary"' "$WORK/status-t.json"
 # A client that sends garbage is dropped; the engine keeps going.
 timeout 5 python3 -c "import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect('$sock'); s.send(b'\x52\x00\x00\x00\xff\xff\x00\x00')" 2>/dev/null
 sleep 0.3

@@ -59,7 +59,7 @@ if boot_guest pvm 240; then
     colo-ctl -c unix:$W/pri.sock checkpoint > $W/ctl.out 2>&1
     check "a checkpoint on request (colo-ctl checkpoint)" \
         wait_log $W/pri.err "verify: checkpoint $before pvm digest" 60
-    colo-ctl -c unix:$W/pri.sock status --json > $W/pri-status.json 2>&1
+    colo-ctl -c unix:$W/pri.sock -t 90000 status --json > $W/pri-status.json 2>&1
     echo "LAB-INFO primary status: $(cat $W/pri-status.json)"
     check "status counts the request" grep -q '"request":[1-9]' $W/pri-status.json
     kill -9 $pripid 2>/dev/null; xl destroy pvm; wait $pripid 2>/dev/null
