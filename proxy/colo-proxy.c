@@ -177,6 +177,7 @@ int main(int argc, char **argv)
                            .max_svm_ahead = 16 << 20, .max_conns = 65536 };
     struct cmp_ops ops = { .release = release, .request = request };
     char *json;
+    uint64_t last_tick = 0;
     int o, rc = 0;
 
     if (argc > 1 && !strcmp(argv[1], "secondary"))
@@ -230,9 +231,13 @@ int main(int argc, char **argv)
               ifs[SIDE_PVM], ifs[SIDE_SVM], ifs[SIDE_CLIENT], cfg.svm_lag_ns / 1000000);
 
     /* The main loop: frames from three sides, the engine, our control
-     * socket, a 10 ms tick for the SVM-lag timeout. */
+     * socket, a 10 ms tick for the SVM-lag timeout.  The timeout check
+     * walks every connection, so it runs at most once a millisecond, not
+     * after every wake-up (at 100,000 frames a second it was 11% of the
+     * proxy's time). */
     while (!quit && rc == 0) {
         struct pollfd p[NSIDES + 1 + 1 + COLO_CTL_MAX_CLIENTS];
+        uint64_t now;
         int nctl;
 
         for (int s = 0; s < NSIDES; s++)
@@ -254,7 +259,10 @@ int main(int argc, char **argv)
             colo_chan_close(&engine);
             cmp_passthrough(cmp);
         }
-        cmp_tick(cmp, colo_now_ns());
+        if ((now = colo_now_ns()) - last_tick >= 1000000) {
+            cmp_tick(cmp, now);
+            last_tick = now;
+        }
     }
     if ((json = proxy_status_json(cmp, have_engine)))
         printf("%s\n", json);      /* the final statistics */
