@@ -13,10 +13,9 @@
 #include "colo-disk.h"
 #include "colo-le.h"
 #include "colo-log.h"
+#include "disk-io.h"
+#include "journal.h"
 
-#define JOURNAL_MAGIC  0x4c4e524a4f4c4f43ull     /* "COLOJRNL" */
-#define JOURNAL_DONE   0x454e4f444c4e524aull     /* "JRNLDONE" */
-#define JOURNAL_HDR    32u
 
 /* The speculation buffer of an epoch: the open one and the next (a write
  * of epoch e+1 may arrive before the engine's commit of e does). */
@@ -41,221 +40,33 @@ int colo_disk_check_range(const struct colo_disk *d, uint64_t off, uint64_t len,
     return 0;
 }
 
-static int pwrite_full(int fd, const uint8_t *p, size_t len, uint64_t off)
+/* One run of the map to the base image, at its place. */
+static int apply_run(void *opaque, uint64_t first, uint32_t n, const uint8_t *data)
 {
-    while (len) {
-        ssize_t n = pwrite(fd, p, len, (off_t)off);
+    struct colo_disk *d = opaque;
 
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-        off += (uint64_t)n;
+    if (disk_pwrite_full(d->fd, data, (size_t)n * COLO_SECTOR, first * COLO_SECTOR) < 0) {
+        colo_log_errno("disk %s: write to the base image failed", d->path);
+        return -1;
     }
     return 0;
 }
 
-static int pread_full(int fd, uint8_t *p, size_t len, uint64_t off)
-{
-    while (len) {
-        ssize_t n = pread(fd, p, len, (off_t)off);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            if (n == 0)
-                errno = EIO;    /* short file */
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-        off += (uint64_t)n;
-    }
-    return 0;
-}
-
-static uint64_t fnv1a(uint64_t h, const uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 0x100000001b3ull;
-    return h;
-}
-
-/* Write every sector of m into fd at its place (dst_base: 0 for the base
- * image), in runs of consecutive sectors. */
+/* Write every sector of m into the base image, run by run. */
 static int apply_map(struct colo_disk *d, struct sector_map *m)
 {
-    uint64_t *secs = sector_map_sorted(m);
-    uint8_t *run = malloc(256 * COLO_SECTOR);
-    size_t i = 0;
-    int rc = -1;
-
-    if (!secs || !run)
-        goto out;
-    while (i < m->count) {
-        uint64_t first = secs[i];
-        uint32_t n = 0;
-
-        while (i < m->count && n < 256 && secs[i] == first + n) {
-            if (sector_map_get(m, secs[i], run + (size_t)n * COLO_SECTOR) != 1)
-                goto out;
-            n++;
-            i++;
-        }
-        if (pwrite_full(d->fd, run, (size_t)n * COLO_SECTOR, first * COLO_SECTOR) < 0) {
-            colo_log_errno("disk %s: write to the base image failed", d->path);
-            goto out;
-        }
-    }
-    rc = 0;
-out:
-    free(secs);
-    free(run);
-    return rc;
-}
-
-/*
- * The journal: header (magic, epoch, count, 0), count sector numbers,
- * count sectors of data, then a trailer (FNV-1a of all before, "JRNLDONE").
- * It is complete only if the trailer is there and matches.
- */
-/* Sequential writer into the journal through a 1 MiB staging buffer, so a
- * commit costs a few large writes rather than two per sector. */
-struct jw {
-    struct colo_disk *d;
-    uint8_t *buf;
-    size_t used;
-    uint64_t off, hash;
-};
-
-#define JW_CAP (1u << 20)
-
-static int jw_flush(struct jw *w)
-{
-    if (w->used && pwrite_full(w->d->jfd, w->buf, w->used, w->off) < 0)
-        return -1;
-    w->off += w->used;
-    w->used = 0;
-    return 0;
-}
-
-static int jw_put(struct jw *w, const uint8_t *p, size_t n, bool hashed)
-{
-    if (hashed)
-        w->hash = fnv1a(w->hash, p, n);
-    if (w->used + n > JW_CAP && jw_flush(w) < 0)
-        return -1;
-    memcpy(w->buf + w->used, p, n);
-    w->used += n;
-    return 0;
-}
-
-static int journal_write(struct colo_disk *d, struct sector_map *m, uint64_t epoch)
-{
-    uint64_t *secs = sector_map_sorted(m);
-    uint8_t hdr[JOURNAL_HDR] = { 0 }, idx[8], sec[COLO_SECTOR], trailer[16];
-    struct jw w = { .d = d, .buf = malloc(JW_CAP), .hash = 0xcbf29ce484222325ull };
-    int rc = -1;
-
-    if (!secs || !w.buf || ftruncate(d->jfd, 0) < 0)
-        goto out;
-    colo_put64(hdr, JOURNAL_MAGIC);
-    colo_put64(hdr + 8, epoch);
-    colo_put64(hdr + 16, m->count);
-    if (jw_put(&w, hdr, sizeof(hdr), true) < 0)
-        goto out;
-    for (size_t i = 0; i < m->count; i++) {
-        colo_put64(idx, secs[i]);
-        if (jw_put(&w, idx, 8, true) < 0)
-            goto out;
-    }
-    for (size_t i = 0; i < m->count; i++)
-        if (sector_map_get(m, secs[i], sec) != 1 || jw_put(&w, sec, COLO_SECTOR, true) < 0)
-            goto out;
-    colo_put64(trailer, w.hash);
-    colo_put64(trailer + 8, JOURNAL_DONE);
-    if (jw_put(&w, trailer, sizeof(trailer), false) < 0 || jw_flush(&w) < 0 ||
-        (d->sync && fdatasync(d->jfd) < 0))
-        goto out;
-    rc = 0;
-out:
-    if (rc < 0)
-        colo_log_errno("disk %s: cannot write the commit journal", d->path);
-    free(w.buf);
-    free(secs);
-    return rc;
-}
-
-static int journal_drop(struct colo_disk *d)
-{
-    if (ftruncate(d->jfd, 0) < 0 || (d->sync && fdatasync(d->jfd) < 0)) {
-        colo_log_errno("disk %s: cannot clear the commit journal", d->path);
-        return -1;
-    }
-    return 0;
-}
-
-/* At open: replay a complete journal (a commit that crashed half-way). */
-static int journal_replay(struct colo_disk *d)
-{
-    uint8_t hdr[JOURNAL_HDR], trailer[16], idx[8], sec[COLO_SECTOR];
-    uint64_t count, epoch, h = 0xcbf29ce484222325ull, ioff, doff;
-    struct stat st;
-
-    if (fstat(d->jfd, &st) < 0 || st.st_size < (off_t)JOURNAL_HDR ||
-        pread_full(d->jfd, hdr, sizeof(hdr), 0) < 0 || colo_get64(hdr) != JOURNAL_MAGIC)
-        return journal_drop(d);
-    epoch = colo_get64(hdr + 8);
-    count = colo_get64(hdr + 16);
-    if (count > d->size / COLO_SECTOR ||
-        (uint64_t)st.st_size != JOURNAL_HDR + count * (8 + COLO_SECTOR) + sizeof(trailer)) {
-        colo_warn("disk %s: incomplete commit journal ignored", d->path);
-        return journal_drop(d);
-    }
-    /* First pass: verify everything; only a whole journal is replayed. */
-    h = fnv1a(h, hdr, sizeof(hdr));
-    ioff = JOURNAL_HDR;
-    doff = JOURNAL_HDR + count * 8;
-    for (uint64_t i = 0; i < count; i++) {
-        if (pread_full(d->jfd, idx, 8, ioff + i * 8) < 0 || colo_get64(idx) >= d->size / COLO_SECTOR)
-            return journal_drop(d);
-        h = fnv1a(h, idx, 8);
-    }
-    for (uint64_t i = 0; i < count; i++) {
-        if (pread_full(d->jfd, sec, COLO_SECTOR, doff + i * COLO_SECTOR) < 0)
-            return journal_drop(d);
-        h = fnv1a(h, sec, COLO_SECTOR);
-    }
-    if (pread_full(d->jfd, trailer, sizeof(trailer), doff + count * COLO_SECTOR) < 0 ||
-        colo_get64(trailer) != h || colo_get64(trailer + 8) != JOURNAL_DONE) {
-        colo_warn("disk %s: damaged commit journal ignored", d->path);
-        return journal_drop(d);
-    }
-    for (uint64_t i = 0; i < count; i++) {
-        if (pread_full(d->jfd, idx, 8, ioff + i * 8) < 0 ||
-            pread_full(d->jfd, sec, COLO_SECTOR, doff + i * COLO_SECTOR) < 0 ||
-            pwrite_full(d->fd, sec, COLO_SECTOR, colo_get64(idx) * COLO_SECTOR) < 0) {
-            colo_log_errno("disk %s: journal replay failed", d->path);
-            return -1;
-        }
-    }
-    if (fdatasync(d->fd) < 0)
-        return -1;
-    colo_info("disk %s: replayed the commit of epoch %" PRIu64 " (%" PRIu64 " sectors) after a crash",
-              d->path, epoch, count);
-    d->replayed++;
-    return journal_drop(d);
+    return sector_map_runs(m, apply_run, d);
 }
 
 int colo_disk_open(struct colo_disk *d, const char *path, const struct colo_disk_cfg *cfg)
 {
-    char jpath[300];
+    char jbase[280];
     struct stat st;
+    uint64_t je[2];
+    int have[2];
 
     memset(d, 0, sizeof(*d));
-    d->fd = d->jfd = -1;
+    d->fd = d->jfd[0] = d->jfd[1] = -1;
     snprintf(d->path, sizeof(d->path), "%s", path);
     d->fd = open(path, O_RDWR | O_CLOEXEC);
     if (d->fd < 0 || fstat(d->fd, &st) < 0) {
@@ -278,19 +89,32 @@ int colo_disk_open(struct colo_disk *d, const char *path, const struct colo_disk
         goto fail;
     }
     d->sync = !(cfg && cfg->volatile_commit);
-    snprintf(jpath, sizeof(jpath), "%s", cfg && cfg->journal ? cfg->journal : "");
-    if (!jpath[0])
-        snprintf(jpath, sizeof(jpath), "%s.colo-journal", path);
-    d->jfd = open(jpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (d->jfd < 0) {
-        colo_log_errno("disk %s: cannot open the commit journal %s", path, jpath);
-        goto fail;
+    snprintf(jbase, sizeof(jbase), "%s", cfg && cfg->journal ? cfg->journal : "");
+    if (!jbase[0])
+        snprintf(jbase, sizeof(jbase), "%s.colo-journal", path);
+    for (int k = 0; k < 2; k++) {
+        char jpath[300];
+
+        snprintf(jpath, sizeof(jpath), "%s.%d", jbase, k);
+        d->jfd[k] = open(jpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (d->jfd[k] < 0) {
+            colo_log_errno("disk %s: cannot open the commit journal %s", path, jpath);
+            goto fail;
+        }
+        have[k] = journal_peek(d->jfd[k], &je[k]);
     }
-    if (sector_map_init(&d->spec, cfg ? cfg->mem_limit : 64 << 20, cfg ? cfg->spill_dir : NULL) < 0 ||
-        sector_map_init(&d->spec_odd, cfg ? cfg->mem_limit : 64 << 20, cfg ? cfg->spill_dir : NULL) < 0 ||
+    /* A crash in mid-commit leaves at most one complete journal; were there
+     * two, the older commit would be finished first. */
+    for (int k = 0; k < 2; k++) {
+        int first = have[0] && have[1] ? je[1] < je[0] : 0, j = k ? !first : first;
+        int rc = journal_replay(d->jfd[j], d->fd, d->size, d->sync, d->path);
+
+        if (rc < 0)
+            goto fail;
+        d->replayed += (uint64_t)rc;
+    }
+    if (journal_map(&d->spec, d->jfd[0], d->size) < 0 || journal_map(&d->spec_odd, d->jfd[1], d->size) < 0 ||
         sector_map_init(&d->overlay, cfg ? cfg->mem_limit : 64 << 20, cfg ? cfg->spill_dir : NULL) < 0)
-        goto fail;
-    if (journal_replay(d) < 0)
         goto fail;
     return 0;
 fail:
@@ -302,12 +126,13 @@ void colo_disk_close(struct colo_disk *d)
 {
     if (d->fd >= 0)
         close(d->fd);
-    if (d->jfd >= 0)
-        close(d->jfd);
-    d->fd = d->jfd = -1;
     sector_map_free(&d->spec);
     sector_map_free(&d->spec_odd);
     sector_map_free(&d->overlay);
+    for (int k = 0; k < 2; k++)
+        if (d->jfd[k] >= 0)
+            close(d->jfd[k]);
+    d->fd = d->jfd[0] = d->jfd[1] = -1;
 }
 
 int colo_disk_pvm_write(struct colo_disk *d, uint64_t epoch, uint64_t off, uint32_t len, const void *buf)
@@ -317,9 +142,9 @@ int colo_disk_pvm_write(struct colo_disk *d, uint64_t epoch, uint64_t off, uint3
         errno = EPERM;
         return -1;
     }
-    if (epoch != d->epoch && epoch != d->epoch + 1) {
-        colo_err("disk %s: PVM write for epoch %" PRIu64 " while epoch %" PRIu64 " is open",
-                 d->path, epoch, d->epoch);
+    if ((epoch != d->epoch && epoch != d->epoch + 1) || (d->committing && epoch == d->epoch)) {
+        colo_err("disk %s: PVM write for epoch %" PRIu64 " while epoch %" PRIu64 " is open%s",
+                 d->path, epoch, d->epoch, d->committing ? " and being committed" : "");
         errno = EPROTO;
         return -1;
     }
@@ -339,7 +164,7 @@ int colo_disk_svm_write(struct colo_disk *d, uint64_t off, uint32_t len, const v
     if (colo_disk_check_range(d, off, len, "SVM write") < 0)
         return -1;
     if (d->mode == COLO_DISK_ACTIVE) {
-        if (pwrite_full(d->fd, buf, len, off) < 0) {
+        if (disk_pwrite_full(d->fd, buf, len, off) < 0) {
             colo_log_errno("disk %s: write failed", d->path);
             return -1;
         }
@@ -354,16 +179,11 @@ int colo_disk_svm_read(struct colo_disk *d, uint64_t off, uint32_t len, void *bu
 
     if (colo_disk_check_range(d, off, len, "SVM read") < 0)
         return -1;
-    if (pread_full(d->fd, p, len, off) < 0) {
+    if (disk_pread_full(d->fd, p, len, off) < 0) {
         colo_log_errno("disk %s: read failed", d->path);
         return -1;
     }
-    if (d->overlay.count == 0)
-        return 0;
-    for (uint32_t i = 0; i < len / COLO_SECTOR; i++)
-        if (sector_map_get(&d->overlay, off / COLO_SECTOR + i, p + (size_t)i * COLO_SECTOR) < 0)
-            return -1;
-    return 0;
+    return sector_map_read(&d->overlay, off / COLO_SECTOR, len / COLO_SECTOR, p);
 }
 
 int colo_disk_svm_flush(struct colo_disk *d)
@@ -375,13 +195,12 @@ int colo_disk_svm_flush(struct colo_disk *d)
     return 0;
 }
 
-int colo_disk_commit(struct colo_disk *d, uint64_t epoch, uint64_t writes)
+int colo_disk_commit_begin(struct colo_disk *d, uint64_t epoch, uint64_t writes)
 {
-    struct sector_map *s = spec_of(d, epoch);
-
-    if (d->mode != COLO_DISK_REPLICATING || epoch != d->epoch) {
+    if (d->mode != COLO_DISK_REPLICATING || epoch != d->epoch || d->committing) {
         colo_err("disk %s: commit of epoch %" PRIu64 " while epoch %" PRIu64 " is open%s",
-                 d->path, epoch, d->epoch, d->mode ? " (after failover)" : "");
+                 d->path, epoch, d->epoch, d->mode ? " (after failover)" :
+                 d->committing ? " and being committed" : "");
         errno = EPROTO;
         return -1;
     }
@@ -391,22 +210,49 @@ int colo_disk_commit(struct colo_disk *d, uint64_t epoch, uint64_t writes)
         errno = EPROTO;
         return -1;
     }
+    d->committing = true;
+    return 0;
+}
+
+int colo_disk_commit_write(struct colo_disk *d)
+{
+    struct sector_map *s = spec_of(d, d->epoch);
+    int jfd = d->jfd[d->epoch % 2];
+
     /* Journal first: a crash from here on is finished by the next open. */
-    if (s->count && (journal_write(d, s, epoch) < 0 || apply_map(d, s) < 0 ||
-                     (d->sync && fdatasync(d->fd) < 0) || journal_drop(d) < 0))
+    if (s->count && (journal_write(jfd, s, d->epoch, d->sync, d->path) < 0 || apply_map(d, s) < 0 ||
+                     (d->sync && fdatasync(d->fd) < 0) || journal_drop(jfd, d->sync, d->path) < 0))
         return -1;
-    sector_map_clear(s);
+    return 0;
+}
+
+void colo_disk_commit_end(struct colo_disk *d, bool written)
+{
+    d->committing = false;
+    if (!written)
+        return;
+    sector_map_clear(spec_of(d, d->epoch));
     sector_map_clear(&d->overlay);      /* the SVM now has the PVM's state */
     d->epoch++;
     d->epoch_writes = d->next_writes;
     d->next_writes = 0;
     d->commits++;
-    return 0;
+}
+
+int colo_disk_commit(struct colo_disk *d, uint64_t epoch, uint64_t writes)
+{
+    int rc;
+
+    if (colo_disk_commit_begin(d, epoch, writes) < 0)
+        return -1;
+    rc = colo_disk_commit_write(d);
+    colo_disk_commit_end(d, rc == 0);
+    return rc;
 }
 
 int colo_disk_journal_epoch(struct colo_disk *d, uint64_t epoch)
 {
-    return journal_write(d, spec_of(d, epoch), epoch);
+    return journal_write(d->jfd[epoch % 2], spec_of(d, epoch), epoch, d->sync, d->path);
 }
 
 int colo_disk_failover(struct colo_disk *d)

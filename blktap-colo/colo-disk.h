@@ -35,23 +35,26 @@ enum colo_disk_mode { COLO_DISK_REPLICATING = 0, COLO_DISK_ACTIVE };
 
 struct colo_disk {
     int fd;                         /* base image (raw file or block device) */
-    int jfd;                        /* commit journal */
+    int jfd[2];                     /* commit journals (and speculation) of
+                                     * even / odd epochs */
     uint64_t size;                  /* bytes; a multiple of 512 */
     char path[256];
-    struct sector_map spec, spec_odd;   /* speculation of even / odd epochs */
+    struct sector_map spec, spec_odd;   /* speculation of even / odd epochs,
+                                         * kept in jfd[0] / jfd[1] */
     struct sector_map overlay;
     uint64_t epoch;                 /* the open epoch */
     uint64_t epoch_writes;          /* PVM writes received in it */
     uint64_t next_writes;           /* ... and in the next (arrived early) */
     enum colo_disk_mode mode;
+    bool committing;                /* between commit_begin and commit_end */
     uint64_t commits, replayed;
     bool sync;                      /* fdatasync at commit (default) */
 };
 
 struct colo_disk_cfg {
-    uint64_t mem_limit;             /* per buffer, before spilling to a file */
+    uint64_t mem_limit;             /* the overlay's, before spilling to a file */
     const char *spill_dir;
-    const char *journal;            /* default: PATH.colo-journal */
+    const char *journal;            /* default: PATH.colo-journal (.0, .1) */
     bool volatile_commit;           /* skip fdatasync at commit: survives a
                                      * killed process, not a lost host */
 };
@@ -76,6 +79,23 @@ int  colo_disk_svm_flush(struct colo_disk *d);
  * says the epoch had (a mismatch means a lost write: refused). */
 int  colo_disk_commit(struct colo_disk *d, uint64_t epoch, uint64_t writes);
 int  colo_disk_failover(struct colo_disk *d);
+
+/*
+ * colo_disk_commit in three steps, so that a threaded user can let the
+ * primary's writes of the next epoch arrive while the base is updated:
+ *
+ *   begin   the checks above; the epoch is closed (a PVM write for it is
+ *           refused from now on, as it could not be in the commit)
+ *   write   journal, base, journal dropped - touches only the closed
+ *           epoch's speculation buffer and the files, so it may run
+ *           without the lock guarding colo_disk_pvm_write, but never
+ *           concurrently with SVM I/O or failover
+ *   end     written: the epoch is committed and the next one opens;
+ *           otherwise (write failed) the epoch stays open, uncommitted
+ */
+int  colo_disk_commit_begin(struct colo_disk *d, uint64_t epoch, uint64_t writes);
+int  colo_disk_commit_write(struct colo_disk *d);
+void colo_disk_commit_end(struct colo_disk *d, bool written);
 
 /* The first step of commit alone - write epoch's journal, durably - for
  * the crash tests: closing the disk after it is a crash in mid-commit. */

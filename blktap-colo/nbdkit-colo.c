@@ -23,11 +23,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -55,10 +57,15 @@ static int img_fd = -1;
 static uint64_t img_size;
 static struct colo_chan peer;           /* to / from the peer disk */
 static bool peer_up;
-static uint64_t epoch, sent, acked;     /* writes of the open epoch */
+/* The open epoch, and per epoch parity the writes sent and acknowledged:
+ * the open epoch's and, while a barrier waits, the closed one's. */
+static uint64_t epoch, sent[2], acked[2];
 
-/* secondary */
+/* secondary: `lock` orders the SVM's I/O and the control requests;
+ * pvm_lock (taken after `lock` when both are needed) the primary's
+ * forwarded writes, so they keep arriving while a commit updates the base */
 static struct colo_disk disk;
+static pthread_mutex_t pvm_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int colo_config(const char *key, const char *value)
 {
@@ -129,20 +136,47 @@ static void *ack_thread(void *arg)
             pthread_mutex_unlock(&lock);
             return NULL;
         }
-        if (r.u.disk.epoch == epoch && r.u.disk.writes > acked) {
-            acked = r.u.disk.writes;
+        /* Acks count per epoch; only the open epoch and the one a barrier
+         * may be closing are live (older ones cannot be, see barrier()). */
+        if ((r.u.disk.epoch == epoch || r.u.disk.epoch + 1 == epoch) &&
+            r.u.disk.writes > acked[r.u.disk.epoch % 2]) {
+            acked[r.u.disk.epoch % 2] = r.u.disk.writes;
             pthread_cond_broadcast(&acked_cond);
         }
         pthread_mutex_unlock(&lock);
     }
 }
 
-/* Secondary: the primary's forwarded writes. */
+/* Secondary: acknowledge `n` writes of `e` (a count, so one ack covers a batch). */
+static int send_ack(uint64_t e, uint64_t n)
+{
+    uint8_t ack[32];
+
+    return colo_chan_send(&peer, ack, colo_enc_disk(ack, sizeof(ack), COLO_REC_DISK_ACK, e, n));
+}
+
+/* Is more of the primary's stream already waiting to be read? */
+static bool more_to_read(int fd)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+
+    return poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
+}
+
+/*
+ * Secondary: the primary's forwarded writes.  Acknowledgements carry a
+ * count per epoch, so while more writes are already queued on the socket
+ * the ack waits and then covers them all; it is sent as soon as the stream
+ * pauses, the epoch changes, or ACK_BATCH writes are pending.  A write is
+ * acknowledged only once it is in the speculation buffer.
+ */
+#define ACK_BATCH 64
+
 static void *write_thread(void *arg)
 {
     int lfd = *(int *)arg, fd;
     struct colo_rec r;
-    uint8_t ack[32];
+    uint64_t pend_epoch = 0, pend_n = 0, pending = 0;
 
     while ((fd = colo_sock_accept(lfd, 1000)) < 0)
         ;
@@ -159,16 +193,24 @@ static void *write_thread(void *arg)
             colo_err("disk secondary: %s on the write link", colo_rec_name(r.type));
             break;
         }
-        pthread_mutex_lock(&lock);
+        pthread_mutex_lock(&pvm_lock);
         rc = colo_disk_pvm_write(&disk, r.u.dwrite.epoch, r.u.dwrite.offset, r.u.dwrite.len,
                                  r.u.dwrite.data);
         n = r.u.dwrite.epoch == disk.epoch ? disk.epoch_writes : disk.next_writes;
-        pthread_mutex_unlock(&lock);
+        pthread_mutex_unlock(&pvm_lock);
         if (rc < 0)
             break;      /* an unacknowledged write: the primary's barrier will not pass */
-        if (colo_chan_send(&peer, ack, colo_enc_disk(ack, sizeof(ack), COLO_REC_DISK_ACK,
-                                                     r.u.dwrite.epoch, n)) < 0)
+        if (pending && pend_epoch != r.u.dwrite.epoch && send_ack(pend_epoch, pend_n) < 0)
             break;
+        if (pending && pend_epoch != r.u.dwrite.epoch)
+            pending = 0;
+        pend_epoch = r.u.dwrite.epoch;
+        pend_n = n;
+        if (++pending < ACK_BATCH && more_to_read(peer.fd))
+            continue;
+        if (send_ack(pend_epoch, pend_n) < 0)
+            break;
+        pending = 0;
     }
     colo_info("disk secondary: write link closed");
     return NULL;
@@ -181,10 +223,12 @@ static char *status_json(void)
     char *s = NULL;
 
     pthread_mutex_lock(&lock);
+    pthread_mutex_lock(&pvm_lock);
     if (cfg.primary)
         (void)!asprintf(&s, "{\"role\":\"primary\",\"image\":\"%s\",\"protected\":%s,\"epoch\":%" PRIu64
                         ",\"writes_sent\":%" PRIu64 ",\"writes_acked\":%" PRIu64 ",\"lag\":%" PRIu64 "}",
-                        cfg.image, peer_up ? "true" : "false", epoch, sent, acked, sent - acked);
+                        cfg.image, peer_up ? "true" : "false", epoch, sent[epoch % 2], acked[epoch % 2],
+                        sent[0] - acked[0] + sent[1] - acked[1]);
     else
         (void)!asprintf(&s, "{\"role\":\"secondary\",\"image\":\"%s\",\"state\":\"%s\",\"epoch\":%" PRIu64
                         ",\"epoch_writes\":%" PRIu64 ",\"speculation_bytes\":%" PRIu64
@@ -193,14 +237,25 @@ static char *status_json(void)
                         disk.epoch, disk.epoch_writes,
                         sector_map_bytes(&disk.spec) + sector_map_bytes(&disk.spec_odd),
                         sector_map_bytes(&disk.overlay), disk.commits);
+    pthread_mutex_unlock(&pvm_lock);
     pthread_mutex_unlock(&lock);
     return s;
 }
 
-/* Primary: wait until every write of `e` is acknowledged; open e+1. */
+/*
+ * Primary: close epoch `e` now - writes forwarded from here on belong to
+ * e+1 - and wait until every write of `e` is acknowledged.  The engine
+ * calls it with the PVM suspended, so no write of the checkpoint's state
+ * is left out; closing at once (rather than waiting for a moment with
+ * nothing in flight) keeps an epoch exactly as long as the checkpoint
+ * interval even if a client keeps writing.  If the secondary does not
+ * acknowledge in time, the link is given up: the primary serves on
+ * unprotected, as when the link breaks.
+ */
 static int barrier(uint64_t e, uint64_t *writes)
 {
     struct timespec until;
+    uint64_t i = e % 2;
     int rc = 0;
 
     clock_gettime(CLOCK_REALTIME, &until);
@@ -208,22 +263,44 @@ static int barrier(uint64_t e, uint64_t *writes)
     pthread_mutex_lock(&lock);
     if (e != epoch) {
         colo_err("disk primary: barrier for epoch %" PRIu64 " while epoch %" PRIu64 " is open", e, epoch);
-        rc = -1;
+        pthread_mutex_unlock(&lock);
+        return -1;
     }
-    while (rc == 0 && peer_up && acked < sent)
+    epoch++;
+    sent[epoch % 2] = acked[epoch % 2] = 0;
+    while (peer_up && acked[i] < sent[i])
         if (pthread_cond_timedwait(&acked_cond, &lock, &until) == ETIMEDOUT) {
-            colo_err("disk primary: %" PRIu64 " writes of epoch %" PRIu64 " unacknowledged after %d ms",
-                     sent - acked, e, BARRIER_TIMEOUT_MS);
-            rc = -1;
+            colo_err("disk primary: %" PRIu64 " writes of epoch %" PRIu64 " unacknowledged after %d ms;"
+                     " giving up the secondary, the disk runs unprotected", sent[i] - acked[i], e,
+                     BARRIER_TIMEOUT_MS);
+            peer_up = false;
+            shutdown(peer.fd, SHUT_RDWR);
         }
-    if (rc == 0 && !peer_up) {
+    if (!peer_up) {
         colo_err("disk primary: barrier without a secondary");
         rc = -1;
     }
+    *writes = sent[i];
+    pthread_mutex_unlock(&lock);
+    return rc;
+}
+
+/* Secondary: commit `e`.  The SVM's I/O waits for the whole commit (it must
+ * never see the base half-updated); the primary's writes of the next epoch
+ * wait only for the bookkeeping at either end. */
+static int commit(uint64_t e, uint64_t writes)
+{
+    int rc;
+
+    pthread_mutex_lock(&lock);
+    pthread_mutex_lock(&pvm_lock);
+    rc = colo_disk_commit_begin(&disk, e, writes);
+    pthread_mutex_unlock(&pvm_lock);
     if (rc == 0) {
-        *writes = sent;
-        epoch++;
-        sent = acked = 0;
+        rc = colo_disk_commit_write(&disk);
+        pthread_mutex_lock(&pvm_lock);
+        colo_disk_commit_end(&disk, rc == 0);
+        pthread_mutex_unlock(&pvm_lock);
     }
     pthread_mutex_unlock(&lock);
     return rc;
@@ -245,9 +322,7 @@ static int control_request(struct colo_chan *c, const struct colo_rec *r)
         return colo_chan_send(c, buf, colo_enc_disk(buf, sizeof(buf), COLO_REC_DISK_BARRIER,
                                                      r->u.disk.epoch, w));
     case COLO_REC_DISK_COMMIT:
-        pthread_mutex_lock(&lock);
-        rc = cfg.primary ? -1 : colo_disk_commit(&disk, r->u.disk.epoch, r->u.disk.writes);
-        pthread_mutex_unlock(&lock);
+        rc = cfg.primary ? -1 : commit(r->u.disk.epoch, r->u.disk.writes);
         if (rc < 0) {
             colo_chan_send_error(c, EIO, "disk commit failed");
             return 0;
@@ -256,7 +331,9 @@ static int control_request(struct colo_chan *c, const struct colo_rec *r)
                                                      r->u.disk.epoch, r->u.disk.writes));
     case COLO_REC_FAILOVER:
         pthread_mutex_lock(&lock);
+        pthread_mutex_lock(&pvm_lock);
         rc = cfg.primary ? -1 : colo_disk_failover(&disk);
+        pthread_mutex_unlock(&pvm_lock);
         pthread_mutex_unlock(&lock);
         if (rc < 0) {
             colo_chan_send_error(c, EIO, "disk failover failed");
@@ -465,7 +542,7 @@ static int colo_pwrite(void *h, const void *buf, uint32_t count, uint64_t offset
         };
 
         if (colo_chan_sendv(&peer, iov, 2) == 0)
-            sent++;
+            sent[epoch % 2]++;
         else
             peer_up = false;
     }

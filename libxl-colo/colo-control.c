@@ -131,3 +131,24 @@ void colo_ctl_broadcast(struct colo_ctl_server *s, const void *rec, size_t len)
         if (colo_chan_send(&s->clients[i], rec, len) < 0)
             drop(s, i);
 }
+
+int colo_ctl_request_status(struct colo_chan *c, char **json, int wait_ms)
+{
+    uint8_t buf[16];
+    struct colo_rec r;
+
+    if (colo_chan_send(c, buf, colo_enc_empty(buf, sizeof(buf), COLO_REC_STATUS_REQUEST)) < 0)
+        return -1;
+    do {
+        if (colo_chan_recv(c, &r, wait_ms) != 1) {
+            colo_err("no status from the daemon on the %s socket", c->what);
+            return -1;
+        }
+    } while (r.type == COLO_REC_CHECKPOINT_DONE);
+    if (r.type != COLO_REC_STATUS) {
+        colo_err("the daemon answered %s instead of STATUS", colo_rec_name(r.type));
+        return -1;
+    }
+    *json = strndup((const char *)r.u.blob.data, r.u.blob.len);
+    return *json ? 0 : -1;
+}

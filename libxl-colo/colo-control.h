@@ -41,4 +41,12 @@ void colo_ctl_handle(struct colo_ctl_server *s, const struct pollfd *pfds, int n
 /* Send a record to every client; clients that fail are dropped. */
 void colo_ctl_broadcast(struct colo_ctl_server *s, const void *rec, size_t len);
 
+/*
+ * Client side (colo-ctl, xl-colo): ask the daemon on c for its status.
+ * CHECKPOINT_DONE records the engine broadcasts may arrive first and are
+ * skipped.  0 with *json malloc'd and NUL-terminated, or -1 (logged) if
+ * no STATUS came within wait_ms.
+ */
+int colo_ctl_request_status(struct colo_chan *c, char **json, int wait_ms);
+
 #endif

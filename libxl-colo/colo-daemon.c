@@ -9,7 +9,9 @@
  * secondary's loop is the engine's own (colo_secondary_run) with this file
  * serving the control socket between checkpoints.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -18,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "colo-control.h"
@@ -31,6 +35,8 @@ struct daemon {
     const char *role;
     int sigfd;
     bool quit;
+    bool signalled;                 /* quit because of SIGINT/SIGTERM: an operator's stop */
+    int ready_fd;                   /* --ready-fd: one line when ready, then closed */
     bool pending;                   /* a checkpoint is wanted */
     enum colo_trigger pending_cause;
     uint64_t interval_ns, min_interval_ns, hb_interval_ns, last_hb_ns;
@@ -54,6 +60,9 @@ static void usage(FILE *f)
 "  --peer-timeout MS       secondary: primary silent this long = dead (default 2000)\n"
 "  --run-after-failover MS secondary: after failover run this long, then exit (tests)\n"
 "  --disk-control unix:PATH the replicated disk's control socket (blktap-colo)\n"
+"  --ready-fd N            write one line to fd N when ready, then close it:\n"
+"                          secondary 'listening ADDR' (the port the kernel chose\n"
+"                          if PORT was 0), primary 'protected' (xl-colo uses this)\n"
 "  --verify                log a SHA-256 of guest RAM at every checkpoint\n"
 "  --debug                 log every state transition\n"
 "ADDR is HOST:PORT, [V6ADDR]:PORT or unix:PATH; OPTS are backend options,\n"
@@ -158,7 +167,43 @@ static void read_signals(struct daemon *d)
     struct signalfd_siginfo si;
 
     while (read(d->sigfd, &si, sizeof(si)) == sizeof(si))
-        d->quit = true;
+        d->quit = d->signalled = true;
+}
+
+/* --ready-fd: tell whoever started us that we got this far, once. */
+static void say_ready(struct daemon *d, const char *line)
+{
+    if (d->ready_fd < 0)
+        return;
+    if (write(d->ready_fd, line, strlen(line)) < 0)
+        colo_log_errno("cannot write to --ready-fd %d", d->ready_fd);
+    close(d->ready_fd);
+    d->ready_fd = -1;
+}
+
+/* The address a listening socket is bound to, as --listen would take it. */
+static void sock_name(int fd, char *out, size_t cap)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    char host[INET6_ADDRSTRLEN];
+
+    snprintf(out, cap, "?");
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+        return;
+    if (ss.ss_family == AF_INET) {
+        struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+        snprintf(out, cap, "%s:%u", host, ntohs(in->sin_port));
+    } else if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+        snprintf(out, cap, "[%s]:%u", host, ntohs(in6->sin6_port));
+    } else if (ss.ss_family == AF_UNIX) {
+        snprintf(out, cap, "unix:%s", ((struct sockaddr_un *)&ss)->sun_path);
+    }
 }
 
 /* Poll signals, control socket and (primary) the replication channel. */
@@ -271,6 +316,7 @@ int main(int argc, char **argv)
         { "min-interval", 1, 0, 'm' }, { "checkpoints", 1, 0, 'n' }, { "io-timeout", 1, 0, 't' },
         { "peer-timeout", 1, 0, 'T' }, { "run-after-failover", 1, 0, 'F' }, { "verify", 0, 0, 'v' },
         { "debug", 0, 0, 'D' }, { "help", 0, 0, 'h' }, { "disk-control", 1, 0, 'k' },
+        { "ready-fd", 1, 0, 'r' },
         { 0, 0, 0, 0 },
     };
     static struct daemon d;
@@ -289,6 +335,7 @@ int main(int argc, char **argv)
         return argc >= 2 && !strcmp(argv[1], "--help") ? 0 : 2;
     }
     d.role = argv[1];
+    d.ready_fd = -1;
     optind = 2;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -307,6 +354,16 @@ int main(int argc, char **argv)
         case 't': if (parse_ms("io-timeout", optarg, &v) < 0) return 2; cfg.io_timeout_ms = (int)v; break;
         case 'T': if (parse_ms("peer-timeout", optarg, &v) < 0) return 2; cfg.peer_timeout_ms = (int)v; break;
         case 'F': if (parse_ms("run-after-failover", optarg, &d.run_after_failover_ms) < 0) return 2; break;
+        case 'r':
+            if (parse_ms("ready-fd", optarg, &v) < 0)
+                return 2;
+            if (v < 3 || v > 65535 || fcntl((int)v, F_GETFD) < 0) {
+                fprintf(stderr, "colo-engine: --ready-fd %s is not an open file descriptor above 2\n", optarg);
+                return 2;
+            }
+            d.ready_fd = (int)v;
+            fcntl(d.ready_fd, F_SETFD, FD_CLOEXEC);   /* not for the sim workload or qemu */
+            break;
         default: usage(stderr); return 2;
         }
     }
@@ -371,16 +428,34 @@ int main(int argc, char **argv)
         d.e.hooks.checkpoint_done = on_ckpt_done;
         d.e.hooks.disk_barrier = disk_barrier;
         rc = colo_primary_start(&d.e);
-        if (rc == 0)
+        if (rc == 0) {
             colo_info("primary: %s protected: initial copy of %" PRIu64 " pages done, SVM running",
                       name, d.e.stats.initial_total);
+            say_ready(&d, "protected\n");
+        }
         rc = d.e.state == COLO_FAILED ? -1 : primary_loop(&d);
+        /*
+         * Stopped by a signal (the operator, xl-colo): the PVM runs on, so
+         * the secondary must not take over - tell it we are alive and
+         * giving up (ERROR), which makes it destroy the SVM.  Exiting after
+         * --checkpoints, or dying, sends nothing: that is a lost primary.
+         */
+        if (d.signalled && d.e.have_chan && d.e.state != COLO_P_UNPROTECTED &&
+            d.e.state != COLO_FAILED) {
+            colo_info("primary: stopped by the operator: the secondary stands down, %s runs on "
+                      "unprotected", name);
+            colo_chan_send_error(&d.e.chan, ECANCELED, "the primary was stopped by the operator");
+        }
     } else {
         int lfd = colo_sock_listen(listen_addr);
+        char bound[160], line[176];
 
         if (lfd < 0)
             return 1;
-        colo_info("secondary: waiting for the primary on %s", listen_addr);
+        sock_name(lfd, bound, sizeof(bound));
+        colo_info("secondary: waiting for the primary on %s", bound);
+        snprintf(line, sizeof(line), "listening %s\n", bound);
+        say_ready(&d, line);
         while ((fd = colo_sock_accept(lfd, 200)) < 0 && !d.quit)
             poll_once(&d, 0, false);
         close(lfd);

@@ -1,11 +1,13 @@
 /*
- * colo-proxy - the output comparator as a daemon, on three interfaces.
+ * colo-proxy - the output comparator as a daemon.
  *
- *   colo-proxy --client IF --pvm IF --svm IF [--engine unix:PATH]
- *              [--svm-lag MS] [--max-held BYTES]
+ *   colo-proxy --client IF --pvm IF --svm IF [OPTIONS]
+ *   colo-proxy --primary-in ADDR --secondary-in ADDR --outdev ADDR
+ *              [--vnet-hdr] [--notify-dev ADDR] [OPTIONS]
+ *   OPTIONS: [--engine unix:PATH] [--control unix:PATH] [--svm-lag MS] [--max-held BYTES]
  *   colo-proxy secondary ...      the secondary host's rewriter (secondary.h)
  *
- * A userspace bridge with COLO in the middle: frames from the client side
+ * On three interfaces, a userspace bridge with COLO in the middle: frames from the client side
  * go to both VMs (the SVM must see the same input), those to the SVM with
  * their acknowledgement numbers translated into the SVM's sequence space
  * (rewrite.h: its TCP chose its own initial sequence numbers); frames from
@@ -18,6 +20,16 @@
  * Frames are read and written through ports (port.h): AF_PACKET sockets on
  * interfaces; in a Xen host the interfaces are Open vSwitch ports set up by
  * the hotplug scripts; the tests use veth pairs in network namespaces.
+ *
+ * With --primary-in, a stand-in for QEMU's colo-compare: the PVM's frames
+ * come on primary_in and the SVM's on secondary_in, in QEMU's chardev
+ * framing, from filter-mirror / filter-redirector (ADDR as in stream-addr.h),
+ * and released frames go out on outdev.  The comparator is the same; there
+ * is no rewriter (in QEMU's layout the secondary's filter-rewriter has
+ * translated the SVM's numbers already, and the comparator does not need
+ * it).  With --notify-dev, checkpoint requests and their completion follow
+ * Xen libxl's userspace-proxy exchange (userspace-proxy.h); with --engine,
+ * the engine's control socket, as on interfaces.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -32,16 +44,26 @@
 #include "colo-channel.h"
 #include "colo-control.h"
 #include "colo-log.h"
+#include "chardev-frame.h"
 #include "compare.h"
 #include "port.h"
 #include "proxy-status.h"
 #include "rewrite.h"
 #include "secondary.h"
+#include "userspace-proxy.h"
 
-enum { SIDE_CLIENT, SIDE_PVM, SIDE_SVM, NSIDES };
+/* In the compatibility mode the client side is outdev, and Xen's notify
+ * channel is one more port. */
+enum { SIDE_CLIENT, SIDE_PVM, SIDE_SVM, NSIDES, SIDE_NOTIFY = NSIDES, NPORTS };
 
-static const char *const side_names[NSIDES] = { "client", "pvm", "svm" };
-static struct port *ports[NSIDES];
+#define OUT_HIGH (8u << 20)     /* outdev bytes unwritten: stop taking input until they are */
+
+static const char *const side_names[NPORTS] = { "client", "pvm", "svm", "notify-dev" };
+static const char *const compat_names[NPORTS] = { "outdev", "primary-in", "secondary-in", "notify-dev" };
+static struct port *ports[NPORTS];
+static bool compat;
+static bool notify_pending;             /* a request waits for libxl to say INIT */
+static uint64_t notify_greeted, notify_done;    /* the connection that said INIT; checkpoints */
 static struct colo_chan engine;
 static struct colo_ctl_server ctl;      /* --control: our own socket */
 static struct cmp *cmp;
@@ -72,6 +94,23 @@ static void release(void *opaque, const uint8_t *frame, size_t len)
     send_to(SIDE_CLIENT, frame, len);
 }
 
+static void notify_send(const char *msg)
+{
+    port_send(ports[SIDE_NOTIFY], (const uint8_t *)msg, strlen(msg));
+}
+
+/* libxl reads one answer to its INIT first: a request made before it has
+ * said INIT on this connection waits until it has. */
+static void notify_request(void)
+{
+    const struct port_stats *st = &ports[SIDE_NOTIFY]->st;
+
+    if (st->connects == notify_greeted && st->connects > st->disconnects)
+        notify_send(UP_DO_CHECKPOINT);
+    else
+        notify_pending = true;
+}
+
 static void request(void *opaque, enum colo_trigger why)
 {
     uint8_t buf[16];
@@ -80,6 +119,8 @@ static void request(void *opaque, enum colo_trigger why)
 
     (void)opaque;
     colo_info("asking for a checkpoint: %s", colo_trigger_name(why));
+    if (ports[SIDE_NOTIFY])
+        notify_request();
     if (have_ctl)
         colo_ctl_broadcast(&ctl, buf, len);
     if (have_engine && colo_chan_send(&engine, buf, len) < 0)
@@ -93,7 +134,29 @@ static void checkpoint_done(void *opaque, uint64_t seq)
     (void)opaque;
     colo_debug("checkpoint %" PRIu64 " done: releasing what was held", seq);
     cmp_checkpoint_done(cmp);
-    rw_checkpoint_done(rw);
+    if (rw)
+        rw_checkpoint_done(rw);
+    notify_pending = false;
+}
+
+/* A message from Xen's libxl on --notify-dev. */
+static void notify_message(const uint8_t *msg, size_t len)
+{
+    switch (up_classify(msg, len)) {
+    case UP_MSG_INIT:
+        notify_send(UP_INIT_REPLY);
+        notify_greeted = ports[SIDE_NOTIFY]->st.connects;
+        if (notify_pending)
+            notify_send(UP_DO_CHECKPOINT);
+        notify_pending = false;
+        break;
+    case UP_MSG_CHECKPOINT:
+        checkpoint_done(NULL, ++notify_done);
+        break;
+    default:
+        colo_warn("%s: unsupported message '%.*s' (ignored)", ports[SIDE_NOTIFY]->name,
+                  (int)(len < 64 ? len : 64), (const char *)msg);
+    }
 }
 
 /* Failover, or the secondary taken out of service: nothing to compare with
@@ -108,7 +171,7 @@ static void failover(void *opaque)
 static char *status(void *opaque)
 {
     (void)opaque;
-    return proxy_status_json(cmp, have_engine);
+    return proxy_status_json(cmp, have_engine, ports, NPORTS);
 }
 
 /* What the engine's control socket says: CHECKPOINT_DONE is ours; the
@@ -136,20 +199,34 @@ static uint64_t parse_num(const char *opt, const char *v)
     return n;
 }
 
-/* One frame from a side: the client's go to both VMs, the VMs' to the comparator. */
+/* One frame from a side: the client's go to both VMs, the VMs' to the
+ * comparator (whatever leads a frame - QEMU's vnet header - is carried with
+ * the PVM's, and not compared). */
 static void on_frame(void *opaque, uint8_t *frame, size_t len)
 {
     struct side_ctx *sc = opaque;
+    size_t lead = port_lead(ports[sc->side], frame, len);
+    int rc;
 
+    if (sc->side == SIDE_NOTIFY) {
+        notify_message(frame, len);
+        return;
+    }
     if (sc->side == SIDE_CLIENT) {
+        if (compat)
+            return;                             /* nothing is expected back on outdev */
         send_to(SIDE_PVM, frame, len);
         rw_client_to_svm(rw, frame, len);       /* in place: the PVM's copy is gone */
         send_to(SIDE_SVM, frame, len);
         return;
     }
-    if (sc->side == SIDE_SVM)
+    if (sc->side == SIDE_SVM && rw)
         rw_svm_out(rw, frame, len, false);      /* learn the SVM's ISNs */
-    if ((sc->side == SIDE_PVM ? cmp_pvm_frame : cmp_svm_frame)(sc->cmp, frame, len, colo_now_ns()) < 0) {
+    if (sc->side == SIDE_PVM)
+        rc = cmp_pvm_frame_lead(sc->cmp, frame, len, lead, colo_now_ns());
+    else
+        rc = cmp_svm_frame(sc->cmp, frame + lead, len - lead, colo_now_ns());
+    if (rc < 0) {
         colo_err("out of memory holding frames");
         sc->failed = true;
     }
@@ -165,17 +242,49 @@ static int drain(struct cmp *c, int side)
     return 0;
 }
 
+static int usage(FILE *f, int rc)
+{
+    fprintf(f, "usage: colo-proxy --client IF --pvm IF --svm IF [OPTIONS]\n"
+            "       colo-proxy --primary-in ADDR --secondary-in ADDR --outdev ADDR [--vnet-hdr]\n"
+            "                  [--notify-dev ADDR] [OPTIONS]\n"
+            "OPTIONS: [--engine unix:PATH] [--control unix:PATH] [--svm-lag MS] [--max-held BYTES]\n"
+            "ADDR: unix:PATH or tcp:HOST:PORT, or QEMU's socket,path=...|host=...,port=...;\n"
+            "      then ,server[=on|off] ,wait=on|off ,reconnect=SECONDS\n");
+    return rc;
+}
+
+/* The ports of either mode: three interfaces, or QEMU's chardevs. */
+static int open_ports(const char *const addrs[NPORTS], bool vnet)
+{
+    for (int s = 0; s < NPORTS; s++) {
+        if (s == SIDE_NOTIFY && !addrs[s])
+            continue;
+        if (compat)
+            ports[s] = s == SIDE_NOTIFY ? port_open_stream(addrs[s], compat_names[s], false, UP_MAX_MSG)
+                                        : port_open_stream(addrs[s], compat_names[s], vnet, CF_MAX_FRAME);
+        else
+            ports[s] = port_open_packet(addrs[s], side_names[s]);
+        if (!ports[s])
+            return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "client", 1, 0, 'c' }, { "pvm", 1, 0, 'p' }, { "svm", 1, 0, 's' },
+        { "primary-in", 1, 0, 'P' }, { "secondary-in", 1, 0, 'S' }, { "outdev", 1, 0, 'o' },
+        { "notify-dev", 1, 0, 'n' }, { "vnet-hdr", 0, 0, 'v' },
         { "engine", 1, 0, 'e' }, { "control", 1, 0, 'C' }, { "svm-lag", 1, 0, 'l' },
         { "max-held", 1, 0, 'm' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
     };
-    const char *ifs[NSIDES] = { 0 }, *engine_addr = NULL, *control = NULL;
+    const char *ifs[NPORTS] = { 0 }, *chardevs[NPORTS] = { 0 }, *engine_addr = NULL, *control = NULL;
+    const char *const *addrs;
     struct cmp_cfg cfg = { .svm_lag_ns = 300 * 1000000ull, .max_held_bytes = 64 << 20,
                            .max_svm_ahead = 16 << 20, .max_conns = 65536 };
     struct cmp_ops ops = { .release = release, .request = request };
+    bool vnet = false;
     char *json;
     uint64_t last_tick = 0;
     int o, rc = 0;
@@ -188,25 +297,33 @@ int main(int argc, char **argv)
         case 'c': ifs[SIDE_CLIENT] = optarg; break;
         case 'p': ifs[SIDE_PVM] = optarg; break;
         case 's': ifs[SIDE_SVM] = optarg; break;
+        case 'P': chardevs[SIDE_PVM] = optarg; break;
+        case 'S': chardevs[SIDE_SVM] = optarg; break;
+        case 'o': chardevs[SIDE_CLIENT] = optarg; break;
+        case 'n': chardevs[SIDE_NOTIFY] = optarg; break;
+        case 'v': vnet = true; break;
         case 'e': engine_addr = optarg; break;
         case 'C': control = optarg; break;
         case 'l': cfg.svm_lag_ns = parse_num("svm-lag", optarg) * 1000000ull; break;
         case 'm': cfg.max_held_bytes = parse_num("max-held", optarg); break;
-        case 'h':
-        default:
-            fprintf(o == 'h' ? stdout : stderr, "usage: colo-proxy --client IF --pvm IF --svm IF "
-                    "[--engine unix:PATH] [--control unix:PATH] [--svm-lag MS] [--max-held BYTES]\n");
-            return o == 'h' ? 0 : 2;
+        case 'h': return usage(stdout, 0);
+        default: return usage(stderr, 2);
         }
     }
+    compat = chardevs[SIDE_PVM] || chardevs[SIDE_SVM] || chardevs[SIDE_CLIENT] || chardevs[SIDE_NOTIFY] || vnet;
+    if (compat && (ifs[SIDE_CLIENT] || ifs[SIDE_PVM] || ifs[SIDE_SVM])) {
+        colo_err("--client/--pvm/--svm (interfaces) and --primary-in/--secondary-in/--outdev "
+                 "(QEMU's chardevs) are two modes: give one set");
+        return 2;
+    }
+    addrs = compat ? chardevs : ifs;
     for (int s = 0; s < NSIDES; s++)
-        if (!ifs[s]) {
-            colo_err("--%s IF is required", side_names[s]);
+        if (!addrs[s]) {
+            colo_err("--%s %s is required", (compat ? compat_names : side_names)[s], compat ? "ADDR" : "IF");
             return 2;
         }
-    for (int s = 0; s < NSIDES; s++)
-        if (!(ports[s] = port_open_packet(ifs[s], side_names[s])))
-            return 1;
+    if (open_ports(addrs, vnet) < 0)
+        return 1;
     if (engine_addr) {
         int fd = colo_sock_connect(engine_addr, 2000);
 
@@ -214,7 +331,7 @@ int main(int argc, char **argv)
             return 1;
         have_engine = true;
     }
-    if (!(cmp = cmp_new(&cfg, &ops)) || !(rw = rw_new()))
+    if (!(cmp = cmp_new(&cfg, &ops)) || (!compat && !(rw = rw_new())))
         return 1;
     if (control) {
         if (colo_ctl_open(&ctl, control) < 0)
@@ -227,32 +344,37 @@ int main(int argc, char **argv)
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGPIPE, SIG_IGN);
-    colo_info("comparing %s (PVM) with %s (SVM) for %s; SVM-lag timeout %" PRIu64 " ms",
-              ifs[SIDE_PVM], ifs[SIDE_SVM], ifs[SIDE_CLIENT], cfg.svm_lag_ns / 1000000);
+    colo_info("comparing %s with %s for %s; SVM-lag timeout %" PRIu64 " ms", ports[SIDE_PVM]->name,
+              ports[SIDE_SVM]->name, ports[SIDE_CLIENT]->name, cfg.svm_lag_ns / 1000000);
 
-    /* The main loop: frames from three sides, the engine, our control
-     * socket, a 10 ms tick for the SVM-lag timeout.  The timeout check
-     * walks every connection, so it runs at most once a millisecond, not
-     * after every wake-up (at 100,000 frames a second it was 11% of the
-     * proxy's time). */
+    /* The main loop: frames from the ports (input paused while outdev's
+     * peer is not reading), the engine, our control socket, a 10 ms tick
+     * for the SVM-lag timeout.  The timeout check walks every connection,
+     * so it runs at most once a millisecond, not after every wake-up (at
+     * 100,000 frames a second it was 11% of the proxy's time). */
     while (!quit && rc == 0) {
-        struct pollfd p[NSIDES + 1 + 1 + COLO_CTL_MAX_CLIENTS];
-        uint64_t now;
+        struct pollfd p[NPORTS + 1 + 1 + COLO_CTL_MAX_CLIENTS];
+        uint64_t now = colo_now_ns();
+        bool full = port_backlog(ports[SIDE_CLIENT]) > OUT_HIGH;
         int nctl;
 
-        for (int s = 0; s < NSIDES; s++)
-            p[s] = (struct pollfd){ .fd = ports[s]->fd, .events = POLLIN };
-        p[NSIDES] = (struct pollfd){ .fd = have_engine ? engine.fd : -1, .events = POLLIN };
-        nctl = have_ctl ? colo_ctl_pollfds(&ctl, p + NSIDES + 1, 1 + COLO_CTL_MAX_CLIENTS) : 0;
-        if (poll(p, (nfds_t)(NSIDES + 1 + nctl), 10) < 0 && errno != EINTR)
+        for (int s = 0; s < NPORTS; s++) {
+            short ev = ports[s] ? port_events(ports[s], now) : 0;
+
+            p[s] = (struct pollfd){ .fd = ports[s] ? ports[s]->fd : -1,
+                                    .events = full && (s == SIDE_PVM || s == SIDE_SVM) ? ev & ~POLLIN : ev };
+        }
+        p[NPORTS] = (struct pollfd){ .fd = have_engine ? engine.fd : -1, .events = POLLIN };
+        nctl = have_ctl ? colo_ctl_pollfds(&ctl, p + NPORTS + 1, 1 + COLO_CTL_MAX_CLIENTS) : 0;
+        if (poll(p, (nfds_t)(NPORTS + 1 + nctl), 10) < 0 && errno != EINTR)
             break;
-        for (int s = 0; s < NSIDES && rc == 0; s++)
+        for (int s = 0; s < NPORTS && rc == 0; s++)
             if (p[s].revents)
                 rc = drain(cmp, s);
-        if (have_engine && p[NSIDES].revents)
+        if (have_engine && p[NPORTS].revents)
             engine_record();
         if (nctl)
-            colo_ctl_handle(&ctl, p + NSIDES + 1, nctl);
+            colo_ctl_handle(&ctl, p + NPORTS + 1, nctl);
         if (engine_lost) {
             colo_err("lost the engine: passing output through unprotected");
             have_engine = engine_lost = false;
@@ -264,14 +386,16 @@ int main(int argc, char **argv)
             last_tick = now;
         }
     }
-    if ((json = proxy_status_json(cmp, have_engine)))
+    for (int i = 0; i < 100 && port_backlog(ports[SIDE_CLIENT]) && ports[SIDE_CLIENT]->fd >= 0; i++)
+        poll(&(struct pollfd){ .fd = ports[SIDE_CLIENT]->fd, .events = port_events(ports[SIDE_CLIENT], 0) }, 1, 10);
+    if ((json = proxy_status_json(cmp, have_engine, ports, NPORTS)))
         printf("%s\n", json);      /* the final statistics */
     free(json);
     if (have_ctl)
         colo_ctl_close(&ctl);
     cmp_free(cmp);
     rw_free(rw);
-    for (int s = 0; s < NSIDES; s++)
+    for (int s = 0; s < NPORTS; s++)
         port_close(ports[s]);
     return rc < 0 ? 1 : 0;
 }

@@ -397,6 +397,11 @@ static void parse(struct cmp *c, const uint8_t *frame, size_t len, struct pkt *p
 
 int cmp_pvm_frame(struct cmp *c, const uint8_t *frame, size_t len, uint64_t now)
 {
+    return cmp_pvm_frame_lead(c, frame, len, 0, now);
+}
+
+int cmp_pvm_frame_lead(struct cmp *c, const uint8_t *frame, size_t len, size_t lead, uint64_t now)
+{
     struct pkt p;
     struct conn *k;
     struct held *h;
@@ -407,7 +412,9 @@ int cmp_pvm_frame(struct cmp *c, const uint8_t *frame, size_t len, uint64_t now)
         c->st.released_bytes += len;
         return 0;
     }
-    parse(c, frame, len, &p);
+    if (lead > len)
+        lead = len;
+    parse(c, frame + lead, len - lead, &p);
     if (!(h = malloc(sizeof(*h) + len)))
         return -1;
     memset(h, 0, sizeof(*h));

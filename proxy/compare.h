@@ -63,6 +63,11 @@ void cmp_free(struct cmp *c);
 
 /* One frame from each VM, at time now (ns).  -1 only if out of memory. */
 int  cmp_pvm_frame(struct cmp *c, const uint8_t *frame, size_t len, uint64_t now);
+/* The same, for a frame that carries lead bytes in front of its Ethernet
+ * header (QEMU's vnet header and its length, in the chardev framing): they
+ * are never compared, and go out with the frame - release() is given all
+ * len bytes. */
+int  cmp_pvm_frame_lead(struct cmp *c, const uint8_t *frame, size_t len, size_t lead, uint64_t now);
 int  cmp_svm_frame(struct cmp *c, const uint8_t *frame, size_t len, uint64_t now);
 /* Check the SVM-lag timeout. */
 void cmp_tick(struct cmp *c, uint64_t now);

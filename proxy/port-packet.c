@@ -38,6 +38,8 @@ static int packet_recv(struct port *p, port_frame_fn *fn, void *opaque)
             colo_log_errno("%s: receive failed", p->name);
             return -1;
         }
+        p->st.frames_in++;
+        p->st.bytes_in += (uint64_t)n;
         fn(opaque, pp->buf, (size_t)n);
     }
     return 0;
@@ -51,6 +53,8 @@ static int packet_send(struct port *p, const uint8_t *frame, size_t len)
         colo_log_errno("%s: send failed", p->name);
         return -1;
     }
+    p->st.frames_out++;
+    p->st.bytes_out += len;
     return 0;
 }
 
@@ -60,7 +64,7 @@ static void packet_close(struct port *p)
     free(p);
 }
 
-static const struct port_ops packet_ops = { packet_recv, packet_send, packet_close };
+static const struct port_ops packet_ops = { .recv = packet_recv, .send = packet_send, .close = packet_close };
 
 struct port *port_open_packet(const char *ifname, const char *role)
 {

@@ -13,6 +13,8 @@
 #ifndef COLO_PORT_H
 #define COLO_PORT_H
 
+#include <poll.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,21 +23,52 @@ struct port;
 typedef void port_frame_fn(void *opaque, uint8_t *frame, size_t len);
 
 struct port_ops {
-    /* 0 when nothing more is waiting, -1 when the port has failed (said why). */
+    /* 0 when nothing more is waiting, -1 when the port has failed (said why).
+     * Called whenever poll reported anything on fd. */
     int  (*recv)(struct port *p, port_frame_fn *fn, void *opaque);
     /* 0, or -1 when the frame could not be sent (said why). */
     int  (*send)(struct port *p, const uint8_t *frame, size_t len);
     void (*close)(struct port *p);
+    /* Optional - a port on a stream socket has more to do than read:
+     * events: before each poll, write what waits, retry a connection, and
+     *         say what to poll fd for (NULL: POLLIN);
+     * lead:   bytes in front of the Ethernet header of one of its frames
+     *         (QEMU's vnet header and its length; NULL: none), never compared;
+     * backlog: bytes sent but not yet written out (NULL: none). */
+    short  (*events)(struct port *p, uint64_t now);
+    size_t (*lead)(const struct port *p, const uint8_t *frame, size_t len);
+    size_t (*backlog)(const struct port *p);
+};
+
+/* What went through a port (a stream port also counts its peers and the
+ * defects of their streams). */
+struct port_stats {
+    uint64_t frames_in, frames_out, bytes_in, bytes_out;
+    uint64_t connects, disconnects, malformed, truncated;
 };
 
 struct port {
     const struct port_ops *ops;
-    int fd;                 /* what to poll for input; -1 while there is none */
-    char name[64];          /* for messages: "pvm (vif1.0)" */
+    int fd;                 /* what to poll; -1 while there is none */
+    char name[160];         /* for messages: "pvm (vif1.0)" */
+    struct port_stats st;
 };
 
 /* An interface, through AF_PACKET: every frame it carries, none we sent. */
 struct port *port_open_packet(const char *ifname, const char *role);
+
+/*
+ * A stream socket in QEMU colo-compare's chardev framing (chardev-frame.h),
+ * listening or connecting as addr says (stream-addr.h), one peer at a time.
+ * A stream whose framing is wrong is counted, logged and dropped (it cannot
+ * be resynchronised); a listener then waits for the peer to come back, a
+ * client reconnects.  What is sent while there is no peer waits for one.
+ * With vnet, frames are handed out and taken as QEMU's vnet header length
+ * (4 bytes, big-endian), the vnet header, then the Ethernet frame: what
+ * lead() skips.  max_frame bounds what a peer may send (a notify channel's
+ * messages are short).
+ */
+struct port *port_open_stream(const char *addr, const char *role, bool vnet, uint32_t max_frame);
 
 static inline int port_recv(struct port *p, port_frame_fn *fn, void *opaque)
 {
@@ -45,6 +78,21 @@ static inline int port_recv(struct port *p, port_frame_fn *fn, void *opaque)
 static inline int port_send(struct port *p, const uint8_t *frame, size_t len)
 {
     return p->ops->send(p, frame, len);
+}
+
+static inline short port_events(struct port *p, uint64_t now)
+{
+    return p->ops->events ? p->ops->events(p, now) : POLLIN;
+}
+
+static inline size_t port_lead(const struct port *p, const uint8_t *frame, size_t len)
+{
+    return p->ops->lead ? p->ops->lead(p, frame, len) : 0;
+}
+
+static inline size_t port_backlog(const struct port *p)
+{
+    return p->ops->backlog ? p->ops->backlog(p) : 0;
 }
 
 static inline void port_close(struct port *p)

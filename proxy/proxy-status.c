@@ -4,7 +4,37 @@
 #include "colo-json.h"
 #include "proxy-status.h"
 
-char *proxy_status_json(const struct cmp *c, bool have_engine)
+/* What went through each port, and the defects of the streams they read. */
+static void ports_json(yajl_gen g, struct port *const *ports, int nports)
+{
+    uint64_t bad = 0;
+
+    colo_json_str(g, "ports");
+    yajl_gen_array_open(g);
+    for (int i = 0; i < nports; i++) {
+        const struct port_stats *ps;
+
+        if (!ports[i])
+            continue;
+        ps = &ports[i]->st;
+        bad += ps->malformed + ps->truncated;
+        yajl_gen_map_open(g);
+        colo_json_kstr(g, "name", ports[i]->name);
+        colo_json_num(g, "frames_in", ps->frames_in);
+        colo_json_num(g, "frames_out", ps->frames_out);
+        colo_json_num(g, "bytes_in", ps->bytes_in);
+        colo_json_num(g, "bytes_out", ps->bytes_out);
+        colo_json_num(g, "connects", ps->connects);
+        colo_json_num(g, "disconnects", ps->disconnects);
+        colo_json_num(g, "malformed", ps->malformed);
+        colo_json_num(g, "truncated", ps->truncated);
+        yajl_gen_map_close(g);
+    }
+    yajl_gen_array_close(g);
+    colo_json_num(g, "framing_errors", bad);
+}
+
+char *proxy_status_json(const struct cmp *c, bool have_engine, struct port *const *ports, int nports)
 {
     const struct cmp_stats *st = cmp_stats(c);
     yajl_gen g = yajl_gen_alloc(NULL);
@@ -33,6 +63,7 @@ char *proxy_status_json(const struct cmp *c, bool have_engine)
         if (t != COLO_TRIGGER_PERIODIC && t != COLO_TRIGGER_INITIAL && t != COLO_TRIGGER_REQUEST)
             colo_json_num(g, colo_trigger_name((enum colo_trigger)t), st->requests[t]);
     yajl_gen_map_close(g);
+    ports_json(g, ports, nports);
     yajl_gen_map_close(g);
     colo_json_finish(g, &out, NULL);
     return out;

@@ -8,8 +8,10 @@
 #include <stdbool.h>
 
 #include "compare.h"
+#include "port.h"
 
-/* A malloc'd JSON object, or NULL if out of memory. */
-char *proxy_status_json(const struct cmp *c, bool have_engine);
+/* A malloc'd JSON object, or NULL if out of memory.  ports[0..nports) may
+ * hold NULLs (a port not in use). */
+char *proxy_status_json(const struct cmp *c, bool have_engine, struct port *const *ports, int nports);
 
 #endif

@@ -24,31 +24,9 @@
 #include <yajl/yajl_tree.h>
 
 #include "colo-channel.h"
+#include "colo-control.h"
 #include "colo-log.h"
 #include "colo-proto.h"
-
-static int request_status(struct colo_chan *c, char **json)
-{
-    uint8_t buf[16];
-    struct colo_rec r;
-
-    if (colo_chan_send(c, buf, colo_enc_empty(buf, sizeof(buf), COLO_REC_STATUS_REQUEST)) < 0)
-        return -1;
-    /* The engine also tells every client of each checkpoint it completes
-     * (CHECKPOINT_DONE); those may come first. */
-    do {
-        if (colo_chan_recv(c, &r, 2000) != 1) {
-            fprintf(stderr, "colo-ctl: no status from the engine\n");
-            return -1;
-        }
-    } while (r.type == COLO_REC_CHECKPOINT_DONE);
-    if (r.type != COLO_REC_STATUS) {
-        fprintf(stderr, "colo-ctl: the engine answered %s instead of STATUS\n", colo_rec_name(r.type));
-        return -1;
-    }
-    *json = strndup((const char *)r.u.blob.data, r.u.blob.len);
-    return *json ? 0 : -1;
-}
 
 static double jnum(yajl_val root, const char *a, const char *b)
 {
@@ -131,7 +109,7 @@ int main(int argc, char **argv)
     if ((fd = colo_sock_connect(control, 2000)) < 0 || colo_chan_init_sized(&c, fd, "control", COLO_MAX_TEXT) < 0)
         return 1;
     if (!strcmp(cmd, "status")) {
-        if (request_status(&c, &status) == 0) {
+        if (colo_ctl_request_status(&c, &status, 2000) == 0) {
             if (json)
                 printf("%s\n", status);
             else
@@ -140,7 +118,7 @@ int main(int argc, char **argv)
         }
     } else if (!strcmp(cmd, "watch")) {
         for (long i = 0; count < 0 || i < count; i++) {
-            if (request_status(&c, &status) < 0)
+            if (colo_ctl_request_status(&c, &status, 2000) < 0)
                 break;
             print_human(status);
             free(status);

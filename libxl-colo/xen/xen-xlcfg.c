@@ -216,6 +216,9 @@ static int parse_vif(const char *label, int idx, const char *spec, libxl_device_
                              label, idx, (int)vlen, v);
                     return -1;
                 }
+            } else if (klen == 10 && !memcmp(p, "forwarddev", 10)) {
+                /* COLO's link between the two hosts (xl-colo checks it), not
+                 * a property of the guest's NIC: nothing for the SVM. */
             } else {
                 colo_warn("xen: %s: vif %d: key '%.*s' ignored; the SVM's NIC may differ",
                           label, idx, (int)klen, p);

@@ -88,7 +88,7 @@ class Run:
         for p in (self.a, self.b):
             with open(p, "wb") as f:
                 f.write(init)
-        for j in (self.b + ".colo-journal",):
+        for j in (self.b + ".colo-journal.0", self.b + ".colo-journal.1"):
             if os.path.exists(j):
                 os.unlink(j)
         self.initial = init

@@ -475,6 +475,42 @@ static void test_malformed_frames(void **state)
     cmp_free(c);
 }
 
+/* A lead (QEMU's vnet header and its length, in the compatibility mode):
+ * carried with the PVM's frame, never compared, released with it. */
+static void test_lead_is_carried_not_compared(void **state)
+{
+    struct cmp *c = make();
+    uint8_t buf[2048 + 16];
+    size_t n;
+
+    (void)state;
+    for (int kind = 0; kind < 3; kind++) {
+        n = kind == 0 ? tcp4(PISN, CISN + 1, TCP_SYN | TCP_ACK, NULL, false)
+          : kind == 1 ? tcp4(PISN + 1, CISN + 1, TCP_ACK, "lead me", false) : udp4("dgram");
+        memset(buf, 0xa0 + kind, 16);                   /* the PVM's header: its own bytes */
+        memcpy(buf + 16, frame, n);
+        assert_int_equal(cmp_pvm_frame_lead(c, buf, n + 16, 16, now), 0);
+        assert_int_equal(released, kind);
+        if (kind == 0)
+            n = tcp4(SISN, CISN + 1, TCP_SYN | TCP_ACK, NULL, false);
+        else if (kind == 1)
+            n = tcp4(SISN + 1, CISN + 1, TCP_ACK, "lead me", false);
+        S(n);                                           /* the SVM's, without one */
+        assert_int_equal(released, kind + 1);
+        assert_int_equal(last_len, n + 16);
+        assert_memory_equal(last, buf, 16);             /* released with its lead */
+    }
+    /* the lead does not hide a divergence behind it */
+    n = tcp4(PISN + 8, CISN + 1, TCP_ACK, "AAAA", false);
+    memset(buf, 0, 16);
+    memcpy(buf + 16, frame, n);
+    assert_int_equal(cmp_pvm_frame_lead(c, buf, n + 16, 16, now), 0);
+    S(tcp4(SISN + 8, CISN + 1, TCP_ACK, "AAAB", false));
+    assert_int_equal(requests[COLO_TRIGGER_DIVERGENCE], 1);
+    assert_int_equal(released, 3);
+    cmp_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -491,6 +527,7 @@ int main(void)
         cmocka_unit_test(test_udp_and_other_frames),
         cmocka_unit_test(test_svm_lag_and_queue_cap),
         cmocka_unit_test(test_malformed_frames),
+        cmocka_unit_test(test_lead_is_carried_not_compared),
     };
 
     return cmocka_run_group_tests_name("compare", tests, NULL, NULL);

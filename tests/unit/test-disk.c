@@ -3,6 +3,7 @@
  * (blktap-colo/colo-disk.h, shared/colo-semantics.md "disk" column).
  */
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -40,8 +41,10 @@ static int teardown(void **state)
     char j[160];
 
     (void)state;
-    snprintf(j, sizeof(j), "%s.colo-journal", path);
-    unlink(j);
+    for (int k = 0; k < 2; k++) {
+        snprintf(j, sizeof(j), "%s.colo-journal.%d", path, k);
+        unlink(j);
+    }
     unlink(path);
     rmdir(dir);
     return 0;
@@ -199,7 +202,7 @@ static void test_crash_in_commit(void **state)
     char j[160];
 
     (void)state;
-    snprintf(j, sizeof(j), "%s.colo-journal", path);
+    snprintf(j, sizeof(j), "%s.colo-journal.0", path);     /* epoch 0's */
     /* A commit that dies after its journal is durable: replayed at open. */
     assert_int_equal(colo_disk_open(&d, path, &cfg), 0);
     fill(buf, sizeof(buf), 0x77);
@@ -217,10 +220,10 @@ static void test_crash_in_commit(void **state)
     assert_int_equal(colo_disk_journal_epoch(&d, 0), 0);
     colo_disk_close(&d);
     {
+        /* 2 slots of data, then the index: torn 40 bytes into it */
         int fd = open(j, O_RDWR);
-        off_t end = lseek(fd, 0, SEEK_END);
 
-        assert_int_equal(ftruncate(fd, end - 100), 0);
+        assert_int_equal(ftruncate(fd, 4096 + 2 * 4096 + 40), 0);
         close(fd);
     }
     assert_int_equal(colo_disk_open(&d, path, &cfg), 0);
@@ -234,14 +237,31 @@ static void test_crash_in_commit(void **state)
         int fd = open(j, O_RDWR);
         uint8_t b;
 
-        assert_int_equal(pread(fd, &b, 1, 32 + 16 * 8 + 77), 1);
+        /* a byte of the second slot's data (its block checksum) */
+        assert_int_equal(pread(fd, &b, 1, 4096 + 4096 + 77), 1);
         b ^= 0xff;
-        assert_int_equal(pwrite(fd, &b, 1, 32 + 16 * 8 + 77), 1);
+        assert_int_equal(pwrite(fd, &b, 1, 4096 + 4096 + 77), 1);
         close(fd);
     }
     assert_int_equal(colo_disk_open(&d, path, &cfg), 0);
     assert_int_equal(d.replayed, 0);
     assert_int_equal(base_byte(32768), 0);
+    /* The journal is overwritten in place, not truncated: a complete short
+     * journal followed by the rest of a longer old one is still replayed. */
+    fill(buf, sizeof(buf), 0x99);
+    assert_int_equal(colo_disk_pvm_write(&d, 0, 49152, 512, buf), 0);
+    assert_int_equal(colo_disk_journal_epoch(&d, 0), 0);
+    colo_disk_close(&d);
+    {
+        struct stat st;
+
+        assert_int_equal(stat(j, &st), 0);
+        assert_true(st.st_size > 4096 + 4096 + 32 + 16);
+    }
+    assert_int_equal(colo_disk_open(&d, path, &cfg), 0);
+    assert_int_equal(d.replayed, 1);
+    assert_int_equal(base_byte(49152), 0x99);
+    assert_int_equal(base_byte(49152 + 512), 0);
     colo_disk_close(&d);
 }
 

@@ -14,21 +14,68 @@
  * failover is evidence that its memory was carried over whole.
  *
  *   dirtier [MIB [PAGES-PER-TICK]]     (defaults 16 MiB, 64 pages)
- * Output: "DIRTIER start mib=.. pages=..", then once a second
- * "DIRTIER tick=T round=R ok" (or "DIRTIER CORRUPT page=P ..." and a
- * non-zero exit).  T never goes backwards on one machine; after a
- * failover the survivor's first T is above the last one the PVM printed
- * before the last checkpoint.
+ * Output: "DIRTIER start mib=.. pages=.. status-pfn=0xP", then once a
+ * second "DIRTIER tick=T round=R ok" (or "DIRTIER CORRUPT page=P ...", and
+ * the dirtier stops dirtying).  T never goes backwards on one machine;
+ * after a failover the survivor's first T is above the last one the PVM
+ * printed before the last checkpoint.
+ *
+ * The same figures live in a status page (magic, tick, round, corrupt)
+ * at guest frame P, locked in memory, which dom0 reads through a foreign
+ * mapping (tests/xen-lab/dom0/lab-peek.c).  The serial console is not
+ * enough on its own: the SVM keeps its own emulated UART state while its
+ * memory comes from the PVM (docs/xen-backend.md, qemu-state), so after a
+ * failover its console may stall while the guest runs on.  For the same
+ * reason the console is written without blocking: a stalled UART must not
+ * stop the workload.
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #define PAGE 4096
 #define WORDS (PAGE / sizeof(uint64_t))
+#define STATUS_MAGIC 0x5441545354524944ull     /* "DIRTSTAT", little-endian */
+
+struct status {             /* what lab-peek reads; keep the two in step */
+    volatile uint64_t magic, tick, round, corrupt;
+};
+
+/* One line on the console, never blocking (see the top comment). */
+static void say(const char *fmt, ...)
+{
+    char line[256];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (n > 0 && write(1, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1) < 0) {
+        /* EAGAIN: the console is stalled; the status page still counts */
+    }
+}
+
+/* The guest frame behind a virtual address (root: /proc/self/pagemap). */
+static uint64_t frame_of(const void *va)
+{
+    uint64_t entry = 0;
+    int fd = open("/proc/self/pagemap", O_RDONLY);
+
+    if (fd < 0 || pread(fd, &entry, sizeof(entry), (off_t)((uintptr_t)va / PAGE * sizeof(entry))) !=
+                  (ssize_t)sizeof(entry))
+        entry = 0;
+    if (fd >= 0)
+        close(fd);
+    return entry >> 63 ? entry & ((1ull << 55) - 1) : 0;
+}
 
 static double now(void)
 {
@@ -69,10 +116,21 @@ int main(int argc, char **argv)
         fprintf(stderr, "dirtier: out of memory for %zu MiB\n", mib);
         return 2;
     }
+    struct status *st = aligned_alloc(PAGE, PAGE);
+    if (!st) {
+        fprintf(stderr, "dirtier: out of memory\n");
+        return 2;
+    }
     for (size_t p = 0; p < npages; p++)
         fill(mem + p * WORDS, p, 0);
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    printf("DIRTIER start mib=%zu pages=%zu\n", mib, npages);
+    memset((void *)st, 0, PAGE);
+    st->magic = STATUS_MAGIC;
+    /* Locked, so the status page stays at the frame announced below. */
+    if (mlockall(MCL_CURRENT | MCL_FUTURE) < 0)
+        perror("dirtier: mlockall");
+    fcntl(1, F_SETFL, fcntl(1, F_GETFL) | O_NONBLOCK);
+    say("DIRTIER start mib=%zu pages=%zu status-pfn=%#llx\n", mib, npages,
+        (unsigned long long)frame_of((const void *)st));
 
     uint64_t tick = 0, round = 0;
     size_t next = 0;
@@ -97,17 +155,20 @@ int main(int argc, char **argv)
             round++;
             for (size_t p = 0; p < npages; p++)
                 if (check(mem + p * WORDS, p, expect[p]) != 0) {
-                    printf("DIRTIER CORRUPT page=%zu expect-tick=%llu found index=%llu tick=%llu\n",
-                           p, (unsigned long long)expect[p],
-                           (unsigned long long)mem[p * WORDS],
-                           (unsigned long long)mem[p * WORDS + 1]);
-                    return 1;
+                    say("DIRTIER CORRUPT page=%zu expect-tick=%llu found index=%llu tick=%llu\n",
+                        p, (unsigned long long)expect[p],
+                        (unsigned long long)mem[p * WORDS],
+                        (unsigned long long)mem[p * WORDS + 1]);
+                    st->corrupt = p + 1;
+                    for (;;)        /* stop dirtying; the status page stays readable */
+                        pause();
                 }
         }
+        st->tick = tick;
+        st->round = round;
         if (now() - last_print >= 1.0) {
             last_print = now();
-            printf("DIRTIER tick=%llu round=%llu ok\n",
-                   (unsigned long long)tick, (unsigned long long)round);
+            say("DIRTIER tick=%llu round=%llu ok\n", (unsigned long long)tick, (unsigned long long)round);
         }
         /* A steady pace, not a spin: about 100 ticks a second. */
         struct timespec ts = { 0, 10 * 1000 * 1000 };

@@ -19,6 +19,10 @@ wait_log() {
 
 # The last tick a dirtier printed in a guest's serial log.
 last_tick() { sed -n 's/^DIRTIER tick=\([0-9]*\) .*/\1/p' "$1" | tail -1; }
+# The guest frame of the dirtier's status page, from its console's start line.
+status_pfn() { sed -n 's/^DIRTIER start .*status-pfn=\(0x[0-9a-f]*\).*/\1/p' "$1" | head -1; }
+# The dirtier's figures read from a domain's memory (lab-peek): peek DOMAIN PFN FIELD
+peek() { lab-peek "$(xl domid "$1" 2>/dev/null)" "$2" 2>/dev/null | sed -n "s/.*$3=\([0-9]*\).*/\1/p"; }
 
 # Show the end of a log on the console (for a failed check).
 show() { echo "---- $1 (last ${2:-20} lines)"; tail -n "${2:-20}" "$1" 2>/dev/null | sed 's/^/    /'; }
