@@ -286,6 +286,7 @@ int main(int argc, char **argv)
     struct cmp_ops ops = { .release = release, .request = request };
     bool vnet = false;
     char *json;
+    uint64_t last_tick = 0;
     int o, rc = 0;
 
     if (argc > 1 && !strcmp(argv[1], "secondary"))
@@ -348,7 +349,9 @@ int main(int argc, char **argv)
 
     /* The main loop: frames from the ports (input paused while outdev's
      * peer is not reading), the engine, our control socket, a 10 ms tick
-     * for the SVM-lag timeout. */
+     * for the SVM-lag timeout.  The timeout check walks every connection,
+     * so it runs at most once a millisecond, not after every wake-up (at
+     * 100,000 frames a second it was 11% of the proxy's time). */
     while (!quit && rc == 0) {
         struct pollfd p[NPORTS + 1 + 1 + COLO_CTL_MAX_CLIENTS];
         uint64_t now = colo_now_ns();
@@ -378,7 +381,10 @@ int main(int argc, char **argv)
             colo_chan_close(&engine);
             cmp_passthrough(cmp);
         }
-        cmp_tick(cmp, colo_now_ns());
+        if ((now = colo_now_ns()) - last_tick >= 1000000) {
+            cmp_tick(cmp, now);
+            last_tick = now;
+        }
     }
     for (int i = 0; i < 100 && port_backlog(ports[SIDE_CLIENT]) && ports[SIDE_CLIENT]->fd >= 0; i++)
         poll(&(struct pollfd){ .fd = ports[SIDE_CLIENT]->fd, .events = port_events(ports[SIDE_CLIENT], 0) }, 1, 10);
