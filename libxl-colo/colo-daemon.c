@@ -285,8 +285,8 @@ static int secondary_main(struct daemon *d, const struct colo_domain_spec *spec)
     if (colo_secondary_run(e, spec) < 0)
         return -1;
     /* Failed over: the SVM is the VM.  Keep serving status until told to stop. */
-    colo_info("secondary: guest progress at failover: %" PRIu64,
-              e->be->guest_progress ? e->be->guest_progress(e->dom) : 0);
+    if (e->be->guest_progress)  /* the xen backend cannot know it */
+        colo_info("secondary: guest progress at failover: %" PRIu64, e->be->guest_progress(e->dom));
     until = d->run_after_failover_ms ? colo_now_ns() + d->run_after_failover_ms * 1000000ull : 0;
     while (!d->quit && (!until || colo_now_ns() < until))
         poll_once(d, 50, false);

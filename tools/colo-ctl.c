@@ -58,20 +58,28 @@ static void print_human(const char *json)
         fprintf(stderr, "colo-ctl: the engine sent malformed status: %s\n", err);
         return;
     }
-    if (!strcmp(jstr(root, "role"), "proxy"))
+    if (!strcmp(jstr(root, "role"), "proxy")) {
         printf("proxy     %-20s released %-9.0f held %-6.0f (%.0f bytes)  divergences %-5.0f "
                "checkpoints %-5.0f  asked: divergence %.0f svm-lag %.0f queue-full %.0f\n",
                jstr(root, "state"), jnum(root, "released", NULL), jnum(root, "held", NULL),
                jnum(root, "held_bytes", NULL), jnum(root, "divergences", NULL),
                jnum(root, "checkpoints", NULL), jnum(root, "requests", "divergence"),
                jnum(root, "requests", "svm-lag"), jnum(root, "requests", "queue-full"));
-    else
+    } else {
+        const char *gp[] = { "guest_progress", NULL };
+        yajl_val progress = yajl_tree_get(root, gp, yajl_t_number);
+
+        /* Only a backend that can see inside its guest (sim) reports progress. */
         printf("%-9s %-14s ckpts %-5.0f pause ms last %7.2f median %7.2f max %7.2f  "
-           "pages %-7.0f sent %8.1f MiB  progress %.0f\n",
-           jstr(root, "role"), jstr(root, "state"), jnum(root, "checkpoints", NULL),
-           jnum(root, "pause_ms", "last"), jnum(root, "pause_ms", "median"),
-           jnum(root, "pause_ms", "max"), jnum(root, "pages_last", NULL),
-           jnum(root, "bytes_sent", NULL) / 1048576.0, jnum(root, "guest_progress", NULL));
+               "pages %-7.0f sent %8.1f MiB",
+               jstr(root, "role"), jstr(root, "state"), jnum(root, "checkpoints", NULL),
+               jnum(root, "pause_ms", "last"), jnum(root, "pause_ms", "median"),
+               jnum(root, "pause_ms", "max"), jnum(root, "pages_last", NULL),
+               jnum(root, "bytes_sent", NULL) / 1048576.0);
+        if (progress)
+            printf("  progress %.0f", YAJL_GET_DOUBLE(progress));
+        printf("\n");
+    }
     fflush(stdout);
     yajl_tree_free(root);
 }
