@@ -91,6 +91,13 @@ struct colo_backend {
     int  (*save_device)(struct colo_domain *d, void **blob, size_t *len);
     int  (*load_device)(struct colo_domain *d, const void *blob, size_t len);
 
+    /* Optional, for --verify: the vCPU registers as the hypervisor holds
+     * them now (malloc'd), leaving out what legitimately differs between
+     * two domains in the same state (xen: the TSC, read off the clock).
+     * Equal bytes on PVM and SVM at a checkpoint = the same vCPU context.
+     * NULL where the backend has no vCPU state of its own (sim). */
+    int  (*vcpu_state)(struct colo_domain *d, void **buf, size_t *len);
+
     /* Optional: a guest-visible progress counter, for tests and the demo
      * (sim: page writes done).  NULL where the backend has none. */
     uint64_t (*guest_progress)(struct colo_domain *d);

@@ -163,5 +163,7 @@ int  colo_status_json(const struct colo_engine *e, const char *role, char **out,
  * seq name the optional per-page dump (COLO_VERIFY_DUMP). */
 int  colo_domain_digest(const struct colo_backend *be, struct colo_domain *d,
                         uint64_t nr_pages, const char *label, uint64_t seq, char hex[65]);
+/* SHA-256 of the backend's vcpu_state: 0, 1 when the backend has none, -1. */
+int  colo_vcpu_digest(const struct colo_backend *be, struct colo_domain *d, char hex[65]);
 
 #endif

@@ -351,6 +351,8 @@ int colo_primary_checkpoint(struct colo_engine *e, enum colo_trigger cause)
 
         if (colo_domain_digest(e->be, e->dom, e->info.nr_pages, "pvm", e->seq, hex) == 0)
             colo_info("verify: checkpoint %" PRIu64 " pvm digest %s", e->seq, hex);
+        if (colo_vcpu_digest(e->be, e->dom, hex) == 0)
+            colo_info("verify: checkpoint %" PRIu64 " pvm vcpu digest %s", e->seq, hex);
     }
 
     set_state(e, COLO_P_WAIT_SVM_READY);
@@ -388,8 +390,11 @@ int colo_primary_checkpoint(struct colo_engine *e, enum colo_trigger cause)
     e->stats.pages_total += (uint64_t)pages;
     e->stats.triggers[cause]++;
     e->stats.checkpoints++;
-    colo_debug("primary: checkpoint %" PRIu64 " (%s): %" PRId64 " pages, pause %.3f ms",
-               e->seq, colo_trigger_name(cause), pages, (double)(t1 - t0) / 1e6);
+    /* "svm dirtied" is what the SVM wrote since the checkpoint before: it
+     * shows the SVM ran in between (the lab's soak reads it). */
+    colo_debug("primary: checkpoint %" PRIu64 " (%s): %" PRId64 " pages, svm dirtied %" PRIu64
+               ", pause %.3f ms", e->seq, colo_trigger_name(cause), pages,
+               e->stats.svm_dirty_last, (double)(t1 - t0) / 1e6);
     e->seq++;
     e->last_end_ns = colo_now_ns();
     set_state(e, COLO_P_RUNNING);

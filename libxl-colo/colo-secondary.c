@@ -210,8 +210,12 @@ static void verify_digest(struct colo_engine *e, const char *what)
 {
     char hex[65];
 
-    if (e->cfg.verify && colo_domain_digest(e->be, e->dom, e->info.nr_pages, what, e->seq, hex) == 0)
+    if (!e->cfg.verify)
+        return;
+    if (colo_domain_digest(e->be, e->dom, e->info.nr_pages, what, e->seq, hex) == 0)
         colo_info("verify: checkpoint %" PRIu64 " %s digest %s", e->seq, what, hex);
+    if (colo_vcpu_digest(e->be, e->dom, hex) == 0)
+        colo_info("verify: checkpoint %" PRIu64 " %s vcpu digest %s", e->seq, what, hex);
 }
 
 /*

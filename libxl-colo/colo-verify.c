@@ -99,3 +99,24 @@ out:
     free(buf);
     return rc;
 }
+
+int colo_vcpu_digest(const struct colo_backend *be, struct colo_domain *d, char hex[65])
+{
+    unsigned char md[32];
+    void *buf = NULL;
+    size_t len = 0;
+
+    if (!be->vcpu_state)
+        return 1;
+    if (be->vcpu_state(d, &buf, &len) < 0)
+        return -1;
+    if (!EVP_Digest(buf, len, md, NULL, EVP_sha256(), NULL)) {
+        colo_err("verify: cannot compute the vCPU state digest");
+        free(buf);
+        return -1;
+    }
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    free(buf);
+    return 0;
+}

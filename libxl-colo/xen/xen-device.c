@@ -26,6 +26,7 @@
 #include "colo-log.h"
 #include "qmp.h"
 #include "xen-devstate.h"
+#include "xen-policy.h"
 #include "xen-domain.h"
 
 /*
@@ -181,32 +182,60 @@ static int save_qemu(struct colo_domain *d, uint8_t **buf, size_t *len)
     return rc;
 }
 
+/* The domain's HVM context (malloc'd), its size in *size; NULL on failure (said why). */
+static uint8_t *read_hvm_context(struct colo_domain *d, int *size)
+{
+    uint8_t *ctx;
+
+    /* A NULL buffer asks Xen for the size the context needs. */
+    *size = xc_domain_hvm_getcontext(d->xch, d->domid, NULL, 0);
+    if (*size <= 0 || (uint32_t)*size > COLO_XDS_MAX_HVM_CONTEXT) {
+        colo_log_errno("xen: cannot size the HVM context of domain %" PRIu32, d->domid);
+        return NULL;
+    }
+    if (!(ctx = malloc((size_t)*size))) {
+        colo_err("xen: out of memory for the HVM context");
+        return NULL;
+    }
+    *size = xc_domain_hvm_getcontext(d->xch, d->domid, ctx, (uint32_t)*size);
+    if (*size <= 0) {
+        colo_log_errno("xen: cannot read the HVM context of domain %" PRIu32, d->domid);
+        free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+int colo_xen_vcpu_state(struct colo_domain *d, void **buf, size_t *len)
+{
+    const char *why = NULL;
+    uint8_t *ctx, *cpu;
+    int size, rc;
+
+    if (!(ctx = read_hvm_context(d, &size)))
+        return -1;
+    rc = colo_xen_cpu_records(ctx, (size_t)size, &cpu, len, &why);
+    free(ctx);
+    if (rc < 0) {
+        colo_err("xen: the HVM context of domain %" PRIu32 " is malformed: %s", d->domid, why);
+        return -1;
+    }
+    *buf = cpu;
+    return 0;
+}
+
 int colo_xen_save_device(struct colo_domain *d, void **blob, size_t *len)
 {
     struct colo_xds_param params[NR_GUEST_PARAMS];
     struct colo_xds_in in;
-    uint8_t *ctx = NULL, *qemu = NULL;
+    uint8_t *ctx, *qemu = NULL;
     size_t qemu_len = 0;
     int size, rc = -1;
 
     *blob = NULL;
     *len = 0;
-    /* A NULL buffer asks Xen for the size the context needs. */
-    size = xc_domain_hvm_getcontext(d->xch, d->domid, NULL, 0);
-    if (size <= 0 || (uint32_t)size > COLO_XDS_MAX_HVM_CONTEXT) {
-        colo_log_errno("xen: cannot size the HVM context of domain %" PRIu32, d->domid);
+    if (!(ctx = read_hvm_context(d, &size)))
         return -1;
-    }
-    ctx = malloc((size_t)size);
-    if (!ctx) {
-        colo_err("xen: out of memory for the HVM context");
-        return -1;
-    }
-    size = xc_domain_hvm_getcontext(d->xch, d->domid, ctx, (uint32_t)size);
-    if (size <= 0) {
-        colo_log_errno("xen: cannot read the HVM context of domain %" PRIu32, d->domid);
-        goto out;
-    }
     for (size_t i = 0; i < NR_GUEST_PARAMS; i++) {
         params[i].index = guest_params[i];
         if (xc_hvm_param_get(d->xch, d->domid, guest_params[i], &params[i].value) < 0) {

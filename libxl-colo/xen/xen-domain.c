@@ -341,6 +341,7 @@ const struct colo_backend colo_backend_xen = {
     .write_pages      = colo_xen_write_pages,
     .save_device      = colo_xen_save_device,
     .load_device      = colo_xen_load_device,
+    .vcpu_state       = colo_xen_vcpu_state,
     .destroy          = xen_destroy,
     .close            = xen_close,
 };

@@ -81,6 +81,7 @@ void colo_xen_dirty_buffer_free(struct colo_domain *d);
 /* xen-device.c */
 int  colo_xen_save_device(struct colo_domain *d, void **blob, size_t *len);
 int  colo_xen_load_device(struct colo_domain *d, const void *blob, size_t len);
+int  colo_xen_vcpu_state(struct colo_domain *d, void **buf, size_t *len);
 /* QMP "stop" / "cont", tracked in d->qemu_stopped. */
 int  colo_xen_qemu_stop(struct colo_domain *d);
 int  colo_xen_qemu_cont(struct colo_domain *d);

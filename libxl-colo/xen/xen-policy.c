@@ -4,6 +4,8 @@
  * Copyright (C) 2026 the xen-colo authors.  GPL-2.0-or-later.
  */
 #include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "xen-sys.h"
@@ -70,4 +72,48 @@ bool colo_xen_qemu_loads_state(long long major, long long minor)
 {
     (void)minor;
     return major < 6;
+}
+
+int colo_xen_cpu_records(const uint8_t *ctx, size_t len, uint8_t **out, size_t *outlen,
+                         const char **why)
+{
+    const size_t dlen = sizeof(struct hvm_save_descriptor);
+    uint8_t *buf = malloc(len ? len : 1);   /* the CPU records are a part of ctx */
+    size_t off = 0, n = 0;
+
+    *out = NULL;
+    *outlen = 0;
+    if (!buf) {
+        *why = "out of memory";
+        return -1;
+    }
+    while (off < len) {
+        struct hvm_save_descriptor d;
+
+        if (len - off < dlen) {
+            *why = "a record descriptor runs past the end of the context";
+            goto bad;
+        }
+        memcpy(&d, ctx + off, dlen);
+        if (d.length > len - off - dlen) {
+            *why = "a record runs past the end of the context";
+            goto bad;
+        }
+        if (d.typecode == HVM_SAVE_CODE(CPU)) {
+            if (d.length < offsetof(struct hvm_hw_cpu, tsc) + sizeof(uint64_t)) {
+                *why = "a CPU record is shorter than Xen's struct hvm_hw_cpu";
+                goto bad;
+            }
+            memcpy(buf + n, ctx + off, dlen + d.length);
+            memset(buf + n + dlen + offsetof(struct hvm_hw_cpu, tsc), 0, sizeof(uint64_t));
+            n += dlen + d.length;
+        }
+        off += dlen + d.length;
+    }
+    *out = buf;
+    *outlen = n;
+    return 0;
+bad:
+    free(buf);
+    return -1;
 }

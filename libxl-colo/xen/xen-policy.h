@@ -57,4 +57,16 @@ enum colo_xen_hole_action colo_xen_hole_action(const void *page);
 uint64_t colo_xen_dirty_merge(const unsigned long *xbits, uint64_t nbits,
                               struct colo_bitmap *into, uint64_t *ignored);
 
+/*
+ * The vCPU registers out of an HVM context (what xc_domain_hvm_getcontext
+ * returns: a run of save records, each a struct hvm_save_descriptor and
+ * its body): the CPU records (one per vCPU), each with its descriptor, in
+ * order, with the one field that differs between two domains holding the
+ * same state - the guest TSC, which Xen reads off the running clock as it
+ * saves - zeroed.  --verify hashes this on both sides.  Malloc'd into *out;
+ * -1 with *why for a context whose records run past its end.
+ */
+int colo_xen_cpu_records(const uint8_t *ctx, size_t len, uint8_t **out, size_t *outlen,
+                         const char **why);
+
 #endif

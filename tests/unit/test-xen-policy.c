@@ -1,6 +1,7 @@
 /*
  * test-xen-policy.c - the xen backend's data-only decisions: guest kind,
- * the page hole policy, merging Xen's dirty bitmap.
+ * the page hole policy, merging Xen's dirty bitmap, the vCPU records of an
+ * HVM context.
  * Needs: libxl-colo/xen/xen-policy.c, libxl-colo/colo-bitmap.c;
  * compile flags of the Xen headers (pkg-config --cflags xencontrol xenlight
  * xlutil), no Xen library at link time.
@@ -120,6 +121,113 @@ static void test_dirty_merge_ranges(void **state)
     colo_bitmap_free(&b);
 }
 
+/* Append one save record (descriptor + body) to ctx at *off. */
+static void put_record(uint8_t *ctx, size_t *off, uint16_t type, uint16_t inst,
+                       const void *body, uint32_t len)
+{
+    struct hvm_save_descriptor d = { .typecode = type, .instance = inst, .length = len };
+
+    memcpy(ctx + *off, &d, sizeof(d));
+    memcpy(ctx + *off + sizeof(d), body, len);
+    *off += sizeof(d) + len;
+}
+
+/* Two vCPUs among other records: only their CPU records come out, in
+ * order, with the TSC zeroed and every other byte as it was. */
+static void test_cpu_records(void **state)
+{
+    static uint8_t ctx[4096];
+    struct hvm_save_header hdr = { .magic = HVM_FILE_MAGIC, .version = HVM_FILE_VERSION };
+    struct hvm_hw_cpu cpu0, cpu1, got;
+    uint8_t pic[16] = { 1, 2, 3 };
+    const size_t dlen = sizeof(struct hvm_save_descriptor);
+    const char *why = NULL;
+    uint8_t *out;
+    size_t off = 0, outlen;
+
+    (void)state;
+    memset(&cpu0, 0x11, sizeof(cpu0));
+    memset(&cpu1, 0x22, sizeof(cpu1));
+    cpu0.rip = 0xffffffff81000000ull;
+    cpu0.tsc = 123456789;
+    cpu1.tsc = 987654321;
+    put_record(ctx, &off, HVM_SAVE_CODE(HEADER), 0, &hdr, sizeof(hdr));
+    put_record(ctx, &off, HVM_SAVE_CODE(CPU), 0, &cpu0, sizeof(cpu0));
+    put_record(ctx, &off, HVM_SAVE_CODE(PIC), 0, pic, sizeof(pic));
+    put_record(ctx, &off, HVM_SAVE_CODE(CPU), 1, &cpu1, sizeof(cpu1));
+    put_record(ctx, &off, HVM_SAVE_CODE(END), 0, NULL, 0);
+
+    assert_int_equal(colo_xen_cpu_records(ctx, off, &out, &outlen, &why), 0);
+    assert_int_equal(outlen, 2 * (dlen + sizeof(struct hvm_hw_cpu)));
+    memcpy(&got, out + dlen, sizeof(got));
+    assert_int_equal(got.tsc, 0);
+    assert_int_equal(got.rip, cpu0.rip);
+    cpu0.tsc = 0;
+    assert_memory_equal(&got, &cpu0, sizeof(got));
+    assert_memory_equal(out, ctx + dlen + sizeof(hdr), dlen);    /* CPU 0's descriptor */
+    memcpy(&got, out + 2 * dlen + sizeof(got), sizeof(got));
+    cpu1.tsc = 0;
+    assert_memory_equal(&got, &cpu1, sizeof(got));
+    free(out);
+
+    /* The same context with another TSC gives the same bytes: that is
+     * what makes two domains in the same state hash alike. */
+    {
+        uint8_t *again;
+        size_t againlen;
+
+        assert_int_equal(colo_xen_cpu_records(ctx, off, &out, &outlen, &why), 0);
+        memcpy(ctx + dlen + sizeof(hdr) + dlen + offsetof(struct hvm_hw_cpu, tsc), &(uint64_t){ 42 }, 8);
+        assert_int_equal(colo_xen_cpu_records(ctx, off, &again, &againlen, &why), 0);
+        assert_int_equal(againlen, outlen);
+        assert_memory_equal(again, out, outlen);
+        free(again);
+        /* ... and a register that differs gives other bytes. */
+        ctx[dlen + sizeof(hdr) + dlen + offsetof(struct hvm_hw_cpu, rip)] ^= 1;
+        assert_int_equal(colo_xen_cpu_records(ctx, off, &again, &againlen, &why), 0);
+        assert_memory_not_equal(again, out, outlen);
+        free(again);
+        free(out);
+    }
+
+    /* Cut anywhere inside a record: refused with a reason, never read past. */
+    for (size_t cut = 1; cut < off - dlen; cut++) {
+        uint8_t *copy = malloc(cut);
+        size_t at = 0;
+        int whole = 0;
+
+        memcpy(copy, ctx, cut);
+        /* A cut that falls exactly between records is a valid shorter context. */
+        while (at < cut) {
+            struct hvm_save_descriptor d;
+
+            if (cut - at < dlen)
+                break;
+            memcpy(&d, ctx + at, dlen);
+            at += dlen + d.length;
+            if (at == cut)
+                whole = 1;
+        }
+        why = NULL;
+        out = NULL;
+        if (whole) {
+            assert_int_equal(colo_xen_cpu_records(copy, cut, &out, &outlen, &why), 0);
+        } else {
+            assert_int_equal(colo_xen_cpu_records(copy, cut, &out, &outlen, &why), -1);
+            assert_non_null(why);
+            assert_null(out);
+        }
+        free(out);
+        free(copy);
+    }
+
+    /* A CPU record too short to hold the registers. */
+    off = 0;
+    put_record(ctx, &off, HVM_SAVE_CODE(CPU), 0, &cpu0, 16);
+    assert_int_equal(colo_xen_cpu_records(ctx, off, &out, &outlen, &why), -1);
+    assert_string_equal(why, "a CPU record is shorter than Xen's struct hvm_hw_cpu");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -128,6 +236,7 @@ int main(void)
         cmocka_unit_test(test_qemu_loads_state),
         cmocka_unit_test(test_dirty_merge),
         cmocka_unit_test(test_dirty_merge_ranges),
+        cmocka_unit_test(test_cpu_records),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,8 +5,9 @@
 # (live initial copy, then a checkpoint every 2 s, COLO: the SVM runs
 # between checkpoints).  At every checkpoint both engines hash all guest
 # RAM through foreign mappings with both domains suspended (--verify, and
-# a per-page dump to compare).  After 8 checkpoints the primary host
-# "dies": its engine gets SIGKILL and the PVM is destroyed.  The secondary
+# a per-page dump to compare) and the vCPU registers Xen holds for each.
+# After 8 checkpoints the primary host "dies": its engine gets SIGKILL and
+# the PVM is destroyed.  The secondary
 # must notice, fail over, and the SVM must carry on counting from where
 # the PVM was at the last checkpoint, its memory self-check intact.  The
 # guests' progress is read from their memory (the dirtier's status page,
@@ -102,6 +103,29 @@ if boot_guest pvm 240; then
     done
     check "SVM RAM equals PVM RAM page by page at checkpoints 0-8 ($ncmp compared; Xen's shared_info page aside)" \
         test "$ncmp" -eq 9 -a "$nother" -eq 0
+    # The vCPU registers: Xen's CPU save records of each domain, read back
+    # from Xen with both suspended (the PVM's as it stopped, the SVM's after
+    # the checkpoint was loaded), the TSC aside (docs/xen-backend.md).
+    nv=0 vbad=""
+    for k in $(seq 0 8); do
+        pv=$(sed -n "s/.*verify: checkpoint $k pvm vcpu digest //p" $W/pri.err | head -1)
+        sv=$(sed -n "s/.*verify: checkpoint $k svm vcpu digest //p" $W/sec.err | head -1)
+        [ -n "$pv" ] && [ -n "$sv" ] || continue
+        nv=$((nv + 1))
+        [ "$pv" = "$sv" ] || vbad="$vbad $k"
+    done
+    check "the SVM's vCPU context equals the PVM's at checkpoints 0-8 ($nv compared${vbad:+; differ at$vbad})" \
+        test "$nv" -eq 9 -a -z "$vbad"
+    # The comparison can tell states apart: when the SVM is suspended, before
+    # a checkpoint is loaded, it has run on its own for 2 s.
+    ndiff=0
+    for k in $(seq 1 8); do
+        pv=$(sed -n "s/.*verify: checkpoint $k pvm vcpu digest //p" $W/pri.err | head -1)
+        sv=$(sed -n "s/.*verify: checkpoint $k suspended vcpu digest //p" $W/sec.err | head -1)
+        [ -n "$pv" ] && [ -n "$sv" ] && [ "$pv" != "$sv" ] && ndiff=$((ndiff + 1))
+    done
+    check "the vCPU comparison tells states apart: the SVM's own context at suspension differs ($ndiff of 8)" \
+        test "$ndiff" -gt 0
     grep -v 'not RAM\|left as holes' $W/pri.err | tail -8
     grep -v 'not RAM\|left as holes' $W/sec.err | tail -12
     show $SLOG 5; show $PLOG 3
