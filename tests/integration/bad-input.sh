@@ -31,10 +31,12 @@ expect_error "unreachable secondary is reported" 1 "cannot connect to '127.0.0.1
 # with an error status (not a signal), and no SVM is left behind.
 garbage() {     # garbage NAME BYTES-PRINTF PATTERN
     local port; free_port port
-    timeout 20 "$ENGINE" secondary --backend sim --domain vm --listen 127.0.0.1:$port \
+    # Generous bounds: under the sanitizers on a loaded 2-core machine the
+    # engine has taken seconds to start listening.
+    timeout 60 "$ENGINE" secondary --backend sim --domain vm --listen 127.0.0.1:$port \
         > "$WORK/g.out" 2> "$WORK/g.err" &
     local pid=$!; PIDS+=($pid)
-    wait_for "$WORK/g.err" "waiting for the primary" 10
+    wait_for "$WORK/g.err" "waiting for the primary" 40
     # shellcheck disable=SC2059
     printf "$2" | timeout 5 bash -c "cat > /dev/tcp/127.0.0.1/$port" 2>/dev/null
     wait "$pid"; local rc=$?
