@@ -256,6 +256,10 @@ static int usage(FILE *f, int rc)
 /* The ports of either mode: three interfaces, or QEMU's chardevs. */
 static int open_ports(const char *const addrs[NPORTS], bool vnet)
 {
+    enum port_ring ring;
+
+    if (!compat && port_ring_env(&ring) < 0)
+        return -1;
     for (int s = 0; s < NPORTS; s++) {
         if (s == SIDE_NOTIFY && !addrs[s])
             continue;
@@ -263,7 +267,7 @@ static int open_ports(const char *const addrs[NPORTS], bool vnet)
             ports[s] = s == SIDE_NOTIFY ? port_open_stream(addrs[s], compat_names[s], false, UP_MAX_MSG)
                                         : port_open_stream(addrs[s], compat_names[s], vnet, CF_MAX_FRAME);
         else
-            ports[s] = port_open_packet(addrs[s], side_names[s]);
+            ports[s] = port_open_packet(addrs[s], side_names[s], ring);
         if (!ports[s])
             return -1;
     }

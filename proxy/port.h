@@ -45,6 +45,10 @@ struct port_ops {
 struct port_stats {
     uint64_t frames_in, frames_out, bytes_in, bytes_out;
     uint64_t connects, disconnects, malformed, truncated;
+    /* Frames the kernel could not hand to an AF_PACKET port (its ring or
+     * queue was full: PACKET_STATISTICS tp_drops): frames one VM's side
+     * lost, which the other side may have had. */
+    uint64_t drops;
 };
 
 struct port {
@@ -54,8 +58,20 @@ struct port {
     struct port_stats st;
 };
 
+/* How an AF_PACKET port receives (port-packet.c says what each is;
+ * docs/performance.md why the default is the default). */
+enum port_ring { PORT_RING_NONE, PORT_RING_V2, PORT_RING_V3 };
+#define PORT_RING_DEFAULT PORT_RING_V2
+
+/* "none", "v2" or "v3" (NULL or "": the default) into *out; -1 if s is
+ * none of these. */
+int port_ring_parse(const char *s, enum port_ring *out);
+/* The same for the environment's COLO_PROXY_RING (the benchmark's way to
+ * choose); -1, said why, if it is set wrong. */
+int port_ring_env(enum port_ring *out);
+
 /* An interface, through AF_PACKET: every frame it carries, none we sent. */
-struct port *port_open_packet(const char *ifname, const char *role);
+struct port *port_open_packet(const char *ifname, const char *role, enum port_ring ring);
 
 /*
  * A stream socket in QEMU colo-compare's chardev framing (chardev-frame.h),
