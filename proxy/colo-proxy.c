@@ -267,7 +267,7 @@ static int open_ports(const char *const addrs[NPORTS], bool vnet)
             ports[s] = s == SIDE_NOTIFY ? port_open_stream(addrs[s], compat_names[s], false, UP_MAX_MSG)
                                         : port_open_stream(addrs[s], compat_names[s], vnet, CF_MAX_FRAME);
         else
-            ports[s] = port_open_packet(addrs[s], side_names[s], ring);
+            ports[s] = port_open_packet(addrs[s], side_names[s], ring, port_txbatch_env());
         if (!ports[s])
             return -1;
     }
@@ -364,6 +364,10 @@ int main(int argc, char **argv)
 
         for (int s = 0; s < NPORTS; s++) {
             short ev = ports[s] ? port_events(ports[s], now) : 0;
+
+            /* What this round queued goes out before we sleep. */
+            if (port_flush(ports[s]) < 0)
+                rc = -1;
 
             p[s] = (struct pollfd){ .fd = ports[s] ? ports[s]->fd : -1,
                                     .events = full && (s == SIDE_PVM || s == SIDE_SVM) ? ev & ~POLLIN : ev };

@@ -44,6 +44,8 @@
 #define V2_BLOCK    (64u << 10)
 #define V3_BLOCK    (256u << 10)    /* holds a 64 KiB GSO frame */
 #define V3_RETIRE_MS 1              /* the shortest the kernel offers */
+#define TX_FRAMES   64              /* frames queued for one sendmmsg */
+#define TX_BYTES    (256u << 10)
 
 struct port_packet {
     struct port port;
@@ -55,6 +57,13 @@ struct port_packet {
     /* v3: where we are in the current block (pending == 0: not started). */
     struct tpacket3_hdr *v3_next;
     unsigned v3_left;
+    /* Batched sends: copies of the frames queued since the last flush. */
+    bool txbatch;
+    unsigned tx_n;
+    size_t tx_used;
+    struct mmsghdr tx_msg[TX_FRAMES];
+    struct iovec tx_iov[TX_FRAMES];
+    uint8_t tx_buf[TX_BYTES];
     uint8_t buf[FRAME_MAX];         /* recv() path, and v2's copies of large frames */
 };
 
@@ -82,6 +91,13 @@ int port_ring_env(enum port_ring *out)
         return 0;
     colo_err("COLO_PROXY_RING=%s: not none, v2 or v3", v);
     return -1;
+}
+
+bool port_txbatch_env(void)
+{
+    const char *v = getenv("COLO_PROXY_TXBATCH");
+
+    return !v || strcmp(v, "0") != 0;
 }
 
 /* The frames the kernel could not give us since the last look: each one is
@@ -201,16 +217,59 @@ static int recv_v3(struct port *p, port_frame_fn *fn, void *opaque)
     return 0;
 }
 
-static int packet_send(struct port *p, const uint8_t *frame, size_t len)
+/* ENOBUFS: the device queue is full - the same as a loss on the wire,
+ * which TCP repairs; not a reason to give up the port.  So a frame refused
+ * with it is counted as sent and lost, never retried (docs/proxy.md). */
+static int send_now(struct port *p, const uint8_t *frame, size_t len)
 {
-    /* ENOBUFS: the device queue is full - the same as a loss on the wire,
-     * which TCP repairs; not a reason to give up the port. */
     if (send(p->fd, frame, len, 0) < 0 && errno != ENOBUFS) {
         colo_log_errno("%s: send failed", p->name);
         return -1;
     }
+    return 0;
+}
+
+static int packet_flush(struct port *p)
+{
+    struct port_packet *pp = (struct port_packet *)p;
+    unsigned done = 0;
+
+    while (done < pp->tx_n) {
+        int n = sendmmsg(p->fd, pp->tx_msg + done, pp->tx_n - done, 0);
+
+        if (n > 0) {
+            done += (unsigned)n;
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else if (n < 0 && errno != ENOBUFS && errno != EAGAIN) {
+            colo_log_errno("%s: send failed", p->name);
+            pp->tx_n = 0;
+            pp->tx_used = 0;
+            return -1;
+        } else {
+            done++;             /* the first frame left was refused: lost on the wire */
+        }
+    }
+    pp->tx_n = 0;
+    pp->tx_used = 0;
+    return 0;
+}
+
+static int packet_send(struct port *p, const uint8_t *frame, size_t len)
+{
+    struct port_packet *pp = (struct port_packet *)p;
+
     p->st.frames_out++;
     p->st.bytes_out += len;
+    if (!pp->txbatch || len > TX_BYTES)
+        return pp->tx_n && packet_flush(p) < 0 ? -1 : send_now(p, frame, len);
+    if ((pp->tx_n == TX_FRAMES || pp->tx_used + len > TX_BYTES) && packet_flush(p) < 0)
+        return -1;
+    memcpy(pp->tx_buf + pp->tx_used, frame, len);
+    pp->tx_iov[pp->tx_n] = (struct iovec){ .iov_base = pp->tx_buf + pp->tx_used, .iov_len = len };
+    pp->tx_msg[pp->tx_n] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &pp->tx_iov[pp->tx_n], .msg_iovlen = 1 } };
+    pp->tx_n++;
+    pp->tx_used += len;
     return 0;
 }
 
@@ -218,6 +277,7 @@ static void packet_close(struct port *p)
 {
     struct port_packet *pp = (struct port_packet *)p;
 
+    packet_flush(p);
     if (pp->map)
         munmap(pp->map, pp->map_len);
     close(p->fd);
@@ -225,9 +285,9 @@ static void packet_close(struct port *p)
 }
 
 static const struct port_ops ops[] = {
-    [PORT_RING_NONE] = { .recv = recv_plain, .send = packet_send, .close = packet_close },
-    [PORT_RING_V2] = { .recv = recv_v2, .send = packet_send, .close = packet_close },
-    [PORT_RING_V3] = { .recv = recv_v3, .send = packet_send, .close = packet_close },
+    [PORT_RING_NONE] = { .recv = recv_plain, .send = packet_send, .flush = packet_flush, .close = packet_close },
+    [PORT_RING_V2] = { .recv = recv_v2, .send = packet_send, .flush = packet_flush, .close = packet_close },
+    [PORT_RING_V3] = { .recv = recv_v3, .send = packet_send, .flush = packet_flush, .close = packet_close },
 };
 
 /* A v2 slot: the frame header, the link header and the interface's MTU
@@ -295,7 +355,7 @@ static int setup_ring(struct port_packet *pp, const char *ifname)
     return 0;
 }
 
-struct port *port_open_packet(const char *ifname, const char *role, enum port_ring ring)
+struct port *port_open_packet(const char *ifname, const char *role, enum port_ring ring, bool txbatch)
 {
     struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL) };
     struct port_packet *pp;
@@ -311,6 +371,7 @@ struct port *port_open_packet(const char *ifname, const char *role, enum port_ri
         return NULL;
     }
     pp->ring = ring;
+    pp->txbatch = txbatch;
     /* Protocol 0: nothing arrives until bind() names the interface, so
      * neither the ring nor the queue ever holds another interface's frame. */
     pp->port.fd = fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);

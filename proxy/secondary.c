@@ -121,7 +121,7 @@ static int open_all(struct secondary *s, const char *ifs[S_NPORTS], const char *
             colo_err("--%s IF is required", roles[i]);
             return 2;
         }
-        if (!(s->ports[i] = port_open_packet(ifs[i], roles[i], ring)))
+        if (!(s->ports[i] = port_open_packet(ifs[i], roles[i], ring, port_txbatch_env())))
             return 1;
     }
     if (engine) {
@@ -166,8 +166,12 @@ static void run(struct secondary *s)
         struct pollfd p[S_NPORTS + 2 + COLO_CTL_MAX_CLIENTS];
         int n = S_NPORTS + 1, nctl = 0;
 
-        for (int i = 0; i < S_NPORTS; i++)
+        for (int i = 0; i < S_NPORTS; i++) {
+            /* What this round queued goes out before we sleep. */
+            if (port_flush(s->ports[i]) < 0)
+                s->failed = true;
             p[i] = (struct pollfd){ .fd = s->ports[i]->fd, .events = POLLIN };
+        }
         p[S_NPORTS] = (struct pollfd){ .fd = s->have_engine ? s->engine.fd : -1, .events = POLLIN };
         if (s->have_ctl)
             n += nctl = colo_ctl_pollfds(&s->ctl, p + n, (int)(sizeof(p) / sizeof(p[0])) - n);

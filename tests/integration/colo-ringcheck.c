@@ -151,7 +151,7 @@ int main(int argc, char **argv)
     }
     frames = (unsigned)strtoul(argv[4], NULL, 10);
     burst = (unsigned)strtoul(argv[5], NULL, 10);
-    if (!(p = port_open_packet(argv[1], "rx", ring)) || (tx = open_tx(argv[2], &s.mtu)) < 0)
+    if (!(p = port_open_packet(argv[1], "rx", ring, true)) || (tx = open_tx(argv[2], &s.mtu)) < 0)
         return 2;
     if (s.mtu > 1500)
         s.mtu = 1500;
@@ -166,6 +166,7 @@ int main(int argc, char **argv)
 
             make_frame(f, i, ETYPE_OWN, sizeof(f));
             port_send(p, f, sizeof(f));
+            port_flush(p);
         }
         if (i % 16 == 15 && drain(p, &s, 0) < 0)
             return 2;
