@@ -97,7 +97,7 @@ bool port_txbatch_env(void)
 {
     const char *v = getenv("COLO_PROXY_TXBATCH");
 
-    return !v || strcmp(v, "0") != 0;
+    return v && strcmp(v, "1") == 0;
 }
 
 /* The frames the kernel could not give us since the last look: each one is

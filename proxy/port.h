@@ -75,7 +75,7 @@ int port_ring_parse(const char *s, enum port_ring *out);
  * choose); -1, said why, if it is set wrong. */
 int port_ring_env(enum port_ring *out);
 /* Whether AF_PACKET ports batch what they send (sendmmsg at each flush):
- * COLO_PROXY_TXBATCH=0 turns it off, for the benchmark. */
+ * COLO_PROXY_TXBATCH=1 turns it on (off by default: docs/performance.md). */
 bool port_txbatch_env(void);
 
 /* An interface, through AF_PACKET: every frame it carries, none we sent. */
