@@ -256,6 +256,10 @@ static int usage(FILE *f, int rc)
 /* The ports of either mode: three interfaces, or QEMU's chardevs. */
 static int open_ports(const char *const addrs[NPORTS], bool vnet)
 {
+    enum port_ring ring;
+
+    if (!compat && port_ring_env(&ring) < 0)
+        return -1;
     for (int s = 0; s < NPORTS; s++) {
         if (s == SIDE_NOTIFY && !addrs[s])
             continue;
@@ -263,7 +267,7 @@ static int open_ports(const char *const addrs[NPORTS], bool vnet)
             ports[s] = s == SIDE_NOTIFY ? port_open_stream(addrs[s], compat_names[s], false, UP_MAX_MSG)
                                         : port_open_stream(addrs[s], compat_names[s], vnet, CF_MAX_FRAME);
         else
-            ports[s] = port_open_packet(addrs[s], side_names[s]);
+            ports[s] = port_open_packet(addrs[s], side_names[s], ring, port_txbatch_env());
         if (!ports[s])
             return -1;
     }
@@ -360,6 +364,10 @@ int main(int argc, char **argv)
 
         for (int s = 0; s < NPORTS; s++) {
             short ev = ports[s] ? port_events(ports[s], now) : 0;
+
+            /* What this round queued goes out before we sleep. */
+            if (port_flush(ports[s]) < 0)
+                rc = -1;
 
             p[s] = (struct pollfd){ .fd = ports[s] ? ports[s]->fd : -1,
                                     .events = full && (s == SIDE_PVM || s == SIDE_SVM) ? ev & ~POLLIN : ev };

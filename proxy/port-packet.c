@@ -2,15 +2,36 @@
  * port-packet.c - a port on a network interface, through AF_PACKET.
  *
  * The proxy sits on Open vSwitch ports (or veths in the tests) and must see
- * every frame the VM side sends, and none of those it injects itself.
+ * every frame the VM side sends, and none of those it injects itself
+ * (PACKET_IGNORE_OUTGOING, which holds for the rings as for recv()).
+ *
+ * Frames arrive in one of three ways, chosen when the port opens
+ * (port_ring_parse(), COLO_PROXY_RING; docs/proxy.md says which is the
+ * default and why):
+ *   none  one recv() per frame: a system call and a copy each;
+ *   v2    a TPACKET_V2 receive ring: fixed-size slots in memory shared with
+ *         the kernel, read without a system call or a copy.  A frame longer
+ *         than a slot is copied whole to the socket's queue as well
+ *         (PACKET_COPY_THRESH; the slot says TP_STATUS_COPY) and read from
+ *         there, so a large frame is never compared cut short;
+ *   v3    a TPACKET_V3 ring: variable-size frames packed into blocks that
+ *         the kernel hands over when full or when the retire timeout
+ *         expires - fewer wake-ups at high rates, up to that timeout of added
+ *         latency at low ones.
+ * The frames handed to the callback are in the ring itself (writable: the
+ * rewriter edits them in place); the slot or block is given back after it.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -19,13 +40,110 @@
 
 #define BATCH       64              /* frames per recv call: fairness between ports */
 #define FRAME_MAX   (65536 + 64)    /* a GSO frame of 64 KiB and its link header */
+#define RING_BYTES  (8u << 20)      /* as much as the socket buffer of the recv() path */
+#define V2_BLOCK    (64u << 10)
+#define V3_BLOCK    (256u << 10)    /* holds a 64 KiB GSO frame */
+#define V3_RETIRE_MS 1              /* the shortest the kernel offers */
+#define TX_FRAMES   64              /* frames queued for one sendmmsg */
+#define TX_BYTES    (256u << 10)
 
 struct port_packet {
     struct port port;
-    uint8_t buf[FRAME_MAX];
+    enum port_ring ring;
+    uint8_t *map;                   /* the ring (NULL: none) */
+    size_t map_len;
+    unsigned nslots, slot_size;     /* v2: frames; v3: blocks */
+    unsigned cur;                   /* the next slot or block to read */
+    /* v3: where we are in the current block (pending == 0: not started). */
+    struct tpacket3_hdr *v3_next;
+    unsigned v3_left;
+    /* Batched sends: copies of the frames queued since the last flush. */
+    bool txbatch;
+    unsigned tx_n;
+    size_t tx_used;
+    struct mmsghdr tx_msg[TX_FRAMES];
+    struct iovec tx_iov[TX_FRAMES];
+    uint8_t tx_buf[TX_BYTES];
+    uint8_t buf[FRAME_MAX];         /* recv() path, and v2's copies of large frames */
 };
 
-static int packet_recv(struct port *p, port_frame_fn *fn, void *opaque)
+int port_ring_parse(const char *s, enum port_ring *out)
+{
+    if (!s || !*s) {
+        *out = PORT_RING_DEFAULT;
+        return 0;
+    }
+    static const char *const names[] = { [PORT_RING_NONE] = "none", [PORT_RING_V2] = "v2", [PORT_RING_V3] = "v3" };
+
+    for (int i = 0; i < (int)(sizeof(names) / sizeof(names[0])); i++)
+        if (!strcmp(s, names[i])) {
+            *out = (enum port_ring)i;
+            return 0;
+        }
+    return -1;
+}
+
+int port_ring_env(enum port_ring *out)
+{
+    const char *v = getenv("COLO_PROXY_RING");
+
+    if (port_ring_parse(v, out) == 0)
+        return 0;
+    colo_err("COLO_PROXY_RING=%s: not none, v2 or v3", v);
+    return -1;
+}
+
+bool port_txbatch_env(void)
+{
+    const char *v = getenv("COLO_PROXY_TXBATCH");
+
+    return v && strcmp(v, "1") == 0;
+}
+
+/* The frames the kernel could not give us since the last look: each one is
+ * a frame one VM's side lost and the other's may not have. */
+static void read_drops(struct port_packet *pp)
+{
+    struct tpacket_stats_v3 ts = { 0 };
+    socklen_t len = sizeof(ts);
+
+    if (getsockopt(pp->port.fd, SOL_PACKET, PACKET_STATISTICS, &ts, &len) == 0)
+        pp->port.st.drops += ts.tp_drops;
+}
+
+/* A frame of len bytes of which the ring holds snap: hand it on whole or
+ * not at all. */
+static void deliver(struct port_packet *pp, uint8_t *frame, unsigned snap, unsigned len, unsigned status,
+                    port_frame_fn *fn, void *opaque)
+{
+    struct port *p = &pp->port;
+
+    if (status & TP_STATUS_LOSING)
+        read_drops(pp);
+    if (snap < len && (status & TP_STATUS_COPY)) {
+        /* The whole frame waits on the socket's queue, in ring order. */
+        ssize_t n = recv(p->fd, pp->buf, sizeof(pp->buf), MSG_DONTWAIT);
+
+        if (n == (ssize_t)len) {
+            frame = pp->buf;
+            snap = len;
+        }
+    }
+    if (snap < len) {
+        /* Logged the 1st, 2nd, 4th, 8th... time: a burst must not flood. */
+        uint64_t n = ++p->st.truncated;
+
+        if (!(n & (n - 1)))
+            colo_warn("%s: dropped a frame of %u bytes the ring held only %u of (%" PRIu64 " so far)", p->name,
+                      len, snap, p->st.truncated);
+        return;
+    }
+    p->st.frames_in++;
+    p->st.bytes_in += len;
+    fn(opaque, frame, len);
+}
+
+static int recv_plain(struct port *p, port_frame_fn *fn, void *opaque)
 {
     struct port_packet *pp = (struct port_packet *)p;
 
@@ -42,31 +160,202 @@ static int packet_recv(struct port *p, port_frame_fn *fn, void *opaque)
         p->st.bytes_in += (uint64_t)n;
         fn(opaque, pp->buf, (size_t)n);
     }
+    /* A full batch: busy, when the queue may overflow - look at the drops
+     * (one system call per BATCH frames at most). */
+    read_drops(pp);
+    return 0;
+}
+
+static int recv_v2(struct port *p, port_frame_fn *fn, void *opaque)
+{
+    struct port_packet *pp = (struct port_packet *)p;
+
+    for (int i = 0; i < BATCH; i++) {
+        struct tpacket2_hdr *h = (struct tpacket2_hdr *)(pp->map + (size_t)pp->cur * pp->slot_size);
+        unsigned status = __atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE);
+
+        if (!(status & TP_STATUS_USER))
+            break;
+        deliver(pp, (uint8_t *)h + h->tp_mac, h->tp_snaplen, h->tp_len, status, fn, opaque);
+        __atomic_store_n(&h->tp_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+        pp->cur = (pp->cur + 1) % pp->nslots;
+    }
+    return 0;
+}
+
+static int recv_v3(struct port *p, port_frame_fn *fn, void *opaque)
+{
+    struct port_packet *pp = (struct port_packet *)p;
+
+    for (int i = 0; i < BATCH; i++) {
+        struct tpacket_block_desc *b = (struct tpacket_block_desc *)(pp->map + (size_t)pp->cur * pp->slot_size);
+        struct tpacket3_hdr *h;
+
+        if (!pp->v3_next) {
+            if (!(__atomic_load_n(&b->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER))
+                break;
+            pp->v3_left = b->hdr.bh1.num_pkts;
+            pp->v3_next = (struct tpacket3_hdr *)((uint8_t *)b + b->hdr.bh1.offset_to_first_pkt);
+        }
+        if (pp->v3_left) {
+            h = pp->v3_next;
+            deliver(pp, (uint8_t *)h + h->tp_mac, h->tp_snaplen, h->tp_len, h->tp_status, fn, opaque);
+            pp->v3_next = (struct tpacket3_hdr *)((uint8_t *)h + h->tp_next_offset);
+            pp->v3_left--;
+        } else {
+            i--;                    /* an empty block is no frame */
+        }
+        if (!pp->v3_left) {
+            /* v3 marks the block, not its frames, when frames were lost. */
+            if (b->hdr.bh1.block_status & TP_STATUS_LOSING)
+                read_drops(pp);
+            __atomic_store_n(&b->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+            pp->v3_next = NULL;
+            pp->cur = (pp->cur + 1) % pp->nslots;
+        }
+    }
+    return 0;
+}
+
+/* ENOBUFS: the device queue is full - the same as a loss on the wire,
+ * which TCP repairs; not a reason to give up the port.  So a frame refused
+ * with it is counted as sent and lost, never retried (docs/proxy.md). */
+static int send_now(struct port *p, const uint8_t *frame, size_t len)
+{
+    if (send(p->fd, frame, len, 0) < 0 && errno != ENOBUFS) {
+        colo_log_errno("%s: send failed", p->name);
+        return -1;
+    }
+    return 0;
+}
+
+static int packet_flush(struct port *p)
+{
+    struct port_packet *pp = (struct port_packet *)p;
+    unsigned done = 0;
+
+    while (done < pp->tx_n) {
+        int n = sendmmsg(p->fd, pp->tx_msg + done, pp->tx_n - done, 0);
+
+        if (n > 0) {
+            done += (unsigned)n;
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else if (n < 0 && errno != ENOBUFS && errno != EAGAIN) {
+            colo_log_errno("%s: send failed", p->name);
+            pp->tx_n = 0;
+            pp->tx_used = 0;
+            return -1;
+        } else {
+            done++;             /* the first frame left was refused: lost on the wire */
+        }
+    }
+    pp->tx_n = 0;
+    pp->tx_used = 0;
     return 0;
 }
 
 static int packet_send(struct port *p, const uint8_t *frame, size_t len)
 {
-    /* ENOBUFS: the device queue is full - the same as a loss on the wire,
-     * which TCP repairs; not a reason to give up the port. */
-    if (send(p->fd, frame, len, 0) < 0 && errno != ENOBUFS) {
-        colo_log_errno("%s: send failed", p->name);
-        return -1;
-    }
+    struct port_packet *pp = (struct port_packet *)p;
+
     p->st.frames_out++;
     p->st.bytes_out += len;
+    if (!pp->txbatch || len > TX_BYTES)
+        return pp->tx_n && packet_flush(p) < 0 ? -1 : send_now(p, frame, len);
+    if ((pp->tx_n == TX_FRAMES || pp->tx_used + len > TX_BYTES) && packet_flush(p) < 0)
+        return -1;
+    memcpy(pp->tx_buf + pp->tx_used, frame, len);
+    pp->tx_iov[pp->tx_n] = (struct iovec){ .iov_base = pp->tx_buf + pp->tx_used, .iov_len = len };
+    pp->tx_msg[pp->tx_n] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &pp->tx_iov[pp->tx_n], .msg_iovlen = 1 } };
+    pp->tx_n++;
+    pp->tx_used += len;
     return 0;
 }
 
 static void packet_close(struct port *p)
 {
+    struct port_packet *pp = (struct port_packet *)p;
+
+    packet_flush(p);
+    if (pp->map)
+        munmap(pp->map, pp->map_len);
     close(p->fd);
     free(p);
 }
 
-static const struct port_ops packet_ops = { .recv = packet_recv, .send = packet_send, .close = packet_close };
+static const struct port_ops ops[] = {
+    [PORT_RING_NONE] = { .recv = recv_plain, .send = packet_send, .flush = packet_flush, .close = packet_close },
+    [PORT_RING_V2] = { .recv = recv_v2, .send = packet_send, .flush = packet_flush, .close = packet_close },
+    [PORT_RING_V3] = { .recv = recv_v3, .send = packet_send, .flush = packet_flush, .close = packet_close },
+};
 
-struct port *port_open_packet(const char *ifname, const char *role)
+/* A v2 slot: the frame header, the link header and the interface's MTU
+ * (and a VLAN tag), rounded up to a power of two; or COLO_PROXY_RING_FRAME
+ * (the tests' way to make frames that do not fit). */
+static unsigned v2_slot(int fd, const char *ifname)
+{
+    const char *env = getenv("COLO_PROXY_RING_FRAME");
+    struct ifreq ifr = { 0 };
+    unsigned need, slot = 256;
+
+    if (env && *env) {
+        unsigned long v = strtoul(env, NULL, 0);
+
+        if (v >= TPACKET2_HDRLEN + 64 && v <= V2_BLOCK && v % TPACKET_ALIGNMENT == 0)
+            return (unsigned)v;
+        colo_warn("COLO_PROXY_RING_FRAME=%s: not a multiple of %d between %zu and %u; ignored", env,
+                  TPACKET_ALIGNMENT, (size_t)TPACKET2_HDRLEN + 64, V2_BLOCK);
+    }
+    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+    need = (ioctl(fd, SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu > 0 ? (unsigned)ifr.ifr_mtu : 1500) +
+           (unsigned)TPACKET_ALIGN(TPACKET2_HDRLEN) + 16 + 18;
+    while (slot < need && slot < V2_BLOCK)
+        slot *= 2;
+    return slot;
+}
+
+static int setup_ring(struct port_packet *pp, const char *ifname)
+{
+    int fd = pp->port.fd, one = 1;
+    int version = pp->ring == PORT_RING_V2 ? TPACKET_V2 : TPACKET_V3;
+    struct tpacket_req3 req = { 0 };
+
+    if (setsockopt(fd, SOL_PACKET, PACKET_VERSION, &version, sizeof(version)) < 0)
+        return -1;
+    if (pp->ring == PORT_RING_V2) {
+        pp->slot_size = v2_slot(fd, ifname);
+        req.tp_block_size = V2_BLOCK;
+        req.tp_block_nr = RING_BYTES / V2_BLOCK;
+        req.tp_frame_size = pp->slot_size;
+        req.tp_frame_nr = req.tp_block_nr * (V2_BLOCK / pp->slot_size);
+        pp->nslots = req.tp_frame_nr;
+        /* A frame longer than a slot: a whole copy on the socket queue. */
+        if (setsockopt(fd, SOL_PACKET, PACKET_COPY_THRESH, &one, sizeof(one)) < 0)
+            return -1;
+    } else {
+        req.tp_block_size = V3_BLOCK;
+        req.tp_block_nr = RING_BYTES / V3_BLOCK;
+        req.tp_frame_size = TPACKET_ALIGNMENT << 7;     /* only checked, for V3 */
+        req.tp_frame_nr = req.tp_block_size / req.tp_frame_size * req.tp_block_nr;
+        req.tp_retire_blk_tov = V3_RETIRE_MS;
+        pp->slot_size = V3_BLOCK;
+        pp->nslots = req.tp_block_nr;
+    }
+    if (setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)) < 0)
+        return -1;
+    pp->map_len = (size_t)req.tp_block_size * req.tp_block_nr;
+    pp->map = mmap(NULL, pp->map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_LOCKED, fd, 0);
+    if (pp->map == MAP_FAILED)
+        pp->map = mmap(NULL, pp->map_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (pp->map == MAP_FAILED) {
+        pp->map = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+struct port *port_open_packet(const char *ifname, const char *role, enum port_ring ring, bool txbatch)
 {
     struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL) };
     struct port_packet *pp;
@@ -77,26 +366,33 @@ struct port *port_open_packet(const char *ifname, const char *role)
         colo_err("--%s %s: no such interface", role, ifname);
         return NULL;
     }
-    fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+    if (!(pp = calloc(1, sizeof(*pp)))) {
+        colo_err("--%s %s: out of memory", role, ifname);
+        return NULL;
+    }
+    pp->ring = ring;
+    pp->txbatch = txbatch;
+    /* Protocol 0: nothing arrives until bind() names the interface, so
+     * neither the ring nor the queue ever holds another interface's frame. */
+    pp->port.fd = fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
     /* A frame the kernel drops for want of buffer is a frame one VM lost and
      * the other did not - the SVM's SYN-ACK, say, which the rewriter needs.
-     * Give the sockets room (FORCE: past rmem_max, as root). */
+     * Give the sockets room (FORCE: past rmem_max, as root); with a ring it
+     * is what holds v2's copies of large frames. */
     if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &(int){ 8 << 20 }, sizeof(int)) < 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &(int){ 8 << 20 }, sizeof(int));
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0 ||
+    /* The ring before bind: no frame arrives before it is there. */
+    if (fd < 0 || (ring != PORT_RING_NONE && setup_ring(pp, ifname) < 0) ||
+        bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0 ||
         setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)) < 0) {
         colo_log_errno("--%s %s: cannot open a packet socket", role, ifname);
         if (fd >= 0)
-            close(fd);
+            packet_close(&pp->port);
+        else
+            free(pp);
         return NULL;
     }
-    if (!(pp = calloc(1, sizeof(*pp)))) {
-        colo_err("--%s %s: out of memory", role, ifname);
-        close(fd);
-        return NULL;
-    }
-    pp->port.ops = &packet_ops;
-    pp->port.fd = fd;
+    pp->port.ops = &ops[ring];
     snprintf(pp->port.name, sizeof(pp->port.name), "%s (%s)", role, ifname);
     return &pp->port;
 }

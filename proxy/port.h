@@ -26,8 +26,13 @@ struct port_ops {
     /* 0 when nothing more is waiting, -1 when the port has failed (said why).
      * Called whenever poll reported anything on fd. */
     int  (*recv)(struct port *p, port_frame_fn *fn, void *opaque);
-    /* 0, or -1 when the frame could not be sent (said why). */
+    /* 0, or -1 when the frame could not be sent (said why).  A port may
+     * only queue the frame (copied: the caller's buffer may go) until
+     * flush, which the main loops call before each poll. */
     int  (*send)(struct port *p, const uint8_t *frame, size_t len);
+    /* Optional: send what send() queued, one system call for the batch;
+     * 0, or -1 when the port failed (said why). */
+    int  (*flush)(struct port *p);
     void (*close)(struct port *p);
     /* Optional - a port on a stream socket has more to do than read:
      * events: before each poll, write what waits, retry a connection, and
@@ -45,6 +50,10 @@ struct port_ops {
 struct port_stats {
     uint64_t frames_in, frames_out, bytes_in, bytes_out;
     uint64_t connects, disconnects, malformed, truncated;
+    /* Frames the kernel could not hand to an AF_PACKET port (its ring or
+     * queue was full: PACKET_STATISTICS tp_drops): frames one VM's side
+     * lost, which the other side may have had. */
+    uint64_t drops;
 };
 
 struct port {
@@ -54,8 +63,23 @@ struct port {
     struct port_stats st;
 };
 
+/* How an AF_PACKET port receives (port-packet.c says what each is;
+ * docs/performance.md why the default is the default). */
+enum port_ring { PORT_RING_NONE, PORT_RING_V2, PORT_RING_V3 };
+#define PORT_RING_DEFAULT PORT_RING_V2
+
+/* "none", "v2" or "v3" (NULL or "": the default) into *out; -1 if s is
+ * none of these. */
+int port_ring_parse(const char *s, enum port_ring *out);
+/* The same for the environment's COLO_PROXY_RING (the benchmark's way to
+ * choose); -1, said why, if it is set wrong. */
+int port_ring_env(enum port_ring *out);
+/* Whether AF_PACKET ports batch what they send (sendmmsg at each flush):
+ * COLO_PROXY_TXBATCH=1 turns it on (off by default: docs/performance.md). */
+bool port_txbatch_env(void);
+
 /* An interface, through AF_PACKET: every frame it carries, none we sent. */
-struct port *port_open_packet(const char *ifname, const char *role);
+struct port *port_open_packet(const char *ifname, const char *role, enum port_ring ring, bool txbatch);
 
 /*
  * A stream socket in QEMU colo-compare's chardev framing (chardev-frame.h),
@@ -78,6 +102,11 @@ static inline int port_recv(struct port *p, port_frame_fn *fn, void *opaque)
 static inline int port_send(struct port *p, const uint8_t *frame, size_t len)
 {
     return p->ops->send(p, frame, len);
+}
+
+static inline int port_flush(struct port *p)
+{
+    return p && p->ops->flush ? p->ops->flush(p) : 0;
 }
 
 static inline short port_events(struct port *p, uint64_t now)

@@ -28,6 +28,7 @@ static void ports_json(yajl_gen g, struct port *const *ports, int nports)
         colo_json_num(g, "disconnects", ps->disconnects);
         colo_json_num(g, "malformed", ps->malformed);
         colo_json_num(g, "truncated", ps->truncated);
+        colo_json_num(g, "drops", ps->drops);
         yajl_gen_map_close(g);
     }
     yajl_gen_array_close(g);

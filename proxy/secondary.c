@@ -84,10 +84,19 @@ static char *on_status(void *opaque)
     struct secondary *s = opaque;
     char *json = NULL;
 
+    uint64_t drops = 0, truncated = 0;
+
+    /* Frames lost on the way in: the kernel's drops and frames too long for
+     * the ring (port.h). */
+    for (int i = 0; i < S_NPORTS; i++) {
+        drops += s->ports[i]->st.drops;
+        truncated += s->ports[i]->st.truncated;
+    }
     if (asprintf(&json, "{\"role\":\"proxy-secondary\",\"failed_over\":%s,\"to_svm\":%" PRIu64
-                 ",\"from_svm\":%" PRIu64 ",\"translated\":%zu,\"checkpoints\":%" PRIu64 "}",
+                 ",\"from_svm\":%" PRIu64 ",\"translated\":%zu,\"checkpoints\":%" PRIu64
+                 ",\"drops\":%" PRIu64 ",\"truncated\":%" PRIu64 "}",
                  s->failed_over ? "true" : "false", s->to_svm, s->from_svm,
-                 rw_translated(s->rw), s->checkpoints) < 0)
+                 rw_translated(s->rw), s->checkpoints, drops, truncated) < 0)
         return NULL;
     return json;
 }
@@ -102,13 +111,17 @@ static int usage(FILE *f, int rc)
 static int open_all(struct secondary *s, const char *ifs[S_NPORTS], const char *engine, const char *control)
 {
     static const char *const roles[S_NPORTS] = { "forward", "svm" };
+    enum port_ring ring;
+
+    if (port_ring_env(&ring) < 0)
+        return 2;
 
     for (int i = 0; i < S_NPORTS; i++) {
         if (!ifs[i]) {
             colo_err("--%s IF is required", roles[i]);
             return 2;
         }
-        if (!(s->ports[i] = port_open_packet(ifs[i], roles[i])))
+        if (!(s->ports[i] = port_open_packet(ifs[i], roles[i], ring, port_txbatch_env())))
             return 1;
     }
     if (engine) {
@@ -153,8 +166,12 @@ static void run(struct secondary *s)
         struct pollfd p[S_NPORTS + 2 + COLO_CTL_MAX_CLIENTS];
         int n = S_NPORTS + 1, nctl = 0;
 
-        for (int i = 0; i < S_NPORTS; i++)
+        for (int i = 0; i < S_NPORTS; i++) {
+            /* What this round queued goes out before we sleep. */
+            if (port_flush(s->ports[i]) < 0)
+                s->failed = true;
             p[i] = (struct pollfd){ .fd = s->ports[i]->fd, .events = POLLIN };
+        }
         p[S_NPORTS] = (struct pollfd){ .fd = s->have_engine ? s->engine.fd : -1, .events = POLLIN };
         if (s->have_ctl)
             n += nctl = colo_ctl_pollfds(&s->ctl, p + n, (int)(sizeof(p) / sizeof(p[0])) - n);
