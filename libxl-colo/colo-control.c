@@ -144,7 +144,7 @@ int colo_ctl_request_status(struct colo_chan *c, char **json, int wait_ms)
             colo_err("no status from the daemon on the %s socket", c->what);
             return -1;
         }
-    } while (r.type == COLO_REC_CHECKPOINT_DONE);
+    } while (r.type == COLO_REC_CHECKPOINT_DONE || r.type == COLO_REC_FAILOVER);
     if (r.type != COLO_REC_STATUS) {
         colo_err("the daemon answered %s instead of STATUS", colo_rec_name(r.type));
         return -1;

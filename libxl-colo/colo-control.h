@@ -3,7 +3,8 @@
  *
  * A unix socket where colo-proxy, blktap-colo, colo-ctl and xl-colo connect
  * and speak the same framed records as the replication stream:
- * CHECKPOINT_REQUEST in, CHECKPOINT_DONE out (to every client), and
+ * CHECKPOINT_REQUEST in, CHECKPOINT_DONE and FAILOVER out (to every
+ * client: after each committed checkpoint, and when the peer is lost), and
  * STATUS_REQUEST answered with STATUS (JSON).  colo-proxy serves the same
  * socket the other way round: CHECKPOINT_REQUEST out, CHECKPOINT_DONE in.
  * A record the daemon has no callback for drops the client.
@@ -43,8 +44,8 @@ void colo_ctl_broadcast(struct colo_ctl_server *s, const void *rec, size_t len);
 
 /*
  * Client side (colo-ctl, xl-colo): ask the daemon on c for its status.
- * CHECKPOINT_DONE records the engine broadcasts may arrive first and are
- * skipped.  0 with *json malloc'd and NUL-terminated, or -1 (logged) if
+ * CHECKPOINT_DONE and FAILOVER records the engine broadcasts may arrive
+ * first and are skipped.  0 with *json malloc'd and NUL-terminated, or -1 (logged) if
  * no STATUS came within wait_ms.
  */
 int colo_ctl_request_status(struct colo_chan *c, char **json, int wait_ms);

@@ -150,7 +150,27 @@ static int disk_commit(void *opaque, uint64_t epoch, uint64_t writes)
     return 0;
 }
 
-static void disk_failover(void *opaque)
+/* Tell every control client (the proxy, the rewriter) that the peer is
+ * gone: FAILOVER(PEER_LOST).  Fire and forget: a client that is not
+ * reading is dropped by the broadcast. */
+static void broadcast_failover(struct daemon *d)
+{
+    uint8_t buf[32];
+
+    if (d->have_ctl)
+        colo_ctl_broadcast(&d->ctl, buf, colo_enc_failover(buf, sizeof(buf), COLO_FAILOVER_PEER_LOST));
+}
+
+/*
+ * Secondary failover: the disk first (the SVM's writes must land in its
+ * own image now, and the disk answers before we go on), then the control
+ * clients, so that the rewriter translates the SVM's output.  Until the
+ * flows switch (hotplug/colo-ovs-setup failover, after this) the SVM's
+ * output only reaches the dead primary's forward link, so no untranslated
+ * frame reaches a client whichever way the rewriter's switch races the
+ * SVM's first frames; see docs/architecture.md.
+ */
+static void secondary_failover(void *opaque)
 {
     struct daemon *d = opaque;
     uint8_t buf[32];
@@ -160,6 +180,15 @@ static void disk_failover(void *opaque)
         disk_request(d, buf, colo_enc_failover(buf, sizeof(buf), COLO_FAILOVER_PEER_LOST),
                      COLO_REC_FAILOVER, &r) < 0)
         colo_err("secondary: the disk did not fail over: the SVM's disk is in an unknown state");
+    broadcast_failover(d);
+}
+
+/* Primary: the secondary is lost, the PVM runs on unprotected; the proxy
+ * must stop holding its output (nothing will ever release it) and pass it
+ * through. */
+static void secondary_lost(void *opaque)
+{
+    broadcast_failover(opaque);
 }
 
 static void read_signals(struct daemon *d)
@@ -427,6 +456,7 @@ int main(int argc, char **argv)
         d.e.hooks = hooks;
         d.e.hooks.checkpoint_done = on_ckpt_done;
         d.e.hooks.disk_barrier = disk_barrier;
+        d.e.hooks.secondary_lost = secondary_lost;
         rc = colo_primary_start(&d.e);
         if (rc == 0) {
             colo_info("primary: %s protected: initial copy of %" PRIu64 " pages done, SVM running",
@@ -466,7 +496,8 @@ int main(int argc, char **argv)
         d.e.hooks.opaque = &d;
         d.e.hooks.idle = secondary_idle;
         d.e.hooks.disk_commit = disk_commit;
-        d.e.hooks.failover = disk_failover;
+        d.e.hooks.failover = secondary_failover;
+        d.e.hooks.checkpoint_done = on_ckpt_done;
         rc = secondary_main(&d, &spec);
     }
     {

@@ -87,7 +87,9 @@ struct colo_hooks {
     /* primary, PVM suspended: all disk writes of 'epoch' are acknowledged
      * by the secondary; report how many there were. */
     int  (*disk_barrier)(void *opaque, uint64_t epoch, uint64_t *writes);
-    /* primary, after SVM_RESUMED: release output held for checkpoint 'seq'. */
+    /* primary, after SVM_RESUMED: release output held for checkpoint 'seq'.
+     * secondary, after the commit and before the SVM resumes: the SVM now
+     * has the PVM's state (the rewriter resets its offsets). */
     void (*checkpoint_done)(void *opaque, uint64_t seq);
     /* secondary, at commit: apply speculation(epoch) to the base image. */
     int  (*disk_commit)(void *opaque, uint64_t epoch, uint64_t writes);

@@ -646,6 +646,8 @@ static int one_checkpoint(struct colo_engine *e)
     if (colo_chan_send(&e->chan, buf, colo_enc_seq(buf, sizeof(buf), COLO_REC_SVM_READY, e->seq)) < 0)
         return COLO_CHAN_BROKEN;
 
+    if (e->hooks.checkpoint_done)
+        e->hooks.checkpoint_done(e->hooks.opaque, e->seq);
     set_state(e, COLO_S_RESUMING);
     if (!e->svm_started && e->be->logdirty_enable(e->dom) < 0)
         return -3;

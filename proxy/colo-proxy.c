@@ -174,8 +174,9 @@ static char *status(void *opaque)
     return proxy_status_json(cmp, have_engine, ports, NPORTS);
 }
 
-/* What the engine's control socket says: CHECKPOINT_DONE is ours; the
- * STATUS answers and anything else meant for other clients are not. */
+/* What the engine's control socket says: CHECKPOINT_DONE and FAILOVER (the
+ * secondary is lost) are ours; the STATUS answers and anything else meant
+ * for other clients are not. */
 static void engine_record(void)
 {
     struct colo_rec r;
@@ -183,6 +184,8 @@ static void engine_record(void)
 
     if (got == 1 && r.type == COLO_REC_CHECKPOINT_DONE)
         checkpoint_done(NULL, r.u.seq.seq);
+    else if (got == 1 && r.type == COLO_REC_FAILOVER)
+        failover(NULL);
     else if (got < 0)
         engine_lost = true;
 }

@@ -143,7 +143,8 @@ static int open_all(struct secondary *s, const char *ifs[S_NPORTS], const char *
     return (s->rw = rw_new()) ? 0 : 1;
 }
 
-/* The engine's records: CHECKPOINT_DONE resets the offsets. */
+/* The engine's records: CHECKPOINT_DONE resets the offsets, FAILOVER (the
+ * primary is lost, the SVM is the VM) switches to translating. */
 static void engine_input(struct secondary *s)
 {
     struct colo_rec r;
@@ -151,6 +152,8 @@ static void engine_input(struct secondary *s)
 
     if (got == 1 && r.type == COLO_REC_CHECKPOINT_DONE) {
         checkpoint_done(s);
+    } else if (got == 1 && r.type == COLO_REC_FAILOVER) {
+        on_failover(s);
     } else if (got < 0) {
         colo_warn("lost the engine: offsets will not be reset at checkpoints any more");
         colo_chan_close(&s->engine);

@@ -68,3 +68,32 @@ digests() { sed -n "s/.*verify: checkpoint \([0-9]*\) $2 digest \([0-9a-f]*\)$/\
 
 # A number out of the engine's final JSON status line.
 json_num() { sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p" "$1" | tail -1; }
+
+# Exit (a skip, not a failure) when PROGRAM was built with the sanitizers;
+# the caller states why its checks cannot hold there.
+skip_with_sanitizers() {    # skip_with_sanitizers PROGRAM WHY
+    if ldd "$1" | grep -q libasan; then
+        echo "$(basename "$0"): skipped in the sanitizer build ($2)"
+        exit 0
+    fi
+}
+
+# Network namespaces of this script (names must be unique: include $$):
+# no IPv6 (no stray router solicitations to compare), lo up; they and
+# everything running in them go on exit, failure or not.
+NETNS=()
+netns_cleanup() {
+    for n in "${NETNS[@]}"; do
+        ip netns pids $n 2>/dev/null | xargs -r kill -9 2>/dev/null
+        ip netns del $n 2>/dev/null
+    done
+}
+netns_setup() {             # netns_setup NS...; returns 1 (reported) if unavailable
+    trap 'netns_cleanup; cleanup' EXIT
+    for n in "$@"; do
+        NETNS+=($n)
+        ip netns add $n || { fail "network namespaces available" "ip netns add failed"; return 1; }
+        ip netns exec $n sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+        ip -n $n link set lo up
+    done
+}

@@ -4,26 +4,15 @@
 # PVM's only once the SVM produced the same.
 . "$(dirname "$0")/lib.sh"
 PROXY=$COLO_BUILDDIR/proxy/colo-proxy
-if ldd "$PROXY" | grep -q libasan; then
-    # Under the sanitizers the proxy runs several times slower, and a proxy
-    # that falls far behind loses frames in the kernel - the known limit in
-    # docs/proxy.md - which makes this timing-bound test flaky.  Its code is
-    # covered under the sanitizers by test-compare and test-rewrite.
-    echo "proxy.sh: skipped in the sanitizer build (see the comment)"
-    exit 0
-fi
+# Under the sanitizers the proxy runs several times slower, and a proxy
+# that falls far behind loses frames in the kernel - the known limit in
+# docs/proxy.md - which makes this timing-bound test flaky.  Its code is
+# covered under the sanitizers by test-compare and test-rewrite.
+skip_with_sanitizers "$PROXY" "see the comment"
 VM="/usr/bin/python3 $COLO_SRCDIR/tests/integration/netvm.py"
 id=$$
 C=colo-c$id P=colo-p$id S=colo-s$id X=colo-x$id
-netns_cleanup() {
-    for n in $C $P $S $X; do ip netns pids $n 2>/dev/null | xargs -r kill -9 2>/dev/null; ip netns del $n 2>/dev/null; done
-}
-trap 'netns_cleanup; cleanup' EXIT
-for n in $C $P $S $X; do
-    ip netns add $n || { fail "network namespaces available" "ip netns add failed"; exit 0; }
-    ip netns exec $n sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-    ip -n $n link set lo up
-done
+netns_setup $C $P $S $X || exit 0
 # veth pairs: client, PVM and SVM each to the proxy's namespace
 ip link add vc$id netns $C type veth peer name xc netns $X
 ip link add vp$id netns $P type veth peer name xp netns $X
