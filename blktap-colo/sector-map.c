@@ -273,7 +273,7 @@ static bool next_run(uint8_t mask, unsigned to, unsigned *s, unsigned *e)
 }
 
 /*
- * File-backed maps take their data with pwrite, not with stores into the
+ * File-backed maps take large writes with pwrite, not with stores into the
  * shared mapping (which serves reads): a store faults on every page that
  * writeback has cleaned or that was never touched, and ext4 then prepares
  * (and for a fresh extent zeroes) the page before the copy - measured as
@@ -328,9 +328,20 @@ static int put_file(struct sector_map *m, struct file_run *r, size_t i, unsigned
     return 0;
 }
 
+/*
+ * Below this many sectors a write is copied into the mapping as before:
+ * small random writes land on journal pages that earlier epochs left
+ * resident, where a store costs no fault and a system call per 4 KiB
+ * may cost more: random 4 KiB writes gave a median of 0.55 of qemu-nbd
+ * with pwrite for every size, 0.81 with stores (runs on different hours
+ * of the shared machine, not a clean comparison: docs/performance.md).
+ */
+#define PWRITE_MIN_SECTORS 128  /* 64 KiB */
+
 int sector_map_put(struct sector_map *m, uint64_t first, uint32_t n, const uint8_t *data)
 {
     struct file_run run = { 0 };
+    const bool by_file = m->map && n >= PWRITE_MIN_SECTORS;
 
     while (n) {
         uint64_t b = first / BLK;
@@ -348,9 +359,15 @@ int sector_map_put(struct sector_map *m, uint64_t first, uint32_t n, const uint8
             m->masks[i] = 0;
             m->blocks++;
         }
-        if (m->map ? put_file(m, &run, i, from, to, data) < 0 :
-                     slot_io(m, m->slots[i], from * COLO_SECTOR, (to - from) * COLO_SECTOR, (uint8_t *)data, true) < 0)
-            return -1;
+        if (by_file) {
+            if (put_file(m, &run, i, from, to, data) < 0)
+                return -1;
+        } else {
+            if (slot_io(m, m->slots[i], from * COLO_SECTOR, (to - from) * COLO_SECTOR, (uint8_t *)data, true) < 0)
+                return -1;
+            if (m->sums)    /* while the block is hot in the cache */
+                m->sums[i] = sector_map_hash(SECTOR_MAP_HASH_SEED, m->mem + m->slots[i] * BLK_BYTES, BLK_BYTES);
+        }
         m->count += (uint64_t)__builtin_popcount(add & ~m->masks[i]);
         m->masks[i] |= add;
         data += (size_t)(to - from) * COLO_SECTOR;
