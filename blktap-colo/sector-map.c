@@ -12,6 +12,7 @@
 
 #include "colo-le.h"
 #include "colo-log.h"
+#include "disk-io.h"
 #include "sector-map.h"
 
 #define EMPTY     UINT64_MAX
@@ -271,8 +272,77 @@ static bool next_run(uint8_t mask, unsigned to, unsigned *s, unsigned *e)
     return true;
 }
 
+/*
+ * File-backed maps take large writes with pwrite, not with stores into the
+ * shared mapping (which serves reads): a store faults on every page that
+ * writeback has cleaned or that was never touched, and ext4 then prepares
+ * (and for a fresh extent zeroes) the page before the copy - measured as
+ * the largest cost of the secondary's receiving thread in a sequential
+ * load.  Whole blocks in consecutive slots - a large write into fresh
+ * blocks - go out in one pwrite.
+ */
+struct file_run {
+    uint64_t slot;          /* first slot */
+    size_t n;               /* whole blocks from data */
+    const uint8_t *data;
+};
+
+static int file_write(struct sector_map *m, uint64_t slot, size_t at, const uint8_t *p, size_t len)
+{
+    if (disk_pwrite_full(m->file_fd, p, len, m->data_off + slot * BLK_BYTES + at) < 0) {
+        colo_log_errno("disk: cannot write the journal");
+        return -1;
+    }
+    return 0;
+}
+
+static int file_run_flush(struct sector_map *m, struct file_run *r)
+{
+    int rc = r->n ? file_write(m, r->slot, 0, r->data, r->n * BLK_BYTES) : 0;
+
+    r->n = 0;
+    return rc;
+}
+
+/* Bytes [from, to) sectors of block table entry i, from data. */
+static int put_file(struct sector_map *m, struct file_run *r, size_t i, unsigned from, unsigned to,
+                    const uint8_t *data)
+{
+    uint64_t slot = m->slots[i];
+
+    if (from == 0 && to == BLK) {
+        if (r->n && slot != r->slot + r->n && file_run_flush(m, r) < 0)
+            return -1;
+        if (!r->n) {
+            r->slot = slot;
+            r->data = data;
+        }
+        r->n++;
+        m->sums[i] = sector_map_hash(SECTOR_MAP_HASH_SEED, data, BLK_BYTES);
+        return 0;
+    }
+    if (file_run_flush(m, r) < 0 ||
+        file_write(m, slot, from * COLO_SECTOR, data, (size_t)(to - from) * COLO_SECTOR) < 0)
+        return -1;
+    m->sums[i] = sector_map_hash(SECTOR_MAP_HASH_SEED, m->mem + slot * BLK_BYTES, BLK_BYTES);
+    return 0;
+}
+
+/*
+ * Below this many sectors a write is copied into the mapping as before:
+ * small random writes land on journal pages that earlier epochs left
+ * resident, where a store costs no fault and a system call per 4 KiB
+ * may cost more: random 4 KiB writes gave a median of 0.55 of qemu-nbd
+ * with pwrite for every size, 0.81 with stores (runs on different hours
+ * of the shared machine, not a clean comparison: docs/performance.md).
+ */
+#define PWRITE_MIN_SECTORS 128  /* 64 KiB */
+
 int sector_map_put(struct sector_map *m, uint64_t first, uint32_t n, const uint8_t *data)
 {
+    struct file_run run = { 0 };
+    const bool by_file = m->map && n >= PWRITE_MIN_SECTORS;
+
     while (n) {
         uint64_t b = first / BLK;
         unsigned from = (unsigned)(first % BLK), to = n < BLK - from ? from + n : BLK;
@@ -289,17 +359,22 @@ int sector_map_put(struct sector_map *m, uint64_t first, uint32_t n, const uint8
             m->masks[i] = 0;
             m->blocks++;
         }
-        if (slot_io(m, m->slots[i], from * COLO_SECTOR, (to - from) * COLO_SECTOR, (uint8_t *)data, true) < 0)
-            return -1;
+        if (by_file) {
+            if (put_file(m, &run, i, from, to, data) < 0)
+                return -1;
+        } else {
+            if (slot_io(m, m->slots[i], from * COLO_SECTOR, (to - from) * COLO_SECTOR, (uint8_t *)data, true) < 0)
+                return -1;
+            if (m->sums)    /* while the block is hot in the cache */
+                m->sums[i] = sector_map_hash(SECTOR_MAP_HASH_SEED, m->mem + m->slots[i] * BLK_BYTES, BLK_BYTES);
+        }
         m->count += (uint64_t)__builtin_popcount(add & ~m->masks[i]);
         m->masks[i] |= add;
-        if (m->sums)    /* while the block is hot in the cache */
-            m->sums[i] = sector_map_hash(SECTOR_MAP_HASH_SEED, m->mem + m->slots[i] * BLK_BYTES, BLK_BYTES);
         data += (size_t)(to - from) * COLO_SECTOR;
         first += to - from;
         n -= to - from;
     }
-    return 0;
+    return file_run_flush(m, &run);
 }
 
 int sector_map_get(struct sector_map *m, uint64_t sector, uint8_t out[COLO_SECTOR])
