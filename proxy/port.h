@@ -66,7 +66,7 @@ struct port {
 /* How an AF_PACKET port receives (port-packet.c says what each is;
  * docs/performance.md why the default is the default). */
 enum port_ring { PORT_RING_NONE, PORT_RING_V2, PORT_RING_V3 };
-#define PORT_RING_DEFAULT PORT_RING_V2
+#define PORT_RING_DEFAULT PORT_RING_NONE
 
 /* "none", "v2" or "v3" (NULL or "": the default) into *out; -1 if s is
  * none of these. */

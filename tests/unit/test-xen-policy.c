@@ -128,7 +128,8 @@ static void put_record(uint8_t *ctx, size_t *off, uint16_t type, uint16_t inst,
     struct hvm_save_descriptor d = { .typecode = type, .instance = inst, .length = len };
 
     memcpy(ctx + *off, &d, sizeof(d));
-    memcpy(ctx + *off + sizeof(d), body, len);
+    if (len)    /* END has no body: memcpy from NULL is undefined even for 0 bytes */
+        memcpy(ctx + *off + sizeof(d), body, len);
     *off += sizeof(d) + len;
 }
 
