@@ -44,7 +44,7 @@ if boot_guest pvm 240; then
         if [ $i -gt 330 ]; then why="not within 330 s"; break; fi
         if ! kill -0 $pripid 2>/dev/null; then why="the primary engine exited"; break; fi
         if ! kill -0 $secpid 2>/dev/null; then why="the secondary engine exited"; break; fi
-        if xl dmesg | grep -q 'Triple fault'; then why="a guest triple-faulted"; break; fi
+        if triple_faulted; then why="a guest triple-faulted"; break; fi
         sleep 1
     done
     if [ -z "$why" ]; then
@@ -66,7 +66,7 @@ if boot_guest pvm 240; then
     kill -9 $pripid 2>/dev/null; xl destroy pvm; wait $pripid 2>/dev/null
     echo "LAB-INFO primary killed and PVM destroyed at $(now)s; PVM's tick after checkpoint 8: $ptick"
     check "the secondary fails over" wait_log $W/sec.err "FAILOVER" 60
-    svm=$(xl list | awk '$1 ~ /svm/ { print $1; exit }')
+    svm=$(svm_domain)
     sleep 5
     stick=$(peek "$svm" "$spfn" tick)
     sleep 10
@@ -132,6 +132,5 @@ if boot_guest pvm 240; then
     xl list
     # Under TCG a guest sometimes triple-faults, even one nothing of ours
     # touched (docs/xen-lab.md); such a run proves nothing either way.
-    tf=$(xl dmesg | grep 'Triple fault' | head -3 | tr '\n' ' ')
-    [ -n "$tf" ] && infra "a guest triple-faulted: $tf"
+    infra_if_triple_fault
 fi

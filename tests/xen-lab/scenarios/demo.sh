@@ -55,7 +55,7 @@ if boot_guest pvm 240; then
         kill -9 $pripid 2>/dev/null; xl destroy pvm; wait $pripid 2>/dev/null
         check "demo: the secondary notices and fails over" wait_log $W/sec.err "FAILOVER" 60
         grep -E 'lost|FAILOVER|failover' $W/sec.err | head -4 | sed 's/^[^:]*: [a-z]*: /DEMO:   /'
-        svm=$(xl list | awk '$1 ~ /svm/ { print $1; exit }')
+        svm=$(svm_domain)
         xl list | sed 's/^/DEMO:   /'
         say "The SVM ($svm) is now the VM; its dirtier keeps counting, read from its RAM:"
         first=""
@@ -73,6 +73,5 @@ if boot_guest pvm 240; then
         show $W/pri.err 20; show $W/sec.err 20
     fi
     kill $secpid 2>/dev/null; kill -9 $pripid 2>/dev/null
-    tf=$(xl dmesg | grep 'Triple fault' | head -3 | tr '\n' ' ')
-    [ -n "$tf" ] && infra "a guest triple-faulted: $tf"
+    infra_if_triple_fault
 fi

@@ -24,6 +24,16 @@ status_pfn() { sed -n 's/^DIRTIER start .*status-pfn=\(0x[0-9a-f]*\).*/\1/p' "$1
 # The dirtier's figures read from a domain's memory (lab-peek): peek DOMAIN PFN FIELD
 peek() { lab-peek "$(xl domid "$1" 2>/dev/null)" "$2" 2>/dev/null | sed -n "s/.*$3=\([0-9]*\).*/\1/p"; }
 
+# The SVM's domain name (the engine names it after svm.cfg's, "--colo-svm" added).
+svm_domain() { xl list | awk '$1 ~ /svm/ { print $1; exit }'; }
+# Under TCG a guest sometimes triple-faults, even one nothing of ours
+# touched (docs/xen-lab.md); a run with one proves nothing either way.
+triple_faulted() { xl dmesg | grep -q 'Triple fault'; }
+infra_if_triple_fault() {
+    _tf=$(xl dmesg | grep 'Triple fault' | head -3 | tr '\n' ' ')
+    [ -n "$_tf" ] && infra "a guest triple-faulted: $_tf"
+}
+
 # Show the end of a log on the console (for a failed check).
 show() { echo "---- $1 (last ${2:-20} lines)"; tail -n "${2:-20}" "$1" 2>/dev/null | sed 's/^/    /'; }
 

@@ -38,7 +38,7 @@ if boot_guest pvm 240; then
         if [ $((e / 30)) -gt $last ]; then
             last=$((e / 30))
             echo "LAB-INFO soak: $(done_ckpts) checkpoints after $e s"
-            xl dmesg | grep -q 'Triple fault' && { why="a guest triple-faulted"; break; }
+            triple_faulted && { why="a guest triple-faulted"; break; }
         fi
         sleep 1
     done
@@ -58,7 +58,7 @@ if boot_guest pvm 240; then
     wait_log $W/pri.err "primary: checkpoint $n0 (" 30
     kill -9 $pripid 2>/dev/null; xl destroy pvm; wait $pripid 2>/dev/null
     if wait_log $W/sec.err "FAILOVER" 60; then
-        svm=$(xl list | awk '$1 ~ /svm/ { print $1; exit }')
+        svm=$(svm_domain)
         sleep 3
         a=$(peek "$svm" "$spfn" tick); sleep 5; b=$(peek "$svm" "$spfn" tick)
         echo "LAB-INFO soak: PVM tick before its last checkpoint $ptick; SVM after failover $a, 5 s later $b"
@@ -69,6 +69,5 @@ if boot_guest pvm 240; then
         fail "soak: the secondary fails over after $N checkpoints"; show $W/sec.err 20
     fi
     kill $secpid 2>/dev/null
-    tf=$(xl dmesg | grep 'Triple fault' | head -3 | tr '\n' ' ')
-    [ -n "$tf" ] && infra "a guest triple-faulted: $tf"
+    infra_if_triple_fault
 fi

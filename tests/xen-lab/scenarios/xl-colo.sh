@@ -96,6 +96,5 @@ if boot_guest xlc 240; then
     fi
     show $W/remus.err 20
     tail -8 $W/log/colo-xlc-primary.log; tail -8 $W/log/colo-xlc-secondary.log
-    tf=$(xl dmesg | grep 'Triple fault' | head -3 | tr '\n' ' ')
-    [ -n "$tf" ] && infra "a guest triple-faulted: $tf"
+    infra_if_triple_fault
 fi
