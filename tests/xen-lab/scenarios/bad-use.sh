@@ -11,13 +11,6 @@ W=/tmp/bad; rm -rf $W; mkdir -p $W/log
 export XL_COLO_RUNDIR=$W/pri XL_COLO_LOGDIR=$W/log
 RECV="XL_COLO_RUNDIR=$W/sec xl-colo migrate-receive --colo --listen 127.0.0.1:0"
 
-# refused NAME MESSAGE CMD...: exits non-zero and says MESSAGE
-refused() {
-    _n=$1; _m=$2; shift 2
-    "$@" > $W/out 2> $W/err < /dev/null; _rc=$?
-    if [ $_rc -ne 0 ] && grep -qF -- "$_m" $W/err; then pass "bad-use: $_n"
-    else fail "bad-use: $_n" "exit $_rc: $(head -c 200 $W/err)"; fi
-}
 # An xl.cfg: the lab guest's, plus one line.
 cfg() { cp /lab/guests/pvm.cfg $W/$1.cfg; echo "$2" >> $W/$1.cfg; }
 # A COLO disk with every key but colo-export (dash: no ${var/...}).

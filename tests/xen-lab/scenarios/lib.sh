@@ -37,6 +37,16 @@ infra_if_triple_fault() {
 # Show the end of a log on the console (for a failed check).
 show() { echo "---- $1 (last ${2:-20} lines)"; tail -n "${2:-20}" "$1" 2>/dev/null | sed 's/^/    /'; }
 
+# refused NAME MESSAGE CMD...: a check that CMD exits non-zero and says
+# MESSAGE on stderr (its output in $W).  Named after the scenario being
+# run ($s, set by run-in-dom0).
+refused() {
+    _n=$1; _m=$2; shift 2
+    "$@" > $W/out 2> $W/err < /dev/null; _rc=$?
+    if [ $_rc -ne 0 ] && grep -qF -- "$_m" $W/err; then pass "$s: $_n"
+    else fail "$s: $_n" "exit $_rc"; show $W/err 10; fi
+}
+
 # Boot an HVM guest from /lab/guests/NAME.cfg and wait for its dirtier.
 # A guest that never gets there is an infrastructure failure.
 boot_guest() {      # boot_guest NAME SECONDS

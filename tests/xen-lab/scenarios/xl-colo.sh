@@ -15,13 +15,6 @@ export XL_COLO_RUNDIR=$W/pri XL_COLO_LOGDIR=$W/log
 TMO="--io-timeout 30000 --peer-timeout 15000"
 RECV="XL_COLO_RUNDIR=$W/sec xl-colo migrate-receive --colo -d --listen 127.0.0.1:0 $TMO"
 
-# refused NAME MESSAGE CMD...: exits non-zero and says MESSAGE
-refused() {
-    _n=$1; _m=$2; shift 2
-    "$@" > $W/out 2> $W/err < /dev/null; _rc=$?
-    if [ $_rc -ne 0 ] && grep -qF -- "$_m" $W/err; then pass "xl-colo: $_n"
-    else fail "xl-colo: $_n" "exit $_rc"; show $W/err 10; fi
-}
 nothing_left() {
     _left=$( (pgrep -f "colo-engine .*$W/"; find $W/pri $W/sec -mindepth 1 2>/dev/null
               xl list | awk '/--colo-svm/ {print $1}') | tr '\n' ' ')
