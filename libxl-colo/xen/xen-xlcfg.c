@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,8 +16,11 @@
 #include "xen-spec.h"
 #include "xen-xlcfg.h"
 
+/* The highest CPU number a 'cpus' list may name, plus one. */
+#define COLO_XEN_MAX_PCPUS 4096
+
 static const char *const handled_keys[] = {
-    "name", "type", "builder", "memory", "maxmem", "vcpus", "maxvcpus",
+    "name", "type", "builder", "memory", "maxmem", "vcpus", "maxvcpus", "cpus",
     "kernel", "ramdisk", "cmdline", "root", "extra", "disk", "vif", "serial",
     "xen_platform_pci", "boot", "vga", "stdvga", "videoram", "acpi", "apic",
     "pae", "hap", "hpet", "nographic", "vnc", "sdl", "shadow_memory",
@@ -329,6 +333,135 @@ static int parse_vcpus(XLU_Config *cfg, const char *label, libxl_domain_build_in
     return 0;
 }
 
+/*
+ * One CPU list as xl.cfg(5) writes it: "all", or comma-separated items "N",
+ * "N-M", and "^N" / "^N-M" to take CPUs out again, applied left to right
+ * from an empty set.  NUMA items ("node:", "nodes:") need the host's
+ * topology, which the builder does not read: refused, naming them.  The
+ * map is malloc'd like libxl's own bitmaps (its dispose frees it) and just
+ * large enough for the highest CPU named; Xen treats CPUs past its end as
+ * not in the set.  Returns 0, or -1 after logging what is wrong.
+ */
+static int parse_cpulist(const char *label, const char *what, const char *s, libxl_bitmap *map)
+{
+    unsigned long lo[64], hi[64];
+    bool neg[64];
+    unsigned n = 0, top = 0;
+    const char *p = s;
+
+    for (;;) {
+        char *end;
+
+        if (n == sizeof(lo) / sizeof(lo[0])) {
+            colo_err("xen: %s: %s '%s': more than %u items", label, what, s, n);
+            return -1;
+        }
+        neg[n] = *p == '^';
+        p += neg[n];
+        if (strncmp(p, "node", 4) == 0) {
+            colo_err("xen: %s: %s '%s': NUMA node lists are not supported by the SVM "
+                     "builder; list CPUs instead", label, what, s);
+            return -1;
+        }
+        if (strncmp(p, "all", 3) == 0) {
+            lo[n] = 0;
+            hi[n] = COLO_XEN_MAX_PCPUS - 1;
+            p += 3;
+        } else {
+            if (!isdigit((unsigned char)*p))
+                goto bad;
+            errno = 0;
+            lo[n] = hi[n] = strtoul(p, &end, 10);
+            p = end;
+            if (*p == '-') {
+                if (!isdigit((unsigned char)p[1]))
+                    goto bad;
+                hi[n] = strtoul(p + 1, &end, 10);
+                p = end;
+            }
+            if (errno || hi[n] < lo[n] || hi[n] >= COLO_XEN_MAX_PCPUS) {
+                colo_err("xen: %s: %s '%s': CPU numbers must be ascending ranges within 0-%d",
+                         label, what, s, COLO_XEN_MAX_PCPUS - 1);
+                return -1;
+            }
+        }
+        if (!neg[n] && hi[n] > top)
+            top = (unsigned)hi[n];
+        n++;
+        if (*p == '\0')
+            break;
+        if (*p++ != ',')
+            goto bad;
+    }
+    map->size = top / 8 + 1;
+    map->map = calloc(map->size, 1);
+    if (!map->map) {
+        colo_err("xen: out of memory");
+        return -1;
+    }
+    for (unsigned i = 0; i < n; i++)
+        for (unsigned long c = lo[i]; c <= hi[i] && c <= top; c++)
+            if (neg[i])
+                libxl_bitmap_reset(map, (int)c);
+            else
+                libxl_bitmap_set(map, (int)c);
+    for (unsigned i = 0; i < map->size; i++)
+        if (map->map[i])
+            return 0;
+    colo_err("xen: %s: %s '%s' leaves no CPU to run on", label, what, s);
+    return -1;
+bad:
+    colo_err("xen: %s: %s '%s': not a CPU list (\"all\", or items like 3, 0-3, ^2 "
+             "separated by commas)", label, what, s);
+    return -1;
+}
+
+/*
+ * cpus: the vCPUs' hard affinity, as xl pins them.  A string pins every
+ * vCPU to the same CPUs; a list gives vCPU i the i-th entry (vCPUs past the
+ * list are not pinned).  Without the key nothing is pinned.
+ */
+static int parse_cpus(XLU_Config *cfg, const char *label, libxl_domain_build_info *b)
+{
+    XLU_ConfigList *list;
+    const char *str;
+    int n = 0;
+
+    if (xlu_cfg_get_list(cfg, "cpus", &list, &n, 1) == 0) {
+        if (n < 1 || n > b->max_vcpus) {
+            colo_err("xen: %s: 'cpus' lists %d entries for %d vCPUs", label, n, b->max_vcpus);
+            return -1;
+        }
+    } else if (xlu_cfg_get_string(cfg, "cpus", &str, 1) == 0) {
+        list = NULL;
+        n = b->max_vcpus;
+    } else if (xlu_cfg_get_string(cfg, "cpus", &str, 1) == ESRCH) {
+        return 0;
+    } else {
+        colo_err("xen: %s: 'cpus' must be a string or a list of strings", label);
+        return -1;
+    }
+    b->vcpu_hard_affinity = calloc((size_t)n, sizeof(*b->vcpu_hard_affinity));
+    if (!b->vcpu_hard_affinity) {
+        colo_err("xen: out of memory");
+        return -1;
+    }
+    b->num_vcpu_hard_affinity = n;      /* counted now: dispose frees what is filled */
+    for (int i = 0; i < n; i++) {
+        char what[32];
+        const char *item = list ? xlu_cfg_get_listitem(list, i) : str;
+
+        snprintf(what, sizeof(what), list ? "cpus[%d]" : "cpus", i);
+        if (!item) {
+            colo_err("xen: %s: %s must be a string", label, what);
+            return -1;
+        }
+        if (parse_cpulist(label, what, item, &b->vcpu_hard_affinity[i]) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 static int parse_memory(XLU_Config *cfg, const char *label, libxl_domain_build_info *b)
 {
     long mem = 0, maxmem = 0, video = 0, shadow = 0;
@@ -502,6 +635,7 @@ int colo_xen_xlcfg_parse(const char *data, size_t len, const char *label,
     if (get_bool(cfg, label, "hap", &dc->c_info.hap) < 0 ||
         parse_memory(cfg, label, &dc->b_info) < 0 ||
         parse_vcpus(cfg, label, &dc->b_info) < 0 ||
+        parse_cpus(cfg, label, &dc->b_info) < 0 ||
         parse_boot(cfg, label, &dc->b_info) < 0 ||
         parse_devices_model(cfg, label, &dc->b_info) < 0 ||
         parse_disks(cfg, label, dc) < 0 ||

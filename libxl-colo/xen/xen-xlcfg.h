@@ -6,10 +6,11 @@
  * COLO guest itself, with libxlutil doing the lexing (xlu_cfg_*) and the
  * disk specs (xlu_disk_parse).  Keys:
  *
- *   name type builder memory maxmem vcpus maxvcpus kernel ramdisk cmdline
+ *   name type builder memory maxmem vcpus maxvcpus cpus kernel ramdisk cmdline
  *   root extra disk vif serial xen_platform_pci boot vga stdvga videoram
  *   acpi apic pae hap hpet nographic vnc sdl shadow_memory
- *   device_model_version            (all as in xl.cfg(5))
+ *   device_model_version            (all as in xl.cfg(5); cpus without
+ *                                    NUMA "nodes:" items)
  *
  * on_poweroff/on_reboot/on_crash/on_watchdog/on_soft_reset are xl's own
  * business and ignored.  Any other key is reported as a warning, because

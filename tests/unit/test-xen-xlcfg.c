@@ -8,6 +8,7 @@
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -151,7 +152,77 @@ static void test_refused(void **state)
     expect_fail("name='g'\ntype='hvm'\nmemory=64\nacpi='maybe'\n");
     expect_fail("name='g'\ntype='hvm'\nmemory=64\nthis is not xl syntax\n");
     expect_fail("name='g\ntype='hvm'\n");
+    /* cpus: malformed, empty, NUMA, out of range, more entries than vCPUs */
+    static const char *const bad_cpus[] = {
+        "''", "'x'", "'1,'", "',1'", "'1-'", "'3-1'", "'4096'", "'1;2'", "'^1'",
+        "'0-3,^0-3'", "'nodes:0'", "'all,^node:1'", "'99999999999999999999'",
+        "['1', '2']", "[]",
+    };
+    for (size_t i = 0; i < sizeof(bad_cpus) / sizeof(bad_cpus[0]); i++) {
+        char text[128];
+
+        snprintf(text, sizeof(text), "name='g'\ntype='hvm'\nmemory=64\ncpus=%s\n", bad_cpus[i]);
+        expect_fail(text);
+    }
     expect_fail("");
+}
+
+static bool cpu_in(const libxl_bitmap *m, unsigned c)
+{
+    return c / 8 < m->size && (m->map[c / 8] >> (c % 8)) & 1;
+}
+
+/* The CPUs of one map as "0,2,5" (up to cpu 63), to compare in one go. */
+static const char *cpus_of(const libxl_bitmap *m)
+{
+    static char buf[256];
+    size_t n = 0;
+
+    buf[0] = '\0';
+    for (unsigned c = 0; c < 64; c++)
+        if (cpu_in(m, c))
+            n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%u", n ? "," : "", c);
+    return buf;
+}
+
+static void test_cpus(void **state)
+{
+    libxl_domain_config dc;
+    libxl_domain_build_info *b = &dc.b_info;
+
+    /* Absent: nothing pinned. */
+    assert_int_equal(parse("name='g'\ntype='hvm'\nmemory=64\nvcpus=2\n", NULL, &dc), 0);
+    assert_int_equal(b->num_vcpu_hard_affinity, 0);
+    libxl_domain_config_dispose(&dc);
+
+    /* A string pins every vCPU (maxvcpus of them) to the same CPUs. */
+    assert_int_equal(parse("name='g'\ntype='hvm'\nmemory=64\nvcpus=2\nmaxvcpus=3\n"
+                           "cpus='1'\n", NULL, &dc), 0);
+    assert_int_equal(b->num_vcpu_hard_affinity, 3);
+    for (int i = 0; i < 3; i++)
+        assert_string_equal(cpus_of(&b->vcpu_hard_affinity[i]), "1");
+    libxl_domain_config_dispose(&dc);
+
+    assert_int_equal(parse("name='g'\ntype='hvm'\nmemory=64\ncpus='0-5,^2,^4-5,9'\n",
+                           NULL, &dc), 0);
+    assert_int_equal(b->num_vcpu_hard_affinity, 1);
+    assert_string_equal(cpus_of(&b->vcpu_hard_affinity[0]), "0,1,3,9");
+    assert_int_equal(b->vcpu_hard_affinity[0].size, 2);
+    libxl_domain_config_dispose(&dc);
+
+    assert_int_equal(parse("name='g'\ntype='hvm'\nmemory=64\ncpus='all,^0'\n", NULL, &dc), 0);
+    assert_false(cpu_in(&b->vcpu_hard_affinity[0], 0));
+    assert_true(cpu_in(&b->vcpu_hard_affinity[0], 1));
+    assert_true(cpu_in(&b->vcpu_hard_affinity[0], 4095));
+    libxl_domain_config_dispose(&dc);
+
+    /* A list: vCPU i gets entry i. */
+    assert_int_equal(parse("name='g'\ntype='hvm'\nmemory=64\nvcpus=3\n"
+                           "cpus=['2', '0-1']\n", NULL, &dc), 0);
+    assert_int_equal(b->num_vcpu_hard_affinity, 2);
+    assert_string_equal(cpus_of(&b->vcpu_hard_affinity[0]), "2");
+    assert_string_equal(cpus_of(&b->vcpu_hard_affinity[1]), "0,1");
+    libxl_domain_config_dispose(&dc);
 }
 
 static void record(const char *key, void *opaque)
@@ -209,6 +280,7 @@ int main(void)
         cmocka_unit_test(test_full_config),
         cmocka_unit_test(test_svm_name_and_defaults),
         cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_cpus),
         cmocka_unit_test(test_unknown_keys),
         cmocka_unit_test(test_load_file),
     };

@@ -52,6 +52,9 @@ if boot_guest pvm 240; then
     else
         fail "the primary protects the PVM: 8 checkpoints" "$why"
     fi
+    # svm.cfg pins the guests to pCPU 1 (cpus = "1"), as xl pinned the PVM.
+    aff=$(xl vcpu-list "$(svm_domain)" 2>/dev/null | awk 'NR > 1 { print $7 }' | sort -u | tr '\n' ' ')
+    check "the SVM's vCPUs are pinned as svm.cfg says (hard affinity: ${aff:-none read})" test "$aff" = "1 "
     # The PVM's tick when checkpoint 8 was taken is at most this, and the
     # checkpoint on request below comes later: the SVM must reach it.
     ptick=$(peek pvm "$spfn" tick)
