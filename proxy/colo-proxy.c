@@ -4,7 +4,8 @@
  *   colo-proxy --client IF --pvm IF --svm IF [OPTIONS]
  *   colo-proxy --primary-in ADDR --secondary-in ADDR --outdev ADDR
  *              [--vnet-hdr] [--notify-dev ADDR] [OPTIONS]
- *   OPTIONS: [--engine unix:PATH] [--control unix:PATH] [--svm-lag MS] [--max-held BYTES]
+ *   OPTIONS: [--engine unix:PATH] [--control unix:PATH] [--svm-lag MS] [--svm-stall MS]
+ *            [--max-held BYTES]
  *   colo-proxy secondary ...      the secondary host's rewriter (secondary.h)
  *
  * On three interfaces, a userspace bridge with COLO in the middle: frames from the client side
@@ -250,7 +251,8 @@ static int usage(FILE *f, int rc)
     fprintf(f, "usage: colo-proxy --client IF --pvm IF --svm IF [OPTIONS]\n"
             "       colo-proxy --primary-in ADDR --secondary-in ADDR --outdev ADDR [--vnet-hdr]\n"
             "                  [--notify-dev ADDR] [OPTIONS]\n"
-            "OPTIONS: [--engine unix:PATH] [--control unix:PATH] [--svm-lag MS] [--max-held BYTES]\n"
+            "OPTIONS: [--engine unix:PATH] [--control unix:PATH] [--svm-lag MS] [--svm-stall MS]\n"
+            "         [--max-held BYTES]\n"
             "ADDR: unix:PATH or tcp:HOST:PORT, or QEMU's socket,path=...|host=...,port=...;\n"
             "      then ,server[=on|off] ,wait=on|off ,reconnect=SECONDS\n");
     return rc;
@@ -284,7 +286,8 @@ int main(int argc, char **argv)
         { "primary-in", 1, 0, 'P' }, { "secondary-in", 1, 0, 'S' }, { "outdev", 1, 0, 'o' },
         { "notify-dev", 1, 0, 'n' }, { "vnet-hdr", 0, 0, 'v' },
         { "engine", 1, 0, 'e' }, { "control", 1, 0, 'C' }, { "svm-lag", 1, 0, 'l' },
-        { "max-held", 1, 0, 'm' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
+        { "max-held", 1, 0, 'm' }, { "svm-stall", 1, 0, 't' }, { "help", 0, 0, 'h' },
+        { 0, 0, 0, 0 },
     };
     const char *ifs[NPORTS] = { 0 }, *chardevs[NPORTS] = { 0 }, *engine_addr = NULL, *control = NULL;
     const char *const *addrs;
@@ -294,6 +297,7 @@ int main(int argc, char **argv)
     bool vnet = false;
     char *json;
     uint64_t last_tick = 0;
+    uint64_t stall_ms = UINT64_MAX;     /* default: a third of --svm-lag */
     int o, rc = 0;
 
     if (argc > 1 && !strcmp(argv[1], "secondary"))
@@ -313,10 +317,12 @@ int main(int argc, char **argv)
         case 'C': control = optarg; break;
         case 'l': cfg.svm_lag_ns = parse_num("svm-lag", optarg) * 1000000ull; break;
         case 'm': cfg.max_held_bytes = parse_num("max-held", optarg); break;
+        case 't': stall_ms = parse_num("svm-stall", optarg); break;
         case 'h': return usage(stdout, 0);
         default: return usage(stderr, 2);
         }
     }
+    cfg.svm_stall_ns = stall_ms == UINT64_MAX ? cfg.svm_lag_ns / 3 : stall_ms * 1000000ull;
     compat = chardevs[SIDE_PVM] || chardevs[SIDE_SVM] || chardevs[SIDE_CLIENT] || chardevs[SIDE_NOTIFY] || vnet;
     if (compat && (ifs[SIDE_CLIENT] || ifs[SIDE_PVM] || ifs[SIDE_SVM])) {
         colo_err("--client/--pvm/--svm (interfaces) and --primary-in/--secondary-in/--outdev "
@@ -351,8 +357,9 @@ int main(int argc, char **argv)
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGPIPE, SIG_IGN);
-    colo_info("comparing %s with %s for %s; SVM-lag timeout %" PRIu64 " ms", ports[SIDE_PVM]->name,
-              ports[SIDE_SVM]->name, ports[SIDE_CLIENT]->name, cfg.svm_lag_ns / 1000000);
+    colo_info("comparing %s with %s for %s; SVM-lag timeout %" PRIu64 " ms, SVM-stall %" PRIu64 " ms",
+              ports[SIDE_PVM]->name, ports[SIDE_SVM]->name, ports[SIDE_CLIENT]->name,
+              cfg.svm_lag_ns / 1000000, cfg.svm_stall_ns / 1000000);
 
     /* The main loop: frames from the ports (input paused while outdev's
      * peer is not reading), the engine, our control socket, a 10 ms tick

@@ -12,7 +12,7 @@
 struct held {
     struct held *next;
     uint64_t t;
-    uint32_t end;                   /* TCP: stream offset just past its data */
+    uint32_t start, end;            /* TCP: stream offsets of its data */
     uint32_t ack;
     uint32_t fin_off;
     uint8_t flags;                  /* TCP flags; for packet flows 0 */
@@ -53,6 +53,7 @@ struct conn {
     struct flow_key key;
     enum pkt_kind kind;
     uint64_t last_t;
+    uint64_t s_data_t;              /* TCP: when the SVM's stream last grew */
     struct stream p, s;
     uint32_t base;                  /* stream offset matched on both sides */
     uint32_t s_ack, p_next, p_ack;
@@ -338,14 +339,17 @@ static uint32_t tcp_offset(struct conn *k, struct stream *st, const struct pkt *
     return p->seq - st->isn;
 }
 
-static int tcp_frame(struct cmp *c, struct conn *k, const struct pkt *p, bool pvm)
+static int tcp_frame(struct cmp *c, struct conn *k, const struct pkt *p, bool pvm, uint64_t now)
 {
     struct stream *st = pvm ? &k->p : &k->s;
-    uint32_t off = tcp_offset(k, st, p);
+    uint32_t off = tcp_offset(k, st, p), hi = st->hi;
     size_t limit = pvm ? SIZE_MAX : c->cfg.max_svm_ahead;
 
     if (stream_put(st, k->base, off, p->payload, p->payload_len, limit) < 0)
         return -1;
+    /* New SVM bytes (a retransmission of matched ones is not progress). */
+    if (!pvm && st->hi != hi)
+        k->s_data_t = now;
     if (st->overflow)
         request(c, COLO_TRIGGER_QUEUE_FULL);
     if (p->flags & TCP_FIN) {
@@ -430,13 +434,14 @@ int cmp_pvm_frame_lead(struct cmp *c, const uint8_t *frame, size_t len, size_t l
     }
     k->last_t = now;
     if (k->kind == PKT_TCP) {
-        if (tcp_frame(c, k, &p, true) < 0) {
+        if (tcp_frame(c, k, &p, true, now) < 0) {
             free(h);
             return -1;
         }
         h->flags = p.flags;
         h->ack = p.ack;
-        h->end = p.seq - k->p.isn + (uint32_t)p.payload_len + ((p.flags & TCP_SYN) ? 1 : 0);
+        h->start = p.seq - k->p.isn + ((p.flags & TCP_SYN) ? 1 : 0);
+        h->end = h->start + (uint32_t)p.payload_len;
         h->fin_off = k->p.fin_off;
     }
     if (k->htail)
@@ -469,7 +474,7 @@ int cmp_svm_frame(struct cmp *c, const uint8_t *frame, size_t len, uint64_t now)
     if (k->diverged)
         return 0;                   /* nothing to compare until the checkpoint */
     if (k->kind == PKT_TCP) {
-        if (tcp_frame(c, k, &p, false) < 0)
+        if (tcp_frame(c, k, &p, false, now) < 0)
             return -1;
     } else {
         struct blob *b = malloc(sizeof(*b) + p.payload_len);
@@ -489,6 +494,27 @@ int cmp_svm_frame(struct cmp *c, const uint8_t *frame, size_t len, uint64_t now)
     return 0;
 }
 
+/*
+ * The SVM matched the head of this PVM frame and then fell silent.  That is
+ * how a lost SVM segment looks when the SVM segments more finely than the
+ * PVM: it retransmits only up to its own segment boundary, inside the held
+ * frame, and then waits for the client's acknowledgement of the rest -
+ * which cannot come, since the frame is held.  Nothing but a checkpoint
+ * moves it on, so ask for one sooner than the SVM-lag timeout would.
+ */
+static bool tcp_stalled(const struct cmp *c, const struct conn *k, uint64_t now)
+{
+    const struct held *h = k->hhead;
+    uint64_t quiet_since;
+
+    if (!c->cfg.svm_stall_ns || k->kind != PKT_TCP || k->diverged)
+        return false;
+    if ((int32_t)(k->base - h->start) <= 0 || (int32_t)(h->end - k->base) <= 0)
+        return false;                                   /* not matched part way */
+    quiet_since = h->t > k->s_data_t ? h->t : k->s_data_t;
+    return now - quiet_since > c->cfg.svm_stall_ns;
+}
+
 void cmp_tick(struct cmp *c, uint64_t now)
 {
     if (c->requested || c->passthrough)
@@ -498,11 +524,19 @@ void cmp_tick(struct cmp *c, uint64_t now)
         return;
     }
     for (size_t i = 0; i < NBUCKETS; i++)
-        for (struct conn *k = c->buckets[i]; k; k = k->next)
-            if (k->hhead && now - k->hhead->t > c->cfg.svm_lag_ns) {
+        for (struct conn *k = c->buckets[i]; k; k = k->next) {
+            if (!k->hhead)
+                continue;
+            if (now - k->hhead->t > c->cfg.svm_lag_ns) {
                 request(c, COLO_TRIGGER_SVM_LAG);
                 return;
             }
+            if (tcp_stalled(c, k, now)) {
+                c->st.svm_stalls++;
+                request(c, COLO_TRIGGER_SVM_LAG);
+                return;
+            }
+        }
 }
 
 /* After a checkpoint: release, drop, and restart the streams at the PVM's

@@ -20,7 +20,9 @@
  * themselves.  docs/proxy.md says why for each.
  *
  * When the two differ, when a held frame waits longer than the SVM-lag
- * timeout, or when held bytes reach the cap, the comparator asks for a
+ * timeout (or the shorter SVM-stall one, for a TCP frame the SVM matched
+ * only in part before falling silent: docs/proxy.md, "Limits"), or when
+ * held bytes reach the cap, the comparator asks for a
  * checkpoint (once, until it is done) and holds everything meanwhile.  When
  * the checkpoint is done, every held PVM frame is released, what the SVM
  * sent is dropped, and every stream restarts from the PVM's current
@@ -38,6 +40,9 @@
 
 struct cmp_cfg {
     uint64_t svm_lag_ns;    /* a held frame older than this: checkpoint */
+    uint64_t svm_stall_ns;  /* a held TCP frame the SVM matched only in part, and
+                               no SVM data on that connection for this long:
+                               checkpoint (0: only svm_lag_ns applies) */
     size_t max_held_bytes;  /* PVM bytes held (all flows): checkpoint at the cap */
     size_t max_svm_ahead;   /* SVM bytes buffered per TCP stream before the PVM's */
     size_t max_conns;
@@ -53,6 +58,7 @@ struct cmp_stats {
     uint64_t released, released_bytes, svm_frames, svm_dropped;
     uint64_t divergences, requests[COLO_TRIGGER__MAX];
     uint64_t malformed, conns, checkpoints;
+    uint64_t svm_stalls;    /* of requests[COLO_TRIGGER_SVM_LAG]: svm_stall_ns ones */
     uint64_t held_frames, held_bytes;
 };
 
@@ -69,7 +75,7 @@ int  cmp_pvm_frame(struct cmp *c, const uint8_t *frame, size_t len, uint64_t now
  * len bytes. */
 int  cmp_pvm_frame_lead(struct cmp *c, const uint8_t *frame, size_t len, size_t lead, uint64_t now);
 int  cmp_svm_frame(struct cmp *c, const uint8_t *frame, size_t len, uint64_t now);
-/* Check the SVM-lag timeout. */
+/* Check the SVM-lag and SVM-stall timeouts. */
 void cmp_tick(struct cmp *c, uint64_t now);
 /* The checkpoint asked for (or any other) has committed. */
 void cmp_checkpoint_done(struct cmp *c);

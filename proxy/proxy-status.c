@@ -58,6 +58,7 @@ char *proxy_status_json(const struct cmp *c, bool have_engine, struct port *cons
     colo_json_num(g, "divergences", st->divergences);
     colo_json_num(g, "checkpoints", st->checkpoints);
     colo_json_num(g, "malformed", st->malformed);
+    colo_json_num(g, "svm_stalls", st->svm_stalls);
     colo_json_str(g, "requests");
     yajl_gen_map_open(g);
     for (int t = 0; t < COLO_TRIGGER__MAX; t++)

@@ -435,6 +435,71 @@ static void test_svm_lag_and_queue_cap(void **state)
     }
 }
 
+/* The SVM matched part of a held PVM segment and fell silent (a lost SVM
+ * segment, when the SVM segments more finely): a checkpoint after the
+ * stall timeout, long before the SVM-lag one; silence with nothing partly
+ * matched, or recent SVM data, is not a stall. */
+/* A comparator with these timeouts (ms), a connection open, and a PVM
+ * segment held whose first half the SVM has matched. */
+static struct cmp *half_matched(uint64_t lag_ms, uint64_t stall_ms)
+{
+    struct cmp_cfg cfg = { .svm_lag_ns = lag_ms * 1000000, .svm_stall_ns = stall_ms * 1000000,
+                           .max_held_bytes = 1 << 20, .max_svm_ahead = 1 << 20, .max_conns = 100 };
+    struct cmp_ops ops = { .release = on_release, .request = on_request };
+    struct cmp *c;
+
+    released = 0;
+    memset(requests, 0, sizeof(requests));
+    c = cmp_new(&cfg, &ops);
+    handshake(c);
+    P(tcp4(PISN + 1, CISN + 1, TCP_ACK, "0123456789", false));
+    /* Nothing matched yet: only the SVM-lag timeout applies. */
+    cmp_tick(c, now + (lag_ms - 1) * 1000000);
+    assert_int_equal(requests[COLO_TRIGGER_SVM_LAG], 0);
+    now += (lag_ms - 1) * 1000000 / 2;
+    S(tcp4(SISN + 1, CISN + 1, TCP_ACK, "01234", false));
+    assert_int_equal(released, 1);                          /* still held */
+    return c;
+}
+
+static void test_svm_stall(void **state)
+{
+    struct cmp *c = half_matched(300, 50);
+
+    (void)state;
+    cmp_tick(c, now + 40000000);                            /* SVM data 40 ms ago */
+    assert_int_equal(requests[COLO_TRIGGER_SVM_LAG], 0);
+    /* The SVM retransmitting what already matched is no progress. */
+    now += 40000000;
+    S(tcp4(SISN + 1, CISN + 1, TCP_ACK, "01234", false));
+    cmp_tick(c, now + 20000000);                            /* quiet for 60 ms */
+    assert_int_equal(requests[COLO_TRIGGER_SVM_LAG], 1);
+    assert_int_equal(cmp_stats(c)->svm_stalls, 1);
+    assert_int_equal(released, 1);                          /* nothing unmatched goes out */
+    cmp_checkpoint_done(c);
+    assert_int_equal(released, 2);
+    cmp_free(c);
+
+    /* The rest arrives in time: released, no request. */
+    c = half_matched(300, 50);
+    cmp_tick(c, now + 30000000);
+    now += 30000000;
+    S(tcp4(SISN + 6, CISN + 1, TCP_ACK, "56789", false));
+    assert_int_equal(released, 2);
+    cmp_tick(c, now + 200000000);
+    assert_int_equal(requests[COLO_TRIGGER_SVM_LAG], 0);
+    cmp_free(c);
+
+    /* No stall timeout: only the SVM-lag one, counted from the PVM's frame. */
+    c = half_matched(300, 0);
+    cmp_tick(c, now + 140000000);
+    assert_int_equal(requests[COLO_TRIGGER_SVM_LAG], 0);
+    cmp_tick(c, now + 160000000);
+    assert_int_equal(requests[COLO_TRIGGER_SVM_LAG], 1);
+    assert_int_equal(cmp_stats(c)->svm_stalls, 0);
+    cmp_free(c);
+}
+
 static void test_malformed_frames(void **state)
 {
     struct cmp *c = make();
@@ -526,6 +591,7 @@ int main(void)
         cmocka_unit_test(test_ipv6),
         cmocka_unit_test(test_udp_and_other_frames),
         cmocka_unit_test(test_svm_lag_and_queue_cap),
+        cmocka_unit_test(test_svm_stall),
         cmocka_unit_test(test_malformed_frames),
         cmocka_unit_test(test_lead_is_carried_not_compared),
     };
