@@ -121,10 +121,12 @@ static void deliver(struct port_packet *pp, uint8_t *frame, unsigned snap, unsig
     if (status & TP_STATUS_LOSING)
         read_drops(pp);
     if (snap < len && (status & TP_STATUS_COPY)) {
-        /* The whole frame waits on the socket's queue, in ring order. */
+        /* The whole frame waits on the socket's queue, in ring order -
+         * unless the queue was full then, and what comes is a later frame:
+         * only one that starts with the bytes the ring holds is this one. */
         ssize_t n = recv(p->fd, pp->buf, sizeof(pp->buf), MSG_DONTWAIT);
 
-        if (n == (ssize_t)len) {
+        if (n == (ssize_t)len && memcmp(pp->buf, frame, snap) == 0) {
             frame = pp->buf;
             snap = len;
         }
