@@ -128,15 +128,17 @@ ovs_wire() {    # BR1 PORT1 BR2 PORT2
 }
 
 # ovs-vswitchd reads each end of a wire through an AF_PACKET socket.  OVS
-# sets no receive buffer size on it (and has no option to), so it gets
-# net.core.rmem_default: 208 KiB, about 90 full-size frames - less than a
-# NIC's receive ring, and one burst of the SVM's output can overflow it
-# (the drops show in `ss -0 -m`, skmem d).  That sysctl is not writable in
-# a network namespace on this kernel, and raising it for the whole machine
-# would change every other test's sockets; instead the sockets themselves
-# get OVS_WIRE_RMEM bytes: a copy of ovs-vswitchd's descriptor
-# (pidfd_getfd, as root) and SO_RCVBUFFORCE on it.  Call after the ports
-# exist; prints "PORT BYTES" per socket; OVS_WIRE_RMEM=0 does nothing.
+# 3.1 sets no receive buffer size on it (and its database has no setting
+# for one), so it gets net.core.rmem_default: 208 KiB, about 90 full-size
+# frames, less than a NIC's receive ring.  An upload through the proxy
+# overflowed it on s-fwd (the client's frames for the SVM; `ss -0 -m`,
+# skmem d) and stalled until an SVM-lag checkpoint request.  That sysctl is
+# read-only in a network namespace on this kernel, and raising it for the
+# whole machine would change every other test's sockets; instead the
+# sockets themselves get OVS_WIRE_RMEM bytes: a copy of ovs-vswitchd's
+# descriptor (pidfd_getfd, as root) and SO_RCVBUFFORCE on it.  Call after
+# the ports exist; prints "PORT BYTES" per socket (the kernel doubles the
+# value); OVS_WIRE_RMEM=0 does nothing.
 ovs_wire_buffers() {
     [ "$OVS_HOSTS" = 2 ] && [ "${OVS_WIRE_RMEM:-0}" != 0 ] || return 0
     ovs_rcvbuf "$SW" "$OVS_DIR" n-s p-fwd && ovs_rcvbuf "$SW2" "$OVS_DIR2" s-up s-fwd
