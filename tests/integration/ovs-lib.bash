@@ -116,10 +116,12 @@ ovs_patch() {   # BR1 PORT1 BR2 PORT2: a patch-port pair (a wire between bridges
 
 # A wire between the two instances: a veth pair, PORT1 a port of BR1 in
 # $SW, PORT2 of BR2 in $SW2 - the two hosts' NICs and the cable.  Transmit
-# checksum offload off at both ends: a veth passes a frame on with its
-# checksum still to be filled in, ovs-vswitchd's AF_PACKET socket reads it
-# as it is, and the tap it forwards to delivers it with a bad checksum,
-# which the receiving kernel drops (TCP stalls).
+# checksum offload off at both ends: a frame the kernel itself sends into a
+# veth leaves with its checksum still to be filled in, and ovs-vswitchd's
+# AF_PACKET socket on the peer would pass it on so (a bad checksum at the
+# far end, TCP stalls).  Here only ovs-vswitchd writes into the wires, and
+# the taps it reads give it complete frames, so this did not show (a
+# bench-net round with it on ran the same); off is the safe setting.
 ovs_wire() {    # BR1 PORT1 BR2 PORT2
     ip link add "$2" netns "$SW" type veth peer name "$4" netns "$SW2" || return 1
     sw ethtool -K "$2" tx off > /dev/null && sw2 ethtool -K "$4" tx off > /dev/null || return 1
