@@ -160,7 +160,7 @@ ovs_rcvbuf() {  # NS RUNDIR IFNAME...
 import ctypes, os, socket, sys
 pid, size, names = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
 libc = ctypes.CDLL(None, use_errno=True)
-SYS_pidfd_getfd, SO_RCVBUFFORCE = 438, 33       # x86_64
+SYS_pidfd_getfd, SO_RCVBUFFORCE = 438, 33   # Linux: one syscall number on all architectures
 # /proc/net/packet (this namespace's packet sockets): ... Iface ... Inode
 by_ifindex = {}
 with open("/proc/net/packet") as f:
