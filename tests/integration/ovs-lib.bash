@@ -12,27 +12,52 @@
 #   brn  "the LAN": the client's port, and the uplink of each host
 #   brp  the primary host:   uplink p-up, PVM vif vif1.0, forward link p-fwd
 #   brs  the secondary host: uplink s-up, SVM vif vif2.0, forward link s-fwd
-# Uplinks and the forward link are patch-port pairs.  The client ($NC),
-# the PVM ($NP) and the SVM ($NS) are namespaces (see ovs_vm); PVM and SVM
-# have the same MAC and address ($VM_MAC, $VM_IP), the SVM a smaller MTU
-# (SVM_MTU, default 1000) so that it segments differently.
+# The client ($NC), the PVM ($NP) and the SVM ($NS) are namespaces (see
+# ovs_vm); PVM and SVM have the same MAC and address ($VM_MAC, $VM_IP), the
+# SVM a smaller MTU (SVM_MTU, default 1000) so that it segments differently.
+#
+# OVS_HOSTS says how the hosts are modelled:
+#   1 (default)  one ovs-vswitchd holds all three bridges; the uplinks and
+#                the forward link are patch-port pairs.
+#   2            two hosts: brs (with the SVM's port and the secondary's
+#                proxy ports) is in a second OVS instance - its own
+#                ovsdb-server, ovs-vswitchd, run directory ($WORK/ovs2) and
+#                namespace ($SW2); the secondary's uplink (n-s/s-up) and
+#                the forward link (p-fwd/s-fwd) are veth pairs between the
+#                two switch namespaces, the hosts' NICs (ovs_wire).
+# Whatever runs against the secondary host's switch (its hotplug script, its
+# proxy) goes through ovs_on brs CMD, or the command prefix "${SEC_SW[@]}"
+# where $! must be the command's own pid.
 : "${id:=$$}"
-SW=colo-sw$id NC=colo-c$id NP=colo-p$id NS=colo-s$id
+: "${OVS_HOSTS:=1}"
+SW=colo-sw$id SW2=colo-sx$id NC=colo-c$id NP=colo-p$id NS=colo-s$id
 VM_MAC=02:00:0a:4d:00:02 VM_IP=10.77.0.2 CLIENT_IP=10.77.0.9
-OVS_DIR=$WORK/ovs
+OVS_DIR=$WORK/ovs OVS_DIR2=$WORK/ovs2
 HOTPLUG=${COLO_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}/hotplug
 export OVS_RUNDIR=$OVS_DIR OVS_DBDIR=$OVS_DIR OVS_LOGDIR=$OVS_DIR OVS_SYSCONFDIR=$OVS_DIR
-
+# A command in the second instance's namespace, its ovs-* commands pointed
+# at it (ip netns exec and env both exec: the pid stays the command's).
+SW2_RUN=(ip netns exec "$SW2" env "OVS_RUNDIR=$OVS_DIR2" "OVS_DBDIR=$OVS_DIR2"
+    "OVS_LOGDIR=$OVS_DIR2" "OVS_SYSCONFDIR=$OVS_DIR2")
+if [ "$OVS_HOSTS" = 2 ]; then SEC_SW=("${SW2_RUN[@]}"); else SEC_SW=(ip netns exec "$SW"); fi
+# The receive buffer ovs_wire_buffers gives ovs-vswitchd's sockets on the
+# wires (0: leave the kernel's default).
+: "${OVS_WIRE_RMEM:=4194304}"
 sw() { ip netns exec "$SW" "$@"; }
+sw2() { "${SW2_RUN[@]}" "$@"; }
+ovs_on() {      # BR CMD...: CMD against (and in the namespace of) the switch holding BR
+    local br=$1; shift
+    if [ "$br" = brs ]; then "${SEC_SW[@]}" "$@"; else sw "$@"; fi
+}
 
 # Kill every process left in our namespaces, then remove them (the switch's
 # tap devices go with $SW).
 ovs_cleanup() {
     local n p
-    for n in $NC $NP $NS $SW; do
+    for n in $NC $NP $NS $SW $SW2; do
         for p in $(ip netns pids "$n" 2> /dev/null); do kill -9 "$p" 2> /dev/null; done
     done
-    for n in $NC $NP $NS $SW; do ip netns del "$n" 2> /dev/null; done
+    for n in $NC $NP $NS $SW $SW2; do ip netns del "$n" 2> /dev/null; done
 }
 
 ovs_netns() {   # NAME: a namespace with loopback up and no IPv6 chatter
@@ -41,19 +66,29 @@ ovs_netns() {   # NAME: a namespace with loopback up and no IPv6 chatter
     ip -n "$1" link set lo up
 }
 
-# ovsdb-server and ovs-vswitchd in $SW; returns non-zero if either fails.
-ovs_start() {
+# One OVS instance: ovsdb-server and ovs-vswitchd in namespace NS, their
+# files in DIR; returns non-zero if either fails.
+ovs_instance() {    # NS DIR
     local i
+    mkdir -p "$2" && ovs_netns "$1" || return 1
+    (
+        export OVS_RUNDIR=$2 OVS_DBDIR=$2 OVS_LOGDIR=$2 OVS_SYSCONFDIR=$2
+        ovsdb-tool create "$2/conf.db" /usr/share/openvswitch/vswitch.ovsschema || exit 1
+        ip netns exec "$1" ovsdb-server "$2/conf.db" --remote="punix:$2/db.sock" --pidfile --detach \
+            --log-file 2> "$2/ovsdb-server.err" || exit 1
+        ovs-vsctl --timeout=10 --no-wait init || exit 1
+        ip netns exec "$1" ovs-vswitchd --pidfile --detach --log-file 2> "$2/ovs-vswitchd.err" || exit 1
+        for i in $(seq 50); do ovs-appctl --timeout=2 version > /dev/null 2>&1 && exit 0; sleep 0.1; done
+        exit 1
+    )
+}
+
+# The switch ($SW), and with OVS_HOSTS=2 the secondary host's too ($SW2).
+ovs_start() {
     command -v ovs-vswitchd > /dev/null || { echo "ovs-vswitchd not installed (openvswitch-switch)" >&2; return 1; }
-    mkdir -p "$OVS_DIR"
-    ovs_netns "$SW" || return 1
-    ovsdb-tool create "$OVS_DIR/conf.db" /usr/share/openvswitch/vswitch.ovsschema || return 1
-    sw ovsdb-server "$OVS_DIR/conf.db" --remote="punix:$OVS_DIR/db.sock" --pidfile --detach \
-        --log-file 2> "$OVS_DIR/ovsdb-server.err" || return 1
-    ovs-vsctl --no-wait init || return 1
-    sw ovs-vswitchd --pidfile --detach --log-file 2> "$OVS_DIR/ovs-vswitchd.err" || return 1
-    for i in $(seq 50); do ovs-appctl version > /dev/null 2>&1 && return 0; sleep 0.1; done
-    return 1
+    case $OVS_HOSTS in 1 | 2) ;; *) echo "OVS_HOSTS=$OVS_HOSTS: 1 or 2" >&2; return 1 ;; esac
+    ovs_instance "$SW" "$OVS_DIR" || return 1
+    [ "$OVS_HOSTS" = 1 ] || ovs_instance "$SW2" "$OVS_DIR2"
 }
 
 # A "VM" (or client) namespace whose interface IFNAME is a port of bridge
@@ -66,8 +101,8 @@ ovs_start() {
 # txqueuelen frames instead.
 ovs_vm() {      # NS BR IFNAME ADDR MAC MTU
     ovs_netns "$1" || return 1
-    ovs-vsctl add-port "$2" "$3" -- set Interface "$3" type=internal || return 1
-    sw ip link set "$3" netns "$1" || return 1
+    ovs_on "$2" ovs-vsctl --timeout=20 add-port "$2" "$3" -- set Interface "$3" type=internal || return 1
+    ovs_on "$2" ip link set "$3" netns "$1" || return 1
     [ -n "$5" ] && ip -n "$1" link set "$3" address "$5"
     ip -n "$1" link set "$3" mtu "$6" txqueuelen 10000
     ip -n "$1" addr add "$4/24" dev "$3"
@@ -75,17 +110,102 @@ ovs_vm() {      # NS BR IFNAME ADDR MAC MTU
 }
 
 ovs_patch() {   # BR1 PORT1 BR2 PORT2: a patch-port pair (a wire between bridges)
-    ovs-vsctl add-port "$1" "$2" -- set Interface "$2" type=patch "options:peer=$4" \
+    ovs-vsctl --timeout=20 add-port "$1" "$2" -- set Interface "$2" type=patch "options:peer=$4" \
         -- add-port "$3" "$4" -- set Interface "$4" type=patch "options:peer=$2"
+}
+
+# A wire between the two instances: a veth pair, PORT1 a port of BR1 in
+# $SW, PORT2 of BR2 in $SW2 - the two hosts' NICs and the cable.  Transmit
+# checksum offload off at both ends: a frame the kernel itself sends into a
+# veth leaves with its checksum still to be filled in, and ovs-vswitchd's
+# AF_PACKET socket on the peer would pass it on so (a bad checksum at the
+# far end, TCP stalls).  Here only ovs-vswitchd writes into the wires, and
+# the taps it reads give it complete frames, so this did not show (a
+# bench-net round with it on ran the same); off is the safe setting.
+ovs_wire() {    # BR1 PORT1 BR2 PORT2
+    ip link add "$2" netns "$SW" type veth peer name "$4" netns "$SW2" || return 1
+    sw ethtool -K "$2" tx off > /dev/null && sw2 ethtool -K "$4" tx off > /dev/null || return 1
+    ip -n "$SW" link set "$2" up && ip -n "$SW2" link set "$4" up || return 1
+    ovs-vsctl --timeout=20 add-port "$1" "$2" && sw2 ovs-vsctl --timeout=20 add-port "$3" "$4"
+}
+
+# ovs-vswitchd reads each end of a wire through an AF_PACKET socket.  OVS
+# 3.1 sets no receive buffer size on it (and its database has no setting
+# for one), so it gets net.core.rmem_default: 208 KiB, about 90 full-size
+# frames, less than a NIC's receive ring.  An upload through the proxy
+# overflowed it on s-fwd (the client's frames for the SVM; `ss -0 -m`,
+# skmem d) and stalled until an SVM-lag checkpoint request.  That sysctl is
+# read-only in a network namespace on this kernel, and raising it for the
+# whole machine would change every other test's sockets; instead the
+# sockets themselves get OVS_WIRE_RMEM bytes: a copy of ovs-vswitchd's
+# descriptor (pidfd_getfd, as root) and SO_RCVBUFFORCE on it.  Call after
+# the ports exist; prints "PORT BYTES" per socket (the kernel doubles the
+# value); OVS_WIRE_RMEM=0 does nothing.
+ovs_wire_buffers() {
+    [ "$OVS_HOSTS" = 2 ] && [ "${OVS_WIRE_RMEM:-0}" != 0 ] || return 0
+    ovs_rcvbuf "$SW" "$OVS_DIR" n-s p-fwd && ovs_rcvbuf "$SW2" "$OVS_DIR2" s-up s-fwd
+}
+# Frames each wire socket of ovs-vswitchd dropped for want of buffer space
+# so far: "PORT N" per socket.
+ovs_wire_drops() {
+    [ "$OVS_HOSTS" = 2 ] || return 0
+    { sw ss -0 -m; sw2 ss -0 -m; } | awk '$4 ~ /^\*:(n-s|p-fwd|s-up|s-fwd)$/ {
+        d = $0; sub(/.*,d/, "", d); sub(/\).*/, "", d); print substr($4, 3), d }'
+}
+ovs_rcvbuf() {  # NS RUNDIR IFNAME...
+    local ns=$1 pid
+    pid=$(cat "$2/ovs-vswitchd.pid") || return 1
+    shift 2
+    ip netns exec "$ns" timeout 10 python3 - "$pid" "$OVS_WIRE_RMEM" "$@" << 'EOF'
+import ctypes, os, socket, sys
+pid, size, names = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
+libc = ctypes.CDLL(None, use_errno=True)
+SYS_pidfd_getfd, SO_RCVBUFFORCE = 438, 33   # Linux: one syscall number on all architectures
+# /proc/net/packet (this namespace's packet sockets): ... Iface ... Inode
+by_ifindex = {}
+with open("/proc/net/packet") as f:
+    next(f)
+    for col in (line.split() for line in f):
+        by_ifindex.setdefault(int(col[4]), []).append("socket:[%s]" % col[8])
+fds = {}
+for fd in os.listdir("/proc/%d/fd" % pid):
+    try:
+        fds[os.readlink("/proc/%d/fd/%s" % (pid, fd))] = int(fd)
+    except OSError:
+        pass
+pidfd = os.pidfd_open(pid)
+status = 0
+for name in names:
+    links = [l for l in by_ifindex.get(socket.if_nametoindex(name), []) if l in fds]
+    if not links:
+        print("%s: no packet socket of ovs-vswitchd" % name, file=sys.stderr)
+        status = 1
+    for link in links:
+        mine = libc.syscall(SYS_pidfd_getfd, pidfd, fds[link], 0)
+        if mine < 0:
+            print("%s: pidfd_getfd: %s" % (name, os.strerror(ctypes.get_errno())), file=sys.stderr)
+            status = 1
+            continue
+        s = socket.socket(fileno=mine)
+        s.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, size)
+        print(name, s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
+        s.close()
+sys.exit(status)
+EOF
 }
 
 ovs_layout() {
     local b
     for b in brn brp brs; do
-        ovs-vsctl add-br $b -- set bridge $b datapath_type=netdev || return 1
-        sw ip link set $b up
+        ovs_on $b ovs-vsctl --timeout=20 add-br $b -- set bridge $b datapath_type=netdev || return 1
+        ovs_on $b ip link set $b up
     done
-    ovs_patch brn n-p brp p-up && ovs_patch brn n-s brs s-up && ovs_patch brp p-fwd brs s-fwd || return 1
+    ovs_patch brn n-p brp p-up || return 1
+    if [ "$OVS_HOSTS" = 2 ]; then
+        ovs_wire brn n-s brs s-up && ovs_wire brp p-fwd brs s-fwd && ovs_wire_buffers > /dev/null || return 1
+    else
+        ovs_patch brn n-s brs s-up && ovs_patch brp p-fwd brs s-fwd || return 1
+    fi
     ovs_vm "$NC" brn client "$CLIENT_IP" "" 1500 &&
         ovs_vm "$NP" brp vif1.0 "$VM_IP" "$VM_MAC" 1500 &&
         ovs_vm "$NS" brs vif2.0 "$VM_IP" "$VM_MAC" "${SVM_MTU:-1000}" || return 1
@@ -104,7 +224,7 @@ ovs_layout() {
 # The COLO setup of both hosts by the hotplug script.
 ovs_protect() {
     sw "$HOTPLUG/colo-ovs-setup" setup mode=primary bridge=brp vifname=vif1.0 forwarddev=p-fwd mac=$VM_MAC &&
-        sw "$HOTPLUG/colo-ovs-setup" setup mode=secondary bridge=brs vifname=vif2.0 forwarddev=s-fwd mac=$VM_MAC
+        ovs_on brs "$HOTPLUG/colo-ovs-setup" setup mode=secondary bridge=brs vifname=vif2.0 forwarddev=s-fwd mac=$VM_MAC
 }
 
 # Wait (bounded) until a TCP port listens in a namespace.

@@ -3,7 +3,8 @@
 # kernels in namespaces as client, PVM and SVM.  The client talks to the VM
 # through the LAN bridge; OVS delivers its frames to the PVM and, over the
 # forward link and through the secondary's rewriter, to the SVM; the PVM's
-# output reaches the client only through the proxy.
+# output reaches the client only through the proxy.  OVS_HOSTS=2 runs it
+# with the secondary host in an OVS instance of its own (ovs-lib.bash).
 . "$(dirname "$0")/lib.sh"
 PROXY=$COLO_BUILDDIR/proxy/colo-proxy
 NL=$COLO_BUILDDIR/tests/integration/colo-netload
@@ -45,7 +46,7 @@ proxies() {     # proxies LOG PROXY-ARGS...: both proxies, fresh (pids PRI, SEC)
     # passes the SIGINT of stop() on to the daemon)
     ip netns exec "$SW" timeout 170 "$PROXY" --client vif1.0-xc --pvm vif1.0-xp --svm vif1.0-xs "$@" \
         > "$WORK/$log.out" 2> "$WORK/$log.err" & PRI=$!; PIDS+=($PRI)
-    ip netns exec "$SW" timeout 170 "$PROXY" secondary --forward vif2.0-xf --svm vif2.0-xv \
+    "${SEC_SW[@]}" timeout 170 "$PROXY" secondary --forward vif2.0-xf --svm vif2.0-xv \
         --control "unix:$WORK/$log.sctl" > "$WORK/$log.sec.out" 2> "$WORK/$log.sec.err" & SEC=$!; PIDS+=($SEC)
     wait_for "$WORK/$log.err" "comparing" 5 && wait_for "$WORK/$log.sec.err" "rewriting" 5
 }
@@ -168,7 +169,7 @@ stop "$PRI"
 ack=$("$COLO_BUILDDIR/tests/integration/colo-rec" "unix:$WORK/p6.sctl" FAILOVER)
 check "the secondary's rewriter acknowledges FAILOVER ($ack)" test "$ack" = FAILOVER
 check "secondary failover: the hotplug script re-points the flows" \
-    sw "$HOTPLUG/colo-ovs-setup" failover bridge=brs vifname=vif2.0
+    ovs_on brs "$HOTPLUG/colo-ovs-setup" failover bridge=brs vifname=vif2.0
 fdb=$(ovs-appctl fdb/show brn | awk -v m=$VM_MAC '$3 == m { print $1 }')
 check "the announce taught the LAN that the VM's MAC is behind the secondary now (port $fdb)" \
     test -n "$fdb" -a "$fdb" = "$(ovs-vsctl get Interface n-s ofport)"
