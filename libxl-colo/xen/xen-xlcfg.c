@@ -424,18 +424,18 @@ bad:
 static int parse_cpus(XLU_Config *cfg, const char *label, libxl_domain_build_info *b)
 {
     XLU_ConfigList *list;
-    const char *str;
-    int n = 0;
+    const char *str = NULL;
+    int n = 0, rc;
 
     if (xlu_cfg_get_list(cfg, "cpus", &list, &n, 1) == 0) {
         if (n < 1 || n > b->max_vcpus) {
             colo_err("xen: %s: 'cpus' lists %d entries for %d vCPUs", label, n, b->max_vcpus);
             return -1;
         }
-    } else if (xlu_cfg_get_string(cfg, "cpus", &str, 1) == 0) {
+    } else if ((rc = xlu_cfg_get_string(cfg, "cpus", &str, 1)) == 0) {
         list = NULL;
         n = b->max_vcpus;
-    } else if (xlu_cfg_get_string(cfg, "cpus", &str, 1) == ESRCH) {
+    } else if (rc == ESRCH) {
         return 0;
     } else {
         colo_err("xen: %s: 'cpus' must be a string or a list of strings", label);
