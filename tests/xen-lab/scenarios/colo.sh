@@ -18,6 +18,7 @@ export COLO_VERIFY_DUMP=$W/dump
 PLOG=/var/log/xen/console/guest-pvm.log SLOG=/var/log/xen/console/guest-svm.log
 if boot_guest pvm 240; then
     check "the PVM is an HVM guest" sh -c "xl list -l pvm | grep -q '\"type\": \"hvm\"'"
+    registers_hold 20
     spfn=$(status_pfn $PLOG)
     check "the PVM's progress can be read from its memory (status pfn ${spfn:-unknown})" \
         test -n "$(peek pvm "$spfn" tick)"
