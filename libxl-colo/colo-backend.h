@@ -74,9 +74,8 @@ struct colo_backend {
 
     /* Optional: the address of page pfn in this process, for backends whose
      * guest RAM is mapped here (sim); NULL for a pfn outside the guest.  The
-     * primary then sends pages straight from guest memory, and the secondary
-     * receives them straight into the suspended SVM (keeping an undo copy of
-     * each page it overwrites).  Written only while the domain is suspended. */
+     * primary then sends pages straight from guest memory (the secondary
+     * buffers a checkpoint and applies it with write_pages). */
     void *(*page_ptr)(struct colo_domain *d, uint64_t pfn);
 
     /* Optional: set in 'map' (cleared by the caller) every pfn that may

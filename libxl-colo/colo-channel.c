@@ -271,48 +271,6 @@ static int readv_full(struct colo_chan *c, struct iovec *iov, int iovcnt)
     }
 }
 
-int colo_chan_recv_pages_to(struct colo_chan *c, struct colo_rec *rec, int wait_ms,
-                            void *(*page_dest)(void *opaque, uint64_t pfn), void *opaque)
-{
-    struct iovec iov[COLO_MAX_PAGE_BATCH];
-    const char *why = NULL;
-    uint32_t type, len, count;
-    int r = recv_hdr(c, wait_ms, &type, &len);
-
-    if (r <= 0)
-        return r;
-    if (type != COLO_REC_MEMORY_PAGES)
-        return recv_body(c, rec, type, len, c->buf, c->cap);
-    /* count and reserved, then the pfns: checked before any page is touched */
-    if (len < 8 || c->cap < 8 + 8 * (size_t)COLO_MAX_PAGE_BATCH) {
-        colo_err("%s channel: MEMORY_PAGES record of %u bytes is malformed", c->what, len);
-        return COLO_CHAN_BAD;
-    }
-    if (read_full(c, c->buf, 8) < 0)
-        return COLO_CHAN_BROKEN;
-    count = colo_get32(c->buf);
-    if (count == 0 || count > COLO_MAX_PAGE_BATCH || colo_pages_body_len(count) != len) {
-        colo_err("%s channel: MEMORY_PAGES count %u does not fit its length %u", c->what, count, len);
-        return COLO_CHAN_BAD;
-    }
-    if (read_full(c, c->buf + 8, 8 * (size_t)count) < 0)
-        return COLO_CHAN_BROKEN;
-    memset(rec, 0, sizeof(*rec));
-    rec->type = type;
-    if (colo_pages_decode_prefix(c->buf, 8 + 8 * (size_t)count, len, &rec->u.pages, &why) < 0) {
-        colo_err("%s channel: bad MEMORY_PAGES record: %s", c->what, why);
-        return COLO_CHAN_BAD;
-    }
-    for (uint32_t i = 0; i < count; i++) {
-        void *dst = page_dest(opaque, colo_pfn_at(rec->u.pages.pfns, i));
-
-        if (!dst)
-            return COLO_CHAN_BAD;
-        iov[i] = (struct iovec){ dst, COLO_PAGE_SIZE };
-    }
-    return readv_full(c, iov, (int)count) < 0 ? COLO_CHAN_BROKEN : 1;
-}
-
 int colo_chan_expect(struct colo_chan *c, uint32_t type, struct colo_rec *rec, int wait_ms)
 {
     int r = colo_chan_recv(c, rec, wait_ms);

@@ -60,17 +60,6 @@ int  colo_chan_recv(struct colo_chan *c, struct colo_rec *rec, int wait_ms);
 int  colo_chan_recv_into(struct colo_chan *c, struct colo_rec *rec, int wait_ms,
                          uint32_t type, uint8_t *buf, size_t cap);
 
-/*
- * Like colo_chan_recv, but the data of a MEMORY_PAGES record is read
- * straight to where page_dest(opaque, pfn) says, page by page.  page_dest
- * is called for every page of the record, in order, after the pfns have
- * been checked and before any data is read (so it can save what it is
- * about to overwrite); it returns NULL to refuse a pfn (COLO_CHAN_BAD).
- * On success rec->u.pages.data is NULL: the data is already in place.
- */
-int  colo_chan_recv_pages_to(struct colo_chan *c, struct colo_rec *rec, int wait_ms,
-                             void *(*page_dest)(void *opaque, uint64_t pfn), void *opaque);
-
 /* Receive and insist on one type: 0, COLO_CHAN_BROKEN (also for a timeout)
  * or COLO_CHAN_BAD (another type, or an ERROR record from the peer). */
 int  colo_chan_expect(struct colo_chan *c, uint32_t type, struct colo_rec *rec, int wait_ms);

@@ -4,15 +4,24 @@
  *   WAIT_HELLO --HELLO, SVM created--> INITIAL_RECV --pages..INITIAL_DONE-->
  *   RUNNING --CHECKPOINT_NEW--> SUSPENDING --SVM paused--> SEND_DIRTY
  *     --SVM_SUSPENDED, DIRTY_PFNS--> RECV_CHECKPOINT --pages, DEVICE_STATE,
- *     DISK_BARRIER, CHECKPOINT_END--> COMMIT --applied--> SEND_READY
- *     --SVM_READY--> RESUMING --SVM runs--> SEND_RESUMED --> RUNNING
+ *     DISK_BARRIER, CHECKPOINT_END--> SEND_READY --SVM_READY--> COMMIT
+ *     --applied--> RESUMING --SVM runs--> SEND_RESUMED --> RUNNING
  *
  * A checkpoint is applied whole or not at all: everything of it is buffered
  * until CHECKPOINT_END, and only then written into the SVM.  So if the
- * primary disappears at any point before COMMIT, the SVM still holds its own
- * state from the start of the checkpoint, which is consistent with every
- * output released so far (each released packet was matched by the SVM or
- * covered by an earlier commit), and it can take over.
+ * primary disappears at any point before the end record, the SVM still
+ * holds its own state from the start of the checkpoint, which is
+ * consistent with every output released so far (each released packet was
+ * matched by the SVM or covered by an earlier commit), and it can take over.
+ *
+ * The end record is the commit point (colo-semantics: "P4, the secondary
+ * has the end record").  SVM_READY goes out at once, so the primary
+ * resumes the PVM while the buffer is applied here: the PVM's pause holds
+ * one copy of each page (socket -> buffer), not two.  From SVM_READY on
+ * the buffer is applied, unconditionally and before anything else -
+ * before the SVM resumes, before SVM_RESUMED lets the primary release
+ * held output, and before a lost primary is acted on - so whatever
+ * happens next, the SVM that runs holds this checkpoint.
  *
  * "Disappears" means the stream broke or went silent.  A primary that is
  * alive but sends something malformed or out of order is NOT grounds for
@@ -30,29 +39,6 @@
 #include "colo-log.h"
 
 /*
- * The undo log, for backends that map guest RAM here (page_ptr): pages are
- * received straight into the suspended SVM, each page's previous content
- * saved first.  Before the end record nothing is final: rollback() puts
- * every saved page back, newest first, and the SVM is exactly as it was
- * when the checkpoint began.  At the end record the log is simply dropped,
- * so committing costs nothing and the copy overlaps the transfer.
- */
-#define UNDO_CHUNK 1024u
-
-struct undo_chunk {
-    uint64_t pfn[UNDO_CHUNK];
-    uint8_t *old;                   /* UNDO_CHUNK pages */
-};
-
-struct undo_log {
-    struct undo_chunk **chunks;
-    size_t nchunks;                 /* allocated, kept between checkpoints */
-    uint64_t used;                  /* pages saved in this checkpoint */
-    struct colo_engine *e;
-    bool failed;                    /* out of memory */
-};
-
-/*
  * One MEMORY_PAGES record, kept as it arrived: the channel receives record
  * bodies straight into the next free chunk (colo_chan_recv_into), so a page
  * is copied once on its way in (socket -> chunk) and once at commit
@@ -66,7 +52,6 @@ struct ckchunk {
 };
 
 struct colo_ckpt_buf {
-    struct undo_log undo;
     struct ckchunk *chunks;
     size_t used, alloc;
     uint64_t pages;
@@ -100,11 +85,6 @@ void colo_ckpt_buf_free(struct colo_ckpt_buf *b)
     for (size_t i = 0; i < b->alloc; i++)
         free(b->chunks[i].body);
     free(b->chunks);
-    for (size_t i = 0; i < b->undo.nchunks; i++) {
-        free(b->undo.chunks[i]->old);
-        free(b->undo.chunks[i]);
-    }
-    free(b->undo.chunks);
     free(b->dev);
     free(b);
 }
@@ -137,56 +117,6 @@ static void ckbuf_keep_pages(struct colo_ckpt_buf *b, const struct colo_pages *p
     b->chunks[b->used].pages = *p;
     b->used++;
     b->pages += p->count;
-}
-
-/* page_dest for colo_chan_recv_pages_to: save the page, then overwrite it. */
-static void *undo_save(void *opaque, uint64_t pfn)
-{
-    struct undo_log *u = opaque;
-    struct colo_engine *e = u->e;
-    size_t ci = u->used / UNDO_CHUNK, slot = u->used % UNDO_CHUNK;
-    uint8_t *page = pfn < e->info.nr_pages ? e->be->page_ptr(e->dom, pfn) : NULL;
-
-    if (!page) {
-        colo_err("secondary: page %" PRIu64 " is beyond the guest's %" PRIu64, pfn, e->info.nr_pages);
-        return NULL;
-    }
-    if (ci == u->nchunks) {
-        struct undo_chunk **nc = realloc(u->chunks, (u->nchunks + 1) * sizeof(*nc));
-        struct undo_chunk *c = malloc(sizeof(*c));
-
-        if (nc)
-            u->chunks = nc;
-        if (!nc || !c || !(c->old = malloc((size_t)UNDO_CHUNK * COLO_PAGE_SIZE))) {
-            free(c);
-            colo_err("secondary: out of memory for the undo log of checkpoint %" PRIu64, e->seq);
-            u->failed = true;
-            return NULL;
-        }
-        u->chunks[u->nchunks++] = c;
-    }
-    u->chunks[ci]->pfn[slot] = pfn;
-    memcpy(u->chunks[ci]->old + slot * COLO_PAGE_SIZE, page, COLO_PAGE_SIZE);
-    u->used++;
-    return page;
-}
-
-/* Put back every page the unfinished checkpoint overwrote, newest first
- * (so a pfn saved twice ends with its oldest content). */
-static void rollback(struct colo_engine *e)
-{
-    struct undo_log *u = &e->ckbuf->undo;
-
-    if (u->used)
-        colo_info("secondary: rolling back %" PRIu64 " pages of unfinished checkpoint %" PRIu64,
-                  u->used, e->seq);
-    while (u->used > 0) {
-        uint64_t i = --u->used;
-        struct undo_chunk *c = u->chunks[i / UNDO_CHUNK];
-
-        memcpy(e->be->page_ptr(e->dom, c->pfn[i % UNDO_CHUNK]),
-               c->old + (i % UNDO_CHUNK) * COLO_PAGE_SIZE, COLO_PAGE_SIZE);
-    }
 }
 
 static int ckbuf_set_dev(struct colo_ckpt_buf *b, const struct colo_blob *blob)
@@ -230,11 +160,8 @@ static int primary_lost(struct colo_engine *e)
         colo_chan_close(&e->chan);
         e->have_chan = false;
     }
-    if (e->ckbuf) {
-        if (e->dom)
-            rollback(e);            /* a partial checkpoint is never kept */
-        ckbuf_reset(e->ckbuf);
-    }
+    if (e->ckbuf)
+        ckbuf_reset(e->ckbuf);      /* a partial checkpoint is never applied */
     if (!e->committed) {
         colo_err("secondary: no checkpoint was ever committed: no consistent SVM to run");
         if (e->dom)
@@ -342,19 +269,6 @@ static int recv_next(struct colo_engine *e, struct colo_rec *r, uint8_t *pages_b
 {
     int rc = recv_rec(e, r, e->cfg.io_timeout_ms, pages_buf);
 
-    return rc == 0 ? COLO_CHAN_BROKEN : rc < 0 ? rc : 0;
-}
-
-/* recv_next, with page data going straight into the SVM via the undo log. */
-static int recv_next_direct(struct colo_engine *e, struct colo_rec *r)
-{
-    struct undo_log *u = &e->ckbuf->undo;
-    int rc = colo_chan_recv_pages_to(&e->chan, r, e->cfg.io_timeout_ms, undo_save, u);
-
-    if (rc == COLO_CHAN_BAD && u->failed)
-        return -3;                  /* our memory, not the primary's fault */
-    if (rc == 1 && (rc = verdict(r)) != 1)
-        return rc;
     return rc == 0 ? COLO_CHAN_BROKEN : rc < 0 ? rc : 0;
 }
 
@@ -503,35 +417,28 @@ static int suspend_and_report(struct colo_engine *e)
 
 /*
  * Receive one checkpoint up to its end record and check it is complete.
- * Pages are buffered in chunks, or - where the backend maps guest RAM -
- * written into the suspended SVM behind the undo log.  Either way nothing
- * of the checkpoint is final before the end record.
+ * Page records are received straight into the buffer's chunks; nothing
+ * touches the SVM before the end record.
  */
 static int receive_checkpoint(struct colo_engine *e)
 {
     struct colo_ckpt_buf *b = e->ckbuf;
-    bool direct = e->be->page_ptr != NULL;
     struct colo_rec r;
 
     set_state(e, COLO_S_RECV_CHECKPOINT);
     ckbuf_reset(b);
-    b->undo = (struct undo_log){ .chunks = b->undo.chunks, .nchunks = b->undo.nchunks, .e = e };
     for (;;) {
-        uint8_t *into = direct ? NULL : ckbuf_next(b);
+        uint8_t *into = ckbuf_next(b);
         int rc;
 
-        if (!direct && !into) {
+        if (!into) {
             colo_err("secondary: out of memory buffering checkpoint %" PRIu64, e->seq);
             return -3;
         }
-        if ((rc = direct ? recv_next_direct(e, &r) : recv_next(e, &r, into)) < 0)
+        if ((rc = recv_next(e, &r, into)) < 0)
             return rc;
         switch (r.type) {
         case COLO_REC_MEMORY_PAGES:
-            if (direct) {           /* already in place, old pages saved */
-                b->pages += r.u.pages.count;
-                break;
-            }
             if (!pages_in_guest(e, &r.u.pages))
                 return COLO_CHAN_BAD;
             ckbuf_keep_pages(b, &r.u.pages);
@@ -590,7 +497,6 @@ static int commit(struct colo_engine *e)
     }
     if (e->hooks.disk_commit && e->hooks.disk_commit(e->hooks.opaque, e->seq, b->barrier_writes) < 0)
         return -1;
-    b->undo.used = 0;               /* the checkpoint is final: drop the undo log */
     e->committed = true;
     e->stats.pages_last = b->pages;
     e->stats.pages_total += b->pages;
@@ -639,11 +545,15 @@ static int one_checkpoint(struct colo_engine *e)
         return rc;
     if ((rc = receive_checkpoint(e)) < 0)
         return rc;
+
+    /* The end record is in: the checkpoint is committed.  Let the PVM run
+     * on, then apply - even if the primary is already gone, so that a
+     * failover runs the SVM from this checkpoint (see the top). */
+    set_state(e, COLO_S_SEND_READY);
+    rc = colo_chan_send(&e->chan, buf, colo_enc_seq(buf, sizeof(buf), COLO_REC_SVM_READY, e->seq));
     if (commit(e) < 0)
         return -3;
-
-    set_state(e, COLO_S_SEND_READY);
-    if (colo_chan_send(&e->chan, buf, colo_enc_seq(buf, sizeof(buf), COLO_REC_SVM_READY, e->seq)) < 0)
+    if (rc < 0)
         return COLO_CHAN_BROKEN;
 
     if (e->hooks.checkpoint_done)
