@@ -119,12 +119,12 @@ static int fail(const char **why, const char *msg)
     return -1;
 }
 
-int colo_pages_decode_prefix(const uint8_t *b, size_t avail, uint32_t len,
-                             struct colo_pages *out, const char **why)
+static int decode_pages(const uint8_t *b, uint32_t len, struct colo_rec *out, const char **why)
 {
+    struct colo_pages *p = &out->u.pages;
     uint32_t count;
 
-    if (len < 8 || avail < 8)
+    if (len < 8)
         return fail(why, "MEMORY_PAGES shorter than its count field");
     count = colo_get32(b);
     if (count == 0 || count > COLO_MAX_PAGE_BATCH)
@@ -133,24 +133,14 @@ int colo_pages_decode_prefix(const uint8_t *b, size_t avail, uint32_t len,
         return fail(why, "MEMORY_PAGES reserved field is not zero");
     if (colo_pages_body_len(count) != len)
         return fail(why, "MEMORY_PAGES length does not match its page count");
-    if (avail < 8 + 8ull * count)
-        return fail(why, "MEMORY_PAGES pfn list incomplete");
-    out->count = count;
-    out->pfns = b + 8;
-    out->data = NULL;
+    p->count = count;
+    p->pfns = b + 8;
+    p->data = b + 8 + 8ull * count;
     /* Ascending pfns: a cheap check that also rules out duplicates, which
      * would make "applied whole" ambiguous. */
     for (uint32_t i = 1; i < count; i++)
-        if (colo_pfn_at(out->pfns, i) <= colo_pfn_at(out->pfns, i - 1))
+        if (colo_pfn_at(p->pfns, i) <= colo_pfn_at(p->pfns, i - 1))
             return fail(why, "MEMORY_PAGES pfns are not strictly ascending");
-    return 0;
-}
-
-static int decode_pages(const uint8_t *b, uint32_t len, struct colo_rec *out, const char **why)
-{
-    if (colo_pages_decode_prefix(b, len, len, &out->u.pages, why) < 0)
-        return -1;
-    out->u.pages.data = b + 8 + 8ull * out->u.pages.count;
     return 0;
 }
 

@@ -205,15 +205,6 @@ int colo_rec_parse_hdr(const uint8_t hdr[COLO_REC_HDR_SIZE], uint32_t *type,
 int colo_rec_decode(uint32_t type, const uint8_t *body, uint32_t len,
                     struct colo_rec *out, const char **why);
 
-/*
- * Check the start of a MEMORY_PAGES body (len bytes in all, the first
- * `avail` of them at b): count, reserved, length, ascending pfns.  Fills
- * count and pfns, data = NULL.  For receivers that place page data
- * themselves; colo_rec_decode uses it too.
- */
-int colo_pages_decode_prefix(const uint8_t *b, size_t avail, uint32_t len,
-                             struct colo_pages *out, const char **why);
-
 /* The pfn at index i of a MEMORY_PAGES or DIRTY_PFNS record. */
 uint64_t colo_pfn_at(const uint8_t *pfns, uint32_t i);
 
