@@ -5,16 +5,14 @@
 # the check that its switches, as the emulation runs them, lose nothing.
 xl dmesg | grep -E 'Support for (PV|HVM) VMs' | sed 's/^/LAB-INFO /'
 for m in avx sse; do
-    echo "LAB-INFO dom0 alone: $(lab-fpu-check $m 10 1 2>&1)"
+    fpu_check $m 10; echo "LAB-INFO dom0 alone: $_r"
 done
 if boot_guest pvm 240; then
     for m in avx sse; do
-        r=$(lab-fpu-check $m 45 1 2>&1)
-        echo "LAB-INFO beside a guest: $r"
-        case $r in
-        *" bad=0"*) pass "fpu: dom0's $m registers survive vCPU switches beside a guest" ;;
-        *) fail "fpu: dom0's $m registers survive vCPU switches beside a guest" "$r" ;;
-        esac
+        fpu_check $m 45; ok=$?
+        echo "LAB-INFO beside a guest: $_r"
+        if [ $ok -eq 0 ]; then pass "fpu: dom0's $m registers survive vCPU switches beside a guest"
+        else fail "fpu: dom0's $m registers survive vCPU switches beside a guest" "$_r"; fi
     done
     infra_if_triple_fault
     xl destroy pvm
