@@ -281,7 +281,7 @@ int colo_xen_load_device(struct colo_domain *d, const void *blob, size_t len)
         return -1;
     }
     /* qemu refuses to load state while it runs; the domain is suspended already. */
-    if (d->qemu_load && colo_xen_qemu_stop(d) < 0)
+    if (d->qemu_mode == COLO_XEN_QEMU_LOAD && colo_xen_qemu_stop(d) < 0)
         return -1;
 
     /* xc_domain_hvm_setcontext takes a non-const buffer. */
@@ -320,14 +320,18 @@ int colo_xen_load_device(struct colo_domain *d, const void *blob, size_t len)
         }
     }
 
-    if (!d->qemu_load)
-        return 0;       /* qemu-state=keep: see colo_xen_qemu_loads_state() */
+    if (d->qemu_mode == COLO_XEN_QEMU_KEEP)
+        return 0;       /* see choose_qemu_state() in xen-svm.c */
     state_path(d, path, sizeof(path));
     if (write_file(path, ds.qemu, ds.qemu_len) < 0) {
         unlink(path);
         return -1;
     }
-    rc = colo_qmp_oneshot(d->qmp_path, d->spec.timeout_ms, "xen-load-devices-state", &arg, 1);
+    if (d->qemu_mode == COLO_XEN_QEMU_RESTART)
+        rc = colo_xen_dm_restart(d, path);
+    else
+        rc = colo_qmp_oneshot(d->qmp_path, d->spec.timeout_ms, "xen-load-devices-state",
+                              &arg, 1);
     unlink(path);
     if (rc < 0) {
         colo_err("xen: qemu-xen of domain %" PRIu32 " could not load the device state",

@@ -89,6 +89,7 @@ void colo_xen_domain_free(struct colo_domain *d)
         return;
     colo_xen_dirty_buffer_free(d);
     colo_bitmap_free(&d->hole);
+    free(d->dm_cmdline);
     if (d->ctx)
         libxl_ctx_free(d->ctx);
     if (d->fmem)

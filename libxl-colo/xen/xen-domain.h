@@ -35,7 +35,10 @@ struct colo_domain {
     bool     qemu_stopped;      /* we sent QMP "stop" and no "cont" yet */
     bool     logdirty;          /* Xen log-dirty mode on (by us) */
     bool     qemu_logdirty;     /* qemu-xen global dirty log on (by us) */
-    bool     qemu_load;         /* SVM: load qemu's device state at checkpoints */
+    /* SVM: what happens to qemu's device state at checkpoints (LOAD, KEEP, RESTART). */
+    enum colo_xen_qemu_state qemu_mode;
+    char    *dm_cmdline;        /* RESTART: qemu-xen's argv as libxl built it */
+    size_t   dm_cmdline_len;
     char     qmp_path[COLO_XEN_SUN_PATH_MAX];
 
     xc_interface            *xch;
@@ -85,6 +88,12 @@ int  colo_xen_vcpu_state(struct colo_domain *d, void **buf, size_t *len);
 /* QMP "stop" / "cont", tracked in d->qemu_stopped. */
 int  colo_xen_qemu_stop(struct colo_domain *d);
 int  colo_xen_qemu_cont(struct colo_domain *d);
+
+/* xen-dm.c: qemu-state=restart */
+/* Keep the command line of the SVM's qemu-xen, for restarts. */
+int  colo_xen_dm_capture(struct colo_domain *d);
+/* Start the SVM's qemu-xen again, loading the device state in state_path. */
+int  colo_xen_dm_restart(struct colo_domain *d, const char *state_path);
 
 /* xen-svm.c */
 int  colo_xen_create_secondary(const struct colo_domain_spec *spec,

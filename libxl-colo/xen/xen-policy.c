@@ -5,6 +5,7 @@
  */
 #include <limits.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,6 +73,111 @@ bool colo_xen_qemu_loads_state(long long major, long long minor)
 {
     (void)minor;
     return major < 6;
+}
+
+/* "file,id=colo-serialN,path=PATH,append=on", PATH's commas doubled (QEMU's quoting). */
+static char *serial_chardev(const char *path, unsigned n)
+{
+    size_t commas = 0, len = strlen(path);
+    char *out, *o;
+
+    for (size_t i = 0; i < len; i++)
+        commas += path[i] == ',';
+    out = malloc(len + commas + 64);
+    if (!out)
+        return NULL;
+    o = out + sprintf(out, "file,id=colo-serial%u,path=", n);
+    for (size_t i = 0; i < len; i++) {
+        *o++ = path[i];
+        if (path[i] == ',')
+            *o++ = ',';
+    }
+    strcpy(o, ",append=on");
+    return out;
+}
+
+void colo_xen_dm_argv_free(char **argv)
+{
+    if (!argv)
+        return;
+    for (char **a = argv; *a; a++)
+        free(*a);
+    free(argv);
+}
+
+/* Append s (malloc'd, NULL when an allocation failed) to argv; false if NULL. */
+static bool push(char **argv, size_t *n, char *s)
+{
+    if (!s)
+        return false;
+    argv[(*n)++] = s;
+    return true;
+}
+
+char **colo_xen_dm_argv(const char *cmdline, size_t len, int fd, const char **why)
+{
+    const char *end = cmdline + len;
+    size_t nargs = 0, n = 0;
+    unsigned serials = 0;
+    char in[32], ref[64];
+    char **argv;
+
+    if (len == 0 || cmdline[0] == '\0') {
+        *why = "the device model's command line is empty";
+        return NULL;
+    }
+    if (cmdline[len - 1] != '\0') {
+        *why = "the device model's command line does not end with a NUL";
+        return NULL;
+    }
+    for (size_t i = 0; i < len; i++)
+        nargs += cmdline[i] == '\0';
+    /* "-serial X" grows to four arguments; then "-S -incoming fd:N" and NULL. */
+    argv = calloc(2 * nargs + 4, sizeof(*argv));
+    if (!argv) {
+        *why = "out of memory";
+        return NULL;
+    }
+    *why = "out of memory";
+    for (const char *a = cmdline; a < end; a += strlen(a) + 1) {
+        const char *val = a + strlen(a) + 1;
+        bool takes_value = strcmp(a, "-incoming") == 0 || strcmp(a, "-serial") == 0;
+
+        if (strcmp(a, "-S") == 0)
+            continue;
+        if (!takes_value) {
+            if (!push(argv, &n, strdup(a)))
+                goto fail;
+            continue;
+        }
+        if (val >= end) {
+            *why = a[1] == 'i' ? "the device model's command line ends in -incoming"
+                               : "the device model's command line ends in -serial";
+            goto fail;
+        }
+        if (a[1] == 'i') {
+            /* dropped: the new -incoming comes last */
+        } else if (strncmp(val, "file:", 5) == 0) {
+            snprintf(ref, sizeof(ref), "chardev:colo-serial%u", serials);
+            if (!push(argv, &n, strdup("-chardev")) ||
+                !push(argv, &n, serial_chardev(val + 5, serials)) ||
+                !push(argv, &n, strdup("-serial")) || !push(argv, &n, strdup(ref)))
+                goto fail;
+            serials++;
+        } else if (!push(argv, &n, strdup(a)) || !push(argv, &n, strdup(val))) {
+            goto fail;
+        }
+        a = val;
+    }
+    snprintf(in, sizeof(in), "fd:%d", fd);
+    if (!push(argv, &n, strdup("-S")) || !push(argv, &n, strdup("-incoming")) ||
+        !push(argv, &n, strdup(in)))
+        goto fail;
+    *why = NULL;
+    return argv;
+fail:
+    colo_xen_dm_argv_free(argv);
+    return NULL;
 }
 
 int colo_xen_cpu_records(const uint8_t *ctx, size_t len, uint8_t **out, size_t *outlen,

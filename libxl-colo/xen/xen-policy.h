@@ -26,14 +26,6 @@ const char *colo_xen_guest_kind_name(enum colo_xen_guest_kind k);
 
 
 /*
- * What write_pages does with a pfn the SVM has no page at.
- *   SKIP      the data is all zero: a hole in the PVM reads as zeros, and
- *             populating RAM there could shadow an MMIO range the device
- *             model emulates, so leave the hole
- *   POPULATE  real data: the PVM has RAM there (hvmloader relocated RAM,
- *             say), so give the SVM a page there too and write it
- */
-/*
  * Can this qemu-xen load device state with QMP xen-load-devices-state and
  * live on?  Not from QEMU 6.0 on (Debian 12 has 7.2): that command ends
  * with migration_incoming_state_destroy(), which since 6.0 unregisters a
@@ -44,6 +36,32 @@ const char *colo_xen_guest_kind_name(enum colo_xen_guest_kind k);
  */
 bool colo_xen_qemu_loads_state(long long major, long long minor);
 
+/*
+ * The command line that starts the SVM's qemu-xen again so that it loads
+ * a device state from file descriptor fd (qemu-state=restart): the one it
+ * runs with now (cmdline, len: what /proc/PID/cmdline holds, arguments
+ * each ended by a NUL), with
+ *   - any "-incoming X" and "-S" dropped and "-S -incoming fd:FD" added:
+ *     the new qemu reads the state as an incoming migration - the path
+ *     libxl's own restore uses, which QEMU >= 6.0 still handles - and
+ *     stays stopped until QMP "cont";
+ *   - each "-serial file:PATH" made a file chardev opened for append, so
+ *     that a restart does not truncate the guest's console log.
+ * Returns a malloc'd NULL-terminated vector (free with
+ * colo_xen_dm_argv_free), or NULL with *why naming what is wrong with
+ * the command line (empty, not NUL-terminated, a dangling option).
+ */
+char **colo_xen_dm_argv(const char *cmdline, size_t len, int fd, const char **why);
+void colo_xen_dm_argv_free(char **argv);
+
+/*
+ * What write_pages does with a pfn the SVM has no page at.
+ *   SKIP      the data is all zero: a hole in the PVM reads as zeros, and
+ *             populating RAM there could shadow an MMIO range the device
+ *             model emulates, so leave the hole
+ *   POPULATE  real data: the PVM has RAM there (hvmloader relocated RAM,
+ *             say), so give the SVM a page there too and write it
+ */
 enum colo_xen_hole_action { COLO_XEN_HOLE_SKIP, COLO_XEN_HOLE_POPULATE };
 enum colo_xen_hole_action colo_xen_hole_action(const void *page);
 

@@ -137,8 +137,10 @@ static int parse_item(struct colo_xen_spec *s, const char *key, size_t klen,
             s->qemu_state = COLO_XEN_QEMU_LOAD;
         else if (vlen == 4 && memcmp(val, "keep", 4) == 0)
             s->qemu_state = COLO_XEN_QEMU_KEEP;
+        else if (vlen == 7 && memcmp(val, "restart", 7) == 0)
+            s->qemu_state = COLO_XEN_QEMU_RESTART;
         else {
-            set_err(err, errlen, "option 'qemu-state': '%.*s' is not auto, load or keep",
+            set_err(err, errlen, "option 'qemu-state': '%.*s' is not auto, load, restart or keep",
                     (int)vlen, val);
             return -1;
         }

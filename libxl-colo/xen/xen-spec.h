@@ -14,11 +14,13 @@
  *                  (default /var/lib/xen)
  *   timeout=MS     bound on each QMP exchange and on waiting for the
  *                  domain to suspend (default 10000)
- *   qemu-state=auto|load|keep
- *                  secondary: load qemu-xen's device state into the SVM at
- *                  each checkpoint (load), or let the SVM keep its own
- *                  emulated-device state (keep); auto picks by the SVM's
- *                  QEMU version (see colo_xen_qemu_loads_state)
+ *   qemu-state=auto|load|restart|keep
+ *                  secondary: at each checkpoint, load qemu-xen's device
+ *                  state into the SVM's running qemu by QMP (load), start
+ *                  the SVM's qemu again with it (restart, xen-dm.c), or let
+ *                  the SVM keep its own emulated-device state (keep); auto
+ *                  picks load or restart by the SVM's QEMU version (see
+ *                  colo_xen_qemu_loads_state)
  *
  * Copyright (C) 2026 the xen-colo authors.  GPL-2.0-or-later.
  */
@@ -36,7 +38,9 @@
 #define COLO_XEN_DEFAULT_TIMEOUT_MS 10000u
 #define COLO_XEN_DEFAULT_STATEDIR "/var/lib/xen"
 
-enum colo_xen_qemu_state { COLO_XEN_QEMU_AUTO, COLO_XEN_QEMU_LOAD, COLO_XEN_QEMU_KEEP };
+enum colo_xen_qemu_state {
+    COLO_XEN_QEMU_AUTO, COLO_XEN_QEMU_LOAD, COLO_XEN_QEMU_KEEP, COLO_XEN_QEMU_RESTART
+};
 
 struct colo_xen_spec {
     bool     has_domid;

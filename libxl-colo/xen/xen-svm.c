@@ -43,8 +43,10 @@ static int raise_maxmem(struct colo_domain *d)
 }
 
 /*
- * Whether the SVM's qemu-xen gets the PVM's device state at each
- * checkpoint (xen-policy.h says why QEMU >= 6.0 cannot take it).
+ * How the SVM's qemu-xen gets the PVM's device state at each checkpoint:
+ * by QMP while it runs (load), by being started again with it (restart:
+ * QEMU >= 6.0, which aborts on the QMP way, xen-policy.h), or not at all
+ * (keep, only when asked for).
  */
 static int choose_qemu_state(struct colo_domain *d)
 {
@@ -53,8 +55,8 @@ static int choose_qemu_state(struct colo_domain *d)
     long long major = -1, minor = -1;
 
     if (d->spec.qemu_state != COLO_XEN_QEMU_AUTO) {
-        d->qemu_load = d->spec.qemu_state == COLO_XEN_QEMU_LOAD;
-        return 0;
+        d->qemu_mode = d->spec.qemu_state;
+        return d->qemu_mode == COLO_XEN_QEMU_RESTART ? colo_xen_dm_capture(d) : 0;
     }
     if (colo_qmp_connect(d->qmp_path, d->spec.timeout_ms, &q) == 0 &&
         colo_qmp_execute(q, "query-version", NULL, 0, &r) == 0) {
@@ -72,16 +74,20 @@ static int choose_qemu_state(struct colo_domain *d)
     colo_qmp_close(q);
     if (major < 0) {
         colo_err("xen: cannot read the SVM's qemu-xen version (QMP query-version on %s); "
-                 "say qemu-state=load or qemu-state=keep", d->qmp_path);
+                 "say qemu-state=load, restart or keep", d->qmp_path);
         return -1;
     }
-    d->qemu_load = colo_xen_qemu_loads_state(major, minor);
-    if (!d->qemu_load)
-        colo_warn("xen: the SVM's qemu-xen %lld.%lld aborts on xen-load-devices-state "
-                  "(QEMU >= 6.0 bug), so the SVM keeps its own emulated-device state: "
-                  "memory, vCPUs and Xen's platform devices come from the PVM at every "
-                  "checkpoint, qemu's devices (serial, NIC, disk controller) do not; "
-                  "see docs/xen-backend.md", major, minor);
+    if (colo_xen_qemu_loads_state(major, minor)) {
+        d->qemu_mode = COLO_XEN_QEMU_LOAD;
+        return 0;
+    }
+    d->qemu_mode = COLO_XEN_QEMU_RESTART;
+    colo_info("xen: the SVM's qemu-xen %lld.%lld cannot load device state while it runs "
+              "(QEMU >= 6.0 aborts on xen-load-devices-state), so it is started again with "
+              "the PVM's device state at every checkpoint (qemu-state=restart; see "
+              "docs/xen-backend.md)", major, minor);
+    if (colo_xen_dm_capture(d) < 0)
+        return -1;
     return 0;
 }
 

@@ -229,12 +229,77 @@ static void test_cpu_records(void **state)
     assert_string_equal(why, "a CPU record is shorter than Xen's struct hvm_hw_cpu");
 }
 
+/* The argv of a restarted SVM qemu-xen (qemu-state=restart). */
+static size_t argc_of(char **argv)
+{
+    size_t n = 0;
+
+    while (argv[n])
+        n++;
+    return n;
+}
+
+static void test_dm_argv(void **state)
+{
+    /* Shaped like what libxl 4.17 starts qemu-xen with for the lab's guests. */
+    static const char cmd[] =
+        "/usr/bin/qemu-system-i386\0-xen-domid\0007\0-chardev\0"
+        "socket,id=libxl-cmd,path=/var/run/xen/qmp-libxl-7,server=on,wait=off\0"
+        "-mon\0chardev=libxl-cmd,mode=control\0-nodefaults\0-S\0-name\0svm\0"
+        "-serial\0file:/var/log/xen/console/guest-svm.log\0-serial\0pty\0"
+        "-machine\0xenfv\0-m\000120\0";
+    static const char *want[] = {
+        "/usr/bin/qemu-system-i386", "-xen-domid", "7", "-chardev",
+        "socket,id=libxl-cmd,path=/var/run/xen/qmp-libxl-7,server=on,wait=off",
+        "-mon", "chardev=libxl-cmd,mode=control", "-nodefaults", "-name", "svm",
+        "-chardev", "file,id=colo-serial0,path=/var/log/xen/console/guest-svm.log,append=on",
+        "-serial", "chardev:colo-serial0", "-serial", "pty",
+        "-machine", "xenfv", "-m", "120", "-S", "-incoming", "fd:3",
+    };
+    const char *why = "unset";
+    char **argv;
+
+    (void)state;
+    argv = colo_xen_dm_argv(cmd, sizeof(cmd) - 1, 3, &why);
+    assert_non_null(argv);
+    assert_null(why);
+    assert_int_equal(argc_of(argv), sizeof(want) / sizeof(want[0]));
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        assert_string_equal(argv[i], want[i]);
+    colo_xen_dm_argv_free(argv);
+
+    /* A qemu restarted before: its -incoming goes, one new one comes; commas quoted. */
+    static const char again[] = "qemu\0-incoming\0fd:3\0-serial\0file:/a,b\0-S\0";
+    static const char *want2[] = {
+        "qemu", "-chardev", "file,id=colo-serial0,path=/a,,b,append=on", "-serial",
+        "chardev:colo-serial0", "-S", "-incoming", "fd:9",
+    };
+    argv = colo_xen_dm_argv(again, sizeof(again) - 1, 9, &why);
+    assert_non_null(argv);
+    assert_int_equal(argc_of(argv), sizeof(want2) / sizeof(want2[0]));
+    for (size_t i = 0; i < sizeof(want2) / sizeof(want2[0]); i++)
+        assert_string_equal(argv[i], want2[i]);
+    colo_xen_dm_argv_free(argv);
+
+    /* Command lines it refuses, each with a reason. */
+    assert_null(colo_xen_dm_argv("", 0, 3, &why));
+    assert_string_equal(why, "the device model's command line is empty");
+    assert_null(colo_xen_dm_argv("qemu", 4, 3, &why));
+    assert_string_equal(why, "the device model's command line does not end with a NUL");
+    assert_null(colo_xen_dm_argv("qemu\0-serial\0", 13, 3, &why));
+    assert_string_equal(why, "the device model's command line ends in -serial");
+    assert_null(colo_xen_dm_argv("qemu\0-incoming\0", 15, 3, &why));
+    assert_string_equal(why, "the device model's command line ends in -incoming");
+    colo_xen_dm_argv_free(NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_guest_kind),
         cmocka_unit_test(test_zero_pages),
         cmocka_unit_test(test_qemu_loads_state),
+        cmocka_unit_test(test_dm_argv),
         cmocka_unit_test(test_dirty_merge),
         cmocka_unit_test(test_dirty_merge_ranges),
         cmocka_unit_test(test_cpu_records),

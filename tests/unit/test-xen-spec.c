@@ -61,6 +61,8 @@ static void test_all_keys(void **state)
     assert_int_equal(s.qemu_state, COLO_XEN_QEMU_KEEP);
     parse_ok("qemu-state=auto");
     assert_int_equal(s.qemu_state, COLO_XEN_QEMU_AUTO);
+    parse_ok("config=/c,qemu-state=restart");
+    assert_int_equal(s.qemu_state, COLO_XEN_QEMU_RESTART);
 }
 
 static void test_bad_keys_named(void **state)
@@ -90,6 +92,7 @@ static void test_bad_values(void **state)
     parse_bad("timeout=abc", "'timeout'");
     parse_bad("qemu-state=loads", "'qemu-state'");
     parse_bad("qemu-state=", "'qemu-state'");
+    parse_bad("qemu-state=restarts", "is not auto, load, restart or keep");
     parse_bad("qemu-state=keep,qemu-state=load", "'qemu-state'");
 
     char longname[100];
