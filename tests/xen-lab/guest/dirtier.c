@@ -23,11 +23,11 @@
  * The same figures live in a status page (magic, tick, round, corrupt)
  * at guest frame P, locked in memory, which dom0 reads through a foreign
  * mapping (tests/xen-lab/dom0/lab-peek.c).  The serial console is not
- * enough on its own: the SVM keeps its own emulated UART state while its
- * memory comes from the PVM (docs/xen-backend.md, qemu-state), so after a
- * failover its console may stall while the guest runs on.  For the same
- * reason the console is written without blocking: a stalled UART must not
- * stop the workload.
+ * enough on its own: with qemu-state=keep the SVM keeps its own emulated
+ * UART state while its memory comes from the PVM (docs/xen-backend.md,
+ * qemu-state), so after a failover its console may stall while the guest
+ * runs on.  For the same reason the console is written without blocking:
+ * a stalled UART must not stop the workload.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
