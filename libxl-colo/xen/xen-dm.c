@@ -14,7 +14,8 @@
  * already there: qemu-xen does not populate RAM while it is in-migrate),
  * points xenstore's device-model-pid at the new process (so that
  * "xl destroy" still kills it), and waits for qemu to report "paused":
- * the state is loaded.  resume's QMP "cont" sets it running.
+ * the state is loaded.  The new qemu's taps are put back where the old
+ * one's were (xen-tap.h).  resume's QMP "cont" sets it running.
  *
  * The command line comes from /proc/PID/cmdline of the qemu libxl started,
  * read once: libxl builds it from the xl.cfg and is the authority on it.
@@ -46,6 +47,7 @@
 #include "qmp.h"
 #include "xen-domain.h"
 #include "xen-policy.h"
+#include "xen-tap.h"
 
 #define CMDLINE_MAX (256u * 1024u)
 
@@ -367,9 +369,10 @@ int colo_xen_dm_restart(struct colo_domain *d, const char *state_path)
     char log[COLO_XEN_NAME_MAX + 64];
     const char *why = NULL;
     char **argv;
+    struct colo_xen_tap taps[COLO_XEN_MAX_TAPS];
     long long t0 = now_ms();
     pid_t old, pid;
-    int fd, rc = -1;
+    int fd, ntaps, rc = -1;
 
     if (!d->dm_cmdline && colo_xen_dm_capture(d) < 0)
         return -1;
@@ -386,8 +389,15 @@ int colo_xen_dm_restart(struct colo_domain *d, const char *state_path)
         colo_err("xen: cannot restart the SVM's qemu-xen: %s", why);
         goto out;
     }
+    ntaps = colo_xen_taps_in_argv(argv, taps, COLO_XEN_MAX_TAPS, &why);
+    if (ntaps < 0 || ntaps > COLO_XEN_MAX_TAPS) {
+        colo_err("xen: cannot restart the SVM's qemu-xen: %s",
+                 ntaps < 0 ? why : "more emulated NICs than the backend handles");
+        goto out;
+    }
     snprintf(log, sizeof(log), "/var/log/xen/qemu-dm-%s.log", d->name);
-    if (stop_dm(d, old) < 0)
+    /* The old qemu's taps go with it: note their bridges (xen-tap.h). */
+    if (colo_xen_taps_remember(taps, (size_t)ntaps) < 0 || stop_dm(d, old) < 0)
         goto out;
     pid = spawn_dm(argv, log, fd);
     if (pid < 0)
@@ -396,6 +406,8 @@ int colo_xen_dm_restart(struct colo_domain *d, const char *state_path)
         kill(pid, SIGKILL);
         goto out;
     }
+    if (colo_xen_taps_replug(taps, (size_t)ntaps) < 0)
+        goto out;
     d->qemu_stopped = true;
     /*
      * The new qemu starts without reporting its writes to guest memory; the
