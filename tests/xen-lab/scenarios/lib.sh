@@ -2,7 +2,7 @@
 # Each check prints one "PASS: name" / "FAIL: name (why)" line.
 pass() { echo "PASS: xen-lab/$1"; }
 fail() { echo "FAIL: xen-lab/$1${2:+ ($2)}"; }
-check() { n=$1; shift; if "$@"; then pass "$n"; else fail "$n"; fi; }
+check() { n=$1; shift; if "$@"; then pass "$n"; else fail "$n"; return 1; fi; }
 # Infrastructure trouble (not the code under test): the host retries the run.
 infra() { echo "LAB-INFRA: $*"; }
 now() { awk '{print int($1)}' /proc/uptime; }
