@@ -416,10 +416,7 @@ int colo_xen_dm_restart(struct colo_domain *d, const char *state_path)
      * where it is not on trips an assertion in QEMU.)
      */
     if (d->qemu_logdirty) {
-        struct colo_qmp_arg on = { .key = "enable", .type = COLO_QMP_BOOL, .b = true };
-
-        if (colo_qmp_oneshot(d->qmp_path, d->spec.timeout_ms, "xen-set-global-dirty-log",
-                             &on, 1) < 0) {
+        if (colo_xen_qemu_logdirty(d, true) < 0) {
             colo_err("xen: the restarted qemu-xen of domain %" PRIu32 " would not log its "
                      "writes to guest memory", d->domid);
             goto out;

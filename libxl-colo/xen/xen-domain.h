@@ -74,6 +74,8 @@ void colo_xen_set_qmp_path(struct colo_domain *d);
 /* xen-memory.c */
 int  colo_xen_logdirty_enable(struct colo_domain *d);
 int  colo_xen_logdirty_disable(struct colo_domain *d);
+/* Tell qemu-xen to report (or stop reporting) its writes to guest memory (QMP). */
+int  colo_xen_qemu_logdirty(struct colo_domain *d, bool enable);
 int  colo_xen_dirty_read_clear(struct colo_domain *d, struct colo_bitmap *into);
 int  colo_xen_ram_pfns(struct colo_domain *d, struct colo_bitmap *map);
 int  colo_xen_read_pages(struct colo_domain *d, const uint64_t *pfns, uint32_t n, void *buf);

@@ -52,8 +52,7 @@ void colo_xen_dirty_buffer_free(struct colo_domain *d)
     d->dirty_hbuf_pages = 0;
 }
 
-/* Tell qemu-xen to report (or stop reporting) its writes to guest memory. */
-static int qemu_logdirty(struct colo_domain *d, bool enable)
+int colo_xen_qemu_logdirty(struct colo_domain *d, bool enable)
 {
     struct colo_qmp_arg arg = { .key = "enable", .type = COLO_QMP_BOOL, .b = enable };
 
@@ -134,7 +133,7 @@ int colo_xen_logdirty_enable(struct colo_domain *d)
     if (rc < 0)
         return -1;
     d->logdirty = true;
-    if (qemu_logdirty(d, true) < 0) {
+    if (colo_xen_qemu_logdirty(d, true) < 0) {
         colo_err("xen: qemu-xen of domain %" PRIu32 " would not log its writes to guest "
                  "memory; dirty logging not enabled", d->domid);
         colo_xen_logdirty_disable(d);
@@ -149,7 +148,7 @@ int colo_xen_logdirty_disable(struct colo_domain *d)
     int rc = 0;
 
     if (d->qemu_logdirty) {
-        if (qemu_logdirty(d, false) < 0) {
+        if (colo_xen_qemu_logdirty(d, false) < 0) {
             colo_warn("xen: qemu-xen of domain %" PRIu32 " still logs dirty pages", d->domid);
             rc = -1;
         }
