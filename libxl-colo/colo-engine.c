@@ -36,6 +36,19 @@ const char *colo_state_name(enum colo_state s)
     return (unsigned)s < COLO_STATE__MAX && state_names[s] ? state_names[s] : "unknown";
 }
 
+static const char *const phase_names[COLO_PHASE__MAX] = {
+    [COLO_PHASE_SUSPEND] = "suspend",
+    [COLO_PHASE_SVM_DIRTY] = "svm_dirty",
+    [COLO_PHASE_SEND] = "send",
+    [COLO_PHASE_SVM_READY] = "svm_ready",
+    [COLO_PHASE_RESUME] = "resume",
+};
+
+const char *colo_phase_name(enum colo_phase p)
+{
+    return (unsigned)p < COLO_PHASE__MAX ? phase_names[p] : "unknown";
+}
+
 void colo_stats_record_pause(struct colo_stats *s, uint64_t ns)
 {
     s->pauses[s->checkpoints % COLO_PAUSE_RING] = ns;

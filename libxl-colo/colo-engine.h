@@ -63,9 +63,26 @@ const char *colo_state_name(enum colo_state s);
 /* Pause statistics keep the last COLO_PAUSE_RING pauses for the median. */
 #define COLO_PAUSE_RING 1024
 
+/*
+ * Where the primary's last pause went, phase by phase (they add up to the
+ * pause): an operator asking "why is my pause long" and the pause benchmark
+ * both read these.
+ */
+enum colo_phase {
+    COLO_PHASE_SUSPEND,         /* CHECKPOINT_NEW out, PVM paused, dirty log read */
+    COLO_PHASE_SVM_DIRTY,       /* waiting for SVM_SUSPENDED and the SVM's dirty list */
+    COLO_PHASE_SEND,            /* pages, device state, barrier, CHECKPOINT_END */
+    COLO_PHASE_SVM_READY,       /* waiting for the secondary's commit */
+    COLO_PHASE_RESUME,          /* PVM resumed */
+    COLO_PHASE__MAX
+};
+
+const char *colo_phase_name(enum colo_phase p);
+
 struct colo_stats {
     uint64_t checkpoints;
     uint64_t pause_last_ns, pause_max_ns;
+    uint64_t phase_last_ns[COLO_PHASE__MAX];
     uint64_t pauses[COLO_PAUSE_RING];
     uint64_t pages_last, pages_total;
     uint64_t svm_dirty_last;

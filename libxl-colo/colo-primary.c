@@ -305,7 +305,7 @@ int colo_primary_checkpoint(struct colo_engine *e, enum colo_trigger cause)
 {
     uint8_t buf[64];
     struct colo_rec r;
-    uint64_t t0, t1;
+    uint64_t t0, t1, mark[COLO_PHASE__MAX];
     bool chan_failed;
     int64_t pages;
 
@@ -328,6 +328,7 @@ int colo_primary_checkpoint(struct colo_engine *e, enum colo_trigger cause)
         return local_fault(e, "reading the dirty log");
     if (cause == COLO_TRIGGER_INITIAL)
         colo_bitmap_set(&e->dirty, 0);  /* harmless; keeps the first checkpoint non-empty */
+    mark[COLO_PHASE_SUSPEND] = colo_now_ns();
 
     set_state(e, COLO_P_WAIT_SVM_SUSPENDED);
     if (colo_chan_expect(&e->chan, COLO_REC_SVM_SUSPENDED, &r, e->cfg.io_timeout_ms) < 0 ||
@@ -339,6 +340,7 @@ int colo_primary_checkpoint(struct colo_engine *e, enum colo_trigger cause)
         return lose_secondary(e);
     e->stats.svm_dirty_last = r.u.suspended.nr_dirty;
     colo_bitmap_or(&e->dirty, &e->svm_dirty);
+    mark[COLO_PHASE_SVM_DIRTY] = colo_now_ns();
 
     set_state(e, COLO_P_SEND_STATE);
     pages = send_pages(e, &e->dirty, &chan_failed, false);
@@ -354,10 +356,12 @@ int colo_primary_checkpoint(struct colo_engine *e, enum colo_trigger cause)
         if (colo_vcpu_digest(e->be, e->dom, hex) == 0)
             colo_info("verify: checkpoint %" PRIu64 " pvm vcpu digest %s", e->seq, hex);
     }
+    mark[COLO_PHASE_SEND] = colo_now_ns();
 
     set_state(e, COLO_P_WAIT_SVM_READY);
     if (expect_seq(e, COLO_REC_SVM_READY, &r) < 0)
         return lose_secondary(e);
+    mark[COLO_PHASE_SVM_READY] = colo_now_ns();
 
     /* The secondary has committed: from here the checkpoint holds even if
      * the secondary dies, so resuming the PVM is always right. */
@@ -386,6 +390,9 @@ int colo_primary_checkpoint(struct colo_engine *e, enum colo_trigger cause)
         e->hooks.checkpoint_done(e->hooks.opaque, e->seq);
 
     colo_stats_record_pause(&e->stats, t1 - t0);
+    mark[COLO_PHASE_RESUME] = t1;
+    for (int p = 0; p < COLO_PHASE__MAX; p++)
+        e->stats.phase_last_ns[p] = mark[p] - (p ? mark[p - 1] : t0);
     e->stats.pages_last = (uint64_t)pages;
     e->stats.pages_total += (uint64_t)pages;
     e->stats.triggers[cause]++;

@@ -24,6 +24,12 @@ int colo_status_json(const struct colo_engine *e, const char *role, char **out, 
     colo_json_ms(g, "median", colo_stats_median_pause(&e->stats));
     colo_json_ms(g, "max", e->stats.pause_max_ns);
     yajl_gen_map_close(g);
+    /* Where the last pause went (primary; all zero on the secondary). */
+    colo_json_str(g, "last_pause_phases_ms");
+    yajl_gen_map_open(g);
+    for (int p = 0; p < COLO_PHASE__MAX; p++)
+        colo_json_ms(g, colo_phase_name((enum colo_phase)p), e->stats.phase_last_ns[p]);
+    yajl_gen_map_close(g);
     colo_json_num(g, "pages_last", e->stats.pages_last);
     colo_json_num(g, "pages_total", e->stats.pages_total);
     colo_json_num(g, "svm_dirty_last", e->stats.svm_dirty_last);

@@ -415,6 +415,17 @@ static void test_good_run_state_sequence(void **state)
     assert_int_equal(S.hooks[H_COMMIT], 4);
     assert_int_equal(S.hooks[H_FAILOVER], 1);
     assert_true(P.e.stats.svm_dirty_last > 0);  /* SVM's own writes came back */
+    {
+        /* The phases of the last pause account for all of it. */
+        uint64_t sum = 0;
+
+        for (int p = 0; p < COLO_PHASE__MAX; p++)
+            sum += P.e.stats.phase_last_ns[p];
+        assert_int_equal(sum, P.e.stats.pause_last_ns);
+        assert_true(P.e.stats.pause_last_ns > 0);
+        assert_string_equal(colo_phase_name(COLO_PHASE_SVM_READY), "svm_ready");
+        assert_string_equal(colo_phase_name(COLO_PHASE__MAX), "unknown");
+    }
     /* After the last checkpoint the SVM equalled the PVM; then it ran on
      * alone (idle writes), so compare the checkpointed pages only. */
     assert_false(P.e.dom->paused);
