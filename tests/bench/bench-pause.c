@@ -14,7 +14,8 @@
  * once into memory as large as the transfer ("TCP to RAM", what any real
  * receiver does), once into a reused 1 MiB buffer ("TCP discard", a
  * /dev/null sink that stays in cache).  Prints medians and the ratio of
- * the pause to each (the goal is <= 1.2).
+ * the pause to each (the goal is <= 1.2), and under each size the median
+ * of each phase of the pause (colo-engine.h, enum colo_phase).
  */
 #include <inttypes.h>
 #include <netinet/in.h>
@@ -141,7 +142,7 @@ int main(int argc, char **argv)
         return 1;
     if ((sec = fork()) == 0) {
         static struct colo_engine s;
-        int fd = accept(lfd, NULL, NULL);
+        int fd = colo_sock_accept(lfd, 5000);  /* as the daemon: TCP_NODELAY */
 
         colo_secondary_init(&s, &colo_backend_sim, &sspec, fd, &cfg);
         colo_secondary_run(&s, &sspec);
@@ -173,7 +174,7 @@ int main(int argc, char **argv)
            "bytes/ckpt", "ratio", "ratio/d");
     for (int i = 0; i < nsizes; i++) {
         uint64_t pages = (uint64_t)sizes[i] << 20 >> COLO_PAGE_SHIFT;
-        uint64_t pause[64], tcp[64], tcpd[64], bytes = 0;
+        uint64_t pause[64], tcp[64], tcpd[64], phase[COLO_PHASE__MAX][64], bytes = 0;
         int n = reps < 64 ? reps : 64;
 
         for (int r = 0; r < n; r++) {
@@ -192,6 +193,8 @@ int main(int argc, char **argv)
                 goto out;
             }
             pause[r] = e.stats.pause_last_ns;
+            for (int p = 0; p < COLO_PHASE__MAX; p++)
+                phase[p][r] = e.stats.phase_last_ns[p];
             bytes = e.chan.bytes_sent - before;
             if (bytes > ((uint64_t)(maxmib + 1) << 20))
                 bytes = (uint64_t)(maxmib + 1) << 20;
@@ -209,6 +212,12 @@ int main(int argc, char **argv)
             snprintf(label, sizeof(label), "%d MiB", sizes[i]);
             printf("%-9s %10.2f ms %10.2f ms %10.2f ms %12" PRIu64 " %7.2f %7.2f\n", label,
                    pm / 1e6, tm / 1e6, td / 1e6, bytes, (double)pm / (double)tm, (double)pm / (double)td);
+            /* Where the pause went (medians of each phase; they need not
+             * add up to the median pause). */
+            printf("%-9s", "  phases");
+            for (int p = 0; p < COLO_PHASE__MAX; p++)
+                printf(" %s %.2f", colo_phase_name((enum colo_phase)p), median(phase[p], n) / 1e6);
+            printf(" ms\n");
             fflush(stdout);
         }
     }
