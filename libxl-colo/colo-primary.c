@@ -251,14 +251,18 @@ static int recv_svm_dirty(struct colo_engine *e, uint64_t nr_dirty)
     return 0;
 }
 
-/* Device state, disk barrier and end record. */
+/* Device state, disk barrier and end record, in one send: the secondary
+ * acts on none of them before the end record, so there is no reason to
+ * wake it three times. */
 static int send_tail(struct colo_engine *e, uint64_t pages, bool *chan_failed)
 {
-    uint8_t buf[64];
+    uint8_t dhdr[16], bar[64], endrec[64];
     void *blob = NULL;
     size_t len = 0;
     uint64_t writes = 0;
     struct colo_checkpoint_end end = { .seq = e->seq, .nr_pages = pages };
+    struct iovec iov[4];
+    int k = 0;
 
     *chan_failed = false;
     if (e->be->save_device(e->dom, &blob, &len) < 0)
@@ -269,23 +273,18 @@ static int send_tail(struct colo_engine *e, uint64_t pages, bool *chan_failed)
         return -1;
     }
     end.dev_len = len;
-    {
-        struct iovec iov[2] = { { buf, colo_enc_hdr(buf, sizeof(buf), COLO_REC_DEVICE_STATE, (uint32_t)len) },
-                                { blob, len } };
-
-        *chan_failed = colo_chan_sendv(&e->chan, iov, 2) < 0;
-    }
-    free(blob);
-    if (*chan_failed)
-        return -1;
+    iov[k++] = (struct iovec){ dhdr, colo_enc_hdr(dhdr, sizeof(dhdr), COLO_REC_DEVICE_STATE, (uint32_t)len) };
+    iov[k++] = (struct iovec){ blob, len };
     if (e->caps & COLO_CAP_DISK) {
-        if (e->hooks.disk_barrier && e->hooks.disk_barrier(e->hooks.opaque, e->seq, &writes) < 0)
+        if (e->hooks.disk_barrier && e->hooks.disk_barrier(e->hooks.opaque, e->seq, &writes) < 0) {
+            free(blob);
             return -1;
-        if ((*chan_failed = send_rec(e, buf, colo_enc_disk(buf, sizeof(buf), COLO_REC_DISK_BARRIER,
-                                                           e->seq, writes)) < 0))
-            return -1;
+        }
+        iov[k++] = (struct iovec){ bar, colo_enc_disk(bar, sizeof(bar), COLO_REC_DISK_BARRIER, e->seq, writes) };
     }
-    *chan_failed = send_rec(e, buf, colo_enc_checkpoint_end(buf, sizeof(buf), &end)) < 0;
+    iov[k++] = (struct iovec){ endrec, colo_enc_checkpoint_end(endrec, sizeof(endrec), &end) };
+    *chan_failed = colo_chan_sendv(&e->chan, iov, k) < 0;
+    free(blob);
     return *chan_failed ? -1 : 0;
 }
 

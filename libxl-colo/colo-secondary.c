@@ -375,8 +375,10 @@ static int initial_copy(struct colo_engine *e)
 /* Suspend the SVM and send its dirty pfns (none before its first run). */
 static int suspend_and_report(struct colo_engine *e)
 {
-    uint8_t buf[64];
+    uint8_t buf[64], hdr[16];
+    struct iovec iov[3];
     uint64_t nr = 0, pfn;
+    int k;
 
     set_state(e, COLO_S_SUSPENDING);
     if (e->svm_started && !e->suspended) {
@@ -390,27 +392,30 @@ static int suspend_and_report(struct colo_engine *e)
     if (e->svm_started && e->be->dirty_read_clear(e->dom, &e->dirty) < 0)
         return -3;
     nr = colo_bitmap_count(&e->dirty);
-    if (colo_chan_send(&e->chan, buf, colo_enc_svm_suspended(buf, sizeof(buf), e->seq, nr)) < 0)
-        return COLO_CHAN_BROKEN;
+    /* SVM_SUSPENDED goes out in one send with the first list record: the
+     * primary waits for both, and one segment wakes it once. */
+    iov[0] = (struct iovec){ buf, colo_enc_svm_suspended(buf, sizeof(buf), e->seq, nr) };
+    k = 1;
     pfn = colo_bitmap_next(&e->dirty, 0);
-    while (pfn < e->dirty.nbits) {
+    do {
         uint32_t n = 0;
-        uint8_t hdr[16];
-        struct iovec iov[2];
 
         while (pfn < e->dirty.nbits && n < COLO_MAX_PFN_LIST) {
             e->pfns[n++] = pfn;
             pfn = colo_bitmap_next(&e->dirty, pfn + 1);
         }
-        /* Encode in place: the list body is the pfns, little-endian. */
-        colo_enc_pfn_list_prefix(hdr, sizeof(hdr), n);
-        for (uint32_t i = 0; i < n; i++)
-            e->pfns[i] = htole64(e->pfns[i]);
-        iov[0] = (struct iovec){ hdr, 16 };
-        iov[1] = (struct iovec){ e->pfns, (size_t)n * 8 };
-        if (colo_chan_sendv(&e->chan, iov, 2) < 0)
+        if (n) {
+            /* Encode in place: the list body is the pfns, little-endian. */
+            colo_enc_pfn_list_prefix(hdr, sizeof(hdr), n);
+            for (uint32_t i = 0; i < n; i++)
+                e->pfns[i] = htole64(e->pfns[i]);
+            iov[k++] = (struct iovec){ hdr, 16 };
+            iov[k++] = (struct iovec){ e->pfns, (size_t)n * 8 };
+        }
+        if (colo_chan_sendv(&e->chan, iov, k) < 0)
             return COLO_CHAN_BROKEN;
-    }
+        k = 0;
+    } while (pfn < e->dirty.nbits);
     e->stats.svm_dirty_last = nr;
     return 0;
 }
