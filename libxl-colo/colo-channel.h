@@ -72,7 +72,7 @@ int  colo_sock_listen(const char *addr);
 int  colo_sock_connect(const char *addr, int timeout_ms);
 int  colo_sock_accept(int lfd, int timeout_ms);
 
-/* Milliseconds on CLOCK_MONOTONIC. */
+/* Nanoseconds on CLOCK_MONOTONIC: the one clock of every timeout and pause. */
 uint64_t colo_now_ns(void);
 
 #endif

@@ -18,6 +18,7 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
+#include "colo-channel.h"
 #include "colo-log.h"
 #include "qmp.h"
 
@@ -39,10 +40,7 @@ struct colo_qmp_reply {
 
 static int64_t now_ms(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)(colo_now_ns() / 1000000);
 }
 
 /* Milliseconds left before deadline, for poll(); 0 once it has passed. */

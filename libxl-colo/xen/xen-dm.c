@@ -43,6 +43,7 @@
 
 #include <xenstore.h>
 
+#include "colo-channel.h"
 #include "colo-log.h"
 #include "qmp.h"
 #include "xen-domain.h"
@@ -53,10 +54,7 @@
 
 static long long now_ms(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (long long)(colo_now_ns() / 1000000);
 }
 
 static void sleep_ms(unsigned ms)

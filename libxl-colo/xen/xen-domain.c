@@ -25,6 +25,7 @@
 
 #include <xen/hvm/params.h>
 
+#include "colo-channel.h"
 #include "colo-log.h"
 #include "colo-proto.h"
 #include "qmp.h"
@@ -33,10 +34,7 @@
 
 static int64_t mono_us(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    return (int64_t)(colo_now_ns() / 1000);
 }
 
 struct colo_domain *colo_xen_domain_new(const struct colo_xen_spec *spec)
