@@ -5,7 +5,7 @@
  *   colo-ctl -c unix:PATH watch [-n COUNT] [-i MS]  a status line every MS
  *   colo-ctl -c unix:PATH checkpoint [CAUSE]  ask for a checkpoint now
  *   colo-ctl -c unix:PATH checkpoint-done [SEQ]  tell colo-proxy a checkpoint committed
- *   colo-ctl -c unix:PATH failover            tell colo-proxy the secondary is gone
+ *   colo-ctl -c unix:PATH failover            tell colo-proxy to fail over; waits for its answer
  *
  * -t MS bounds the wait for an answer (default 2000).  The engine answers
  * between the steps of a checkpoint, not during one, so a checkpoint that
@@ -167,8 +167,17 @@ int main(int argc, char **argv)
             fprintf(stderr, "colo-ctl: checkpoint-done: '%s' is not a checkpoint number\n", arg);
         else if (colo_chan_send(&c, buf, cmd[0] == 'f'
                                 ? colo_enc_failover(buf, sizeof(buf), COLO_FAILOVER_REQUEST)
-                                : colo_enc_seq(buf, sizeof(buf), COLO_REC_CHECKPOINT_DONE, seq)) == 0)
-            rc = 0;
+                                : colo_enc_seq(buf, sizeof(buf), COLO_REC_CHECKPOINT_DONE, seq)) == 0) {
+            struct colo_rec r;
+
+            /* A proxy answers FAILOVER once it is in force: wait for that,
+             * so that a script can switch the flows right after us. */
+            if (cmd[0] != 'f' || colo_chan_expect(&c, COLO_REC_FAILOVER, &r, (int)wait_ms) == 0)
+                rc = 0;
+            else
+                fprintf(stderr, "colo-ctl: %s did not acknowledge FAILOVER within %ld ms "
+                        "(only colo-proxy takes it)\n", control, wait_ms);
+        }
     } else {
         fprintf(stderr, "colo-ctl: unknown command '%s'\n", cmd);
         usage(stderr);

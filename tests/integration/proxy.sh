@@ -127,7 +127,8 @@ check "a control client got CHECKPOINT_REQUEST (cause divergence): $(cat "$WORK/
 wait $apid
 check "checkpoint-done from a control client releases the PVM's answer: $(cat "$WORK/ask5.out")" \
     grep -q "^RESP 0 tell-secret" "$WORK/ask5.out"
-"$CTL" -c unix:$WORK/proxy.ctl failover
+"$CTL" -c unix:$WORK/proxy.ctl failover; frc=$?
+check "colo-ctl failover returns once the proxy has acknowledged it (exit $frc)" test "$frc" -eq 0
 check "after failover the proxy passes output through" grep -q '"state":"passthrough"' \
     <<<"$("$CTL" -c unix:$WORK/proxy.ctl status --json)"
 ans=$(ip netns exec $C timeout 10 $VM ask 10.77.0.2 8080 "tell-secret" 3)
