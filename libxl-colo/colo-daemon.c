@@ -22,6 +22,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "colo-control.h"
@@ -43,6 +44,10 @@ struct daemon {
     uint64_t max_checkpoints;       /* 0: run until stopped */
     uint64_t run_after_failover_ms; /* secondary, tests: then exit */
     const char *disk_control;       /* the replicated disk's control socket */
+    const char *domain;             /* the protected domain's name */
+    const char *control;            /* --control ADDR, for the hook's environment */
+    const char *on_failover;        /* --on-failover CMD */
+    pid_t hook_pid;                 /* that command, while it runs */
 };
 
 static void usage(FILE *f)
@@ -60,6 +65,11 @@ static void usage(FILE *f)
 "  --peer-timeout MS       secondary: primary silent this long = dead (default 2000)\n"
 "  --run-after-failover MS secondary: after failover run this long, then exit (tests)\n"
 "  --disk-control unix:PATH the replicated disk's control socket (blktap-colo)\n"
+"  --on-failover CMD       run CMD (/bin/sh -c) when this side carries the VM on\n"
+"                          alone: the secondary at failover (COLO_EVENT=failover),\n"
+"                          the primary when its secondary is lost\n"
+"                          (COLO_EVENT=secondary-lost); also COLO_ROLE,\n"
+"                          COLO_DOMAIN, COLO_CONTROL.  Not waited for.\n"
 "  --ready-fd N            write one line to fd N when ready, then close it:\n"
 "                          secondary 'listening ADDR' (the port the kernel chose\n"
 "                          if PORT was 0), primary 'protected' (xl-colo uses this)\n"
@@ -150,6 +160,90 @@ static int disk_commit(void *opaque, uint64_t epoch, uint64_t writes)
     return 0;
 }
 
+/*
+ * --on-failover: the network half of failover - switching the vif's flows
+ * (hotplug/colo-ovs-setup failover), announcing the MAC - belongs to
+ * whoever runs the host's switch, so the engine runs the operator's command
+ * once this side carries the VM on alone, after the proxies were told.  It
+ * runs beside the engine and is never waited for: the VM does not wait on
+ * a script.  Its output goes to the engine's log (stderr); the environment
+ * is built before fork, so that the child only calls exec.
+ */
+static void run_on_failover(struct daemon *d, const char *event)
+{
+    extern char **environ;
+    static const char *const ours[] = { "COLO_ROLE=", "COLO_EVENT=", "COLO_DOMAIN=", "COLO_CONTROL=" };
+    char vars[4][320], **env;
+    size_t n = 0, k = 0;
+    sigset_t none;
+    pid_t pid;
+
+    if (!d->on_failover || d->hook_pid > 0)
+        return;
+    snprintf(vars[0], sizeof(vars[0]), "COLO_ROLE=%s", d->role);
+    snprintf(vars[1], sizeof(vars[1]), "COLO_EVENT=%s", event);
+    snprintf(vars[2], sizeof(vars[2]), "COLO_DOMAIN=%s", d->domain);
+    snprintf(vars[3], sizeof(vars[3]), "COLO_CONTROL=%s", d->control ? d->control : "");
+    while (environ[n])
+        n++;
+    if (!(env = calloc(n + 5, sizeof(*env)))) {
+        colo_err("%s: %s: out of memory for the --on-failover command", d->role, event);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        bool replaced = false;
+
+        for (size_t j = 0; j < 4; j++)
+            replaced |= strncmp(environ[i], ours[j], strlen(ours[j])) == 0;
+        if (!replaced)
+            env[k++] = environ[i];
+    }
+    for (size_t j = 0; j < 4; j++)
+        env[k++] = vars[j];
+    sigemptyset(&none);
+    pid = fork();
+    if (pid == 0) {
+        /* Undo what the engine set up for itself: blocked SIGINT/SIGTERM
+         * (signalfd), ignored SIGPIPE; stdout is the engine's status. */
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGPIPE, SIG_DFL);
+        dup2(2, 1);
+        execle("/bin/sh", "sh", "-c", d->on_failover, (char *)NULL, env);
+        _exit(127);
+    }
+    free(env);
+    if (pid < 0) {
+        colo_log_errno("%s: %s: cannot run the --on-failover command", d->role, event);
+        return;
+    }
+    d->hook_pid = pid;
+    colo_info("%s: %s: running the --on-failover command (pid %d)", d->role, event, (int)pid);
+}
+
+/* Report how the --on-failover command ended, once it has. */
+static void reap_on_failover(struct daemon *d, bool last)
+{
+    int st;
+
+    if (d->hook_pid <= 0)
+        return;
+    if (waitpid(d->hook_pid, &st, WNOHANG) != d->hook_pid) {
+        if (last)
+            colo_warn("%s: the --on-failover command (pid %d) is still running; it is left to finish",
+                      d->role, (int)d->hook_pid);
+        return;
+    }
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+        colo_info("%s: the --on-failover command finished", d->role);
+    else if (WIFEXITED(st))
+        colo_err("%s: the --on-failover command failed with exit status %d%s", d->role,
+                 WEXITSTATUS(st), WEXITSTATUS(st) == 127 ? " (not found, or /bin/sh missing)" : "");
+    else
+        colo_err("%s: the --on-failover command was killed by signal %d", d->role,
+                 WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    d->hook_pid = 0;
+}
+
 /* Tell every control client (the proxy, the rewriter) that the peer is
  * gone: FAILOVER(PEER_LOST).  Fire and forget: a client that is not
  * reading is dropped by the broadcast. */
@@ -181,6 +275,7 @@ static void secondary_failover(void *opaque)
                      COLO_REC_FAILOVER, &r) < 0)
         colo_err("secondary: the disk did not fail over: the SVM's disk is in an unknown state");
     broadcast_failover(d);
+    run_on_failover(d, "failover");
 }
 
 /* Primary: the secondary is lost, the PVM runs on unprotected; the proxy
@@ -189,6 +284,7 @@ static void secondary_failover(void *opaque)
 static void secondary_lost(void *opaque)
 {
     broadcast_failover(opaque);
+    run_on_failover(opaque, "secondary-lost");
 }
 
 static void read_signals(struct daemon *d)
@@ -245,6 +341,7 @@ static int poll_once(struct daemon *d, int timeout_ms, bool with_chan)
     if (with_chan)
         pfds[n++] = (struct pollfd){ .fd = d->e.chan.fd, .events = POLLIN };
     nctl = d->have_ctl ? colo_ctl_pollfds(&d->ctl, pfds + n, COLO_CTL_MAX_CLIENTS + 1) : 0;
+    reap_on_failover(d, false);
     r = poll(pfds, (nfds_t)(n + nctl), timeout_ms);
     if (r <= 0)
         return r;
@@ -345,7 +442,7 @@ int main(int argc, char **argv)
         { "min-interval", 1, 0, 'm' }, { "checkpoints", 1, 0, 'n' }, { "io-timeout", 1, 0, 't' },
         { "peer-timeout", 1, 0, 'T' }, { "run-after-failover", 1, 0, 'F' }, { "verify", 0, 0, 'v' },
         { "debug", 0, 0, 'D' }, { "help", 0, 0, 'h' }, { "disk-control", 1, 0, 'k' },
-        { "ready-fd", 1, 0, 'r' },
+        { "ready-fd", 1, 0, 'r' }, { "on-failover", 1, 0, 'o' },
         { 0, 0, 0, 0 },
     };
     static struct daemon d;
@@ -374,6 +471,13 @@ int main(int argc, char **argv)
         case 'l': listen_addr = optarg; break;
         case 'c': control = optarg; break;
         case 'k': d.disk_control = optarg; break;
+        case 'o':
+            if (!optarg[strspn(optarg, " \t")]) {
+                fprintf(stderr, "colo-engine: --on-failover needs a command\n");
+                return 2;
+            }
+            d.on_failover = optarg;
+            break;
         case 'v': cfg.verify = true; break;
         case 'D': lvl = COLO_LOG_DEBUG; break;
         case 'h': usage(stdout); return 0;
@@ -415,6 +519,8 @@ int main(int argc, char **argv)
     if (comma)
         *comma = '\0';
     spec.name = name;
+    d.domain = name;
+    d.control = control;
     spec.options = strchr(domain, ',') ? strchr(domain, ',') + 1 : "";
     if (!name[0] || cfg.io_timeout_ms <= 0) {
         colo_err(!name[0] ? "--domain needs a name before its options" : "--io-timeout must be positive");
@@ -507,6 +613,7 @@ int main(int argc, char **argv)
             printf("%s\n", json);
         free(json);
     }
+    reap_on_failover(&d, true);
     if (d.e.dom)
         be->close(d.e.dom);
     colo_engine_fini(&d.e);

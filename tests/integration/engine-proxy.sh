@@ -41,17 +41,18 @@ for n in $P $S; do
     for _ in $(seq 100); do ip netns exec $n ss -ltnH "sport = :8080" | grep -q . && break; sleep 0.1; done
 done
 
-engines() {         # engines TAG: a protected pair, control sockets $WORK/TAG-{pri,sec}.ctl
-    local port
+engines() {         # engines TAG [SECONDARY-OPTION...]: a protected pair, control sockets $WORK/TAG-{pri,sec}.ctl
+    local port tag=$1
+    shift
     free_port port
-    bg $1-sec 90 "$ENGINE" secondary --backend sim --domain vm --listen 127.0.0.1:$port \
-        --peer-timeout 1000 --run-after-failover 20000 --control unix:$WORK/$1-sec.ctl
+    bg $tag-sec 90 "$ENGINE" secondary --backend sim --domain vm --listen 127.0.0.1:$port \
+        --peer-timeout 1000 --run-after-failover 20000 --control unix:$WORK/$tag-sec.ctl "$@"
     sec_timeout=${PIDS[-1]}
-    wait_for "$WORK/$1-sec.err" "waiting for the primary" 10
-    bg $1-pri 90 "$ENGINE" primary --backend sim --domain vm,mem=8M --peer 127.0.0.1:$port \
-        --interval 0 --peer-timeout 1000 --control unix:$WORK/$1-pri.ctl
+    wait_for "$WORK/$tag-sec.err" "waiting for the primary" 10
+    bg $tag-pri 90 "$ENGINE" primary --backend sim --domain vm,mem=8M --peer 127.0.0.1:$port \
+        --interval 0 --peer-timeout 1000 --control unix:$WORK/$tag-pri.ctl
     pri_timeout=${PIDS[-1]}
-    wait_for "$WORK/$1-pri.err" "protected" 20 || fail "engines $1 protect the domain"
+    wait_for "$WORK/$tag-pri.err" "protected" 20 || fail "engines $tag protect the domain"
 }
 rewriter() {        # rewriter LOG ENGINE-CTL: colo-proxy secondary in Y
     ip netns pids $Y | xargs -r kill -INT
@@ -107,8 +108,10 @@ ans=$(ip netns exec $C timeout 10 $VM ask 10.78.0.2 8080 "tell-secret" 3)
 check "a client request is then answered at once (it diverges, nothing is held): $ans" \
     grep -q "^RESP 0 tell-secret" <<<"$ans"
 
-# 3. The primary is lost: the secondary engine fails over and tells the rewriter.
-engines b
+# 3. The primary is lost: the secondary engine fails over and tells the
+#    rewriter; its --on-failover command (where the flows would switch)
+#    first makes sure the rewriter translates, with colo-ctl failover.
+engines b --on-failover "\"$CTL\" -c unix:$WORK/rw2.ctl failover && \"$CTL\" -c unix:$WORK/rw2.ctl status --json > $WORK/b-hook.json"
 rewriter rw2 "$WORK/b-sec.ctl"
 check "before: the rewriter has not failed over" grep -q '"failed_over":false' <<<"$(status rw2)"
 kill_engine $pri_timeout
@@ -116,3 +119,6 @@ wait_status rw2 '"failed_over":true'
 check "primary killed: the secondary engine failed over" grep -q "FAILOVER: the SVM of vm now runs" "$WORK/b-sec.err"
 check "... and the rewriter says it has failed over: $(status rw2)" grep -q '"failed_over":true' <<<"$(status rw2)"
 check "... told by the engine (its log says so)" grep -q "failover: the SVM's output now goes to clients" "$WORK/rw2.err"
+wait_for "$WORK/b-sec.err" "the --on-failover command finished" 10
+check "the engine's --on-failover command ran after the rewriter had switched: $(cat "$WORK/b-hook.json" 2>/dev/null)" \
+    grep -q '"failed_over":true' "$WORK/b-hook.json"
