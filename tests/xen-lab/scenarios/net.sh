@@ -7,9 +7,10 @@
 # no one while it runs beside the PVM.  At every checkpoint the SVM's
 # qemu-xen is started again with the PVM's device state, the e1000's
 # included (qemu-state=restart), and its tap put back into xenbr1
-# (xen-tap.c).  Then the primary host dies; the secondary fails over; the
-# scenario does the network half of failover by hand - the SVM's tap moves
-# to xenbr0 - and the service must answer from the SVM.
+# (xen-tap.c).  Then the primary host dies; the secondary fails over and
+# its engine's --on-failover command does the network half of failover -
+# the SVM's tap moves to xenbr0, the only switching this lab needs without
+# a colo-proxy - and the service must answer from the SVM.
 W=/tmp/net; mkdir -p $W
 PLOG=/var/log/xen/console/guest-npvm.log
 # qemu-xen opens /dev/net/tun for the emulated NIC's tap.
@@ -45,9 +46,14 @@ if boot_guest npvm 240; then
     check "net: the PVM's NIC is up (its console says so)" grep -q "GUEST-NET-UP 10.9.0.2" $PLOG
     check "net: the PVM's service answers on 10.9.0.2" answers 60 || show_net
     spfn=$(status_pfn $PLOG)
+    # At failover the engine moves its SVM's tap (vifDOMID.0-emu; the SVM is
+    # the domain whose name starts with the engine's domain) to xenbr0.
+    switch='t=vif$(xl domid "$(xl list | awk -v n="$COLO_DOMAIN" "index(\$1, n) == 1 { print \$1; exit }")").0-emu
+            ip link set "$t" nomaster && ip link set "$t" master xenbr0 && echo "net: $t moved to xenbr0"'
     colo-engine secondary --backend xen --domain nsvm,config=/lab/guests/nsvm.cfg \
         --listen 127.0.0.1:9101 --control unix:$W/sec.sock --io-timeout 30000 \
-        --peer-timeout 15000 --run-after-failover 30000 --debug > $W/sec.out 2> $W/sec.err &
+        --peer-timeout 15000 --run-after-failover 30000 --debug --on-failover "$switch" \
+        > $W/sec.out 2> $W/sec.err &
     secpid=$!
     wait_log $W/sec.err "waiting for the primary" 60 || { fail "net: the secondary starts"; show $W/sec.err 20; }
     colo-engine primary --backend xen --domain npvm,name=npvm --peer 127.0.0.1:9101 \
@@ -81,8 +87,8 @@ if boot_guest npvm 240; then
     wait_log $W/pri.err "primary: checkpoint $((n0 + 1)) (" 40
     kill -9 $pripid 2>/dev/null; xl destroy npvm; wait $pripid 2>/dev/null
     check "net: the secondary fails over" wait_log $W/sec.err "FAILOVER" 60
-    # The network half of failover, by hand here (no colo-proxy in the lab).
-    ip link set "$tap" nomaster; ip link set "$tap" master xenbr0
+    wait_log $W/sec.err "the --on-failover command finished" 20
+    check "net: its --on-failover command moved the SVM's tap to xenbr0 ($tap)" placed "$tap" xenbr0
     check "net: the SVM's service answers after failover" answers 90 || show_net
     stick=$(peek "$svm" "$spfn" tick)
     echo "LAB-INFO net: PVM tick before failover $ptick, SVM's after ${stick:-none}"
