@@ -67,3 +67,17 @@ check "colo-ctl failover to an engine (only a proxy takes it) fails and says so 
 check "... and the primary runs on, unprotected" \
     grep -q '"state":"unprotected"' <<<"$("$CTL" -c unix:$WORK/b-pri.ctl status --json 2>/dev/null)"
 check "the dead secondary's command never ran" test ! -e "$WORK/b-sec.hook"
+
+# The manual: it formats without a warning and documents every option the
+# engine's --help lists.
+man=${COLO_SRCDIR:-$(dirname "$0")/../..}/docs/colo-engine.8
+if command -v groff > /dev/null; then
+    groff -man -Tutf8 -ww -z "$man" > "$WORK/groff.err" 2>&1; rc=$?
+    check "docs/colo-engine.8 formats cleanly (groff -man -ww)" test "$rc" -eq 0 -a ! -s "$WORK/groff.err"
+fi
+missing=
+for o in $("$ENGINE" --help | grep -o -- '--[a-z][a-z-]*' | sort -u); do
+    grep -q -- "$(sed 's/-/\\\\-/g' <<<"$o")" "$man" || missing="$missing $o"
+done
+check "docs/colo-engine.8 documents every option of colo-engine --help${missing:+ (missing:$missing)}" \
+    test -z "$missing" -a -n "$("$ENGINE" --help | grep -o -- '--on-failover')"
