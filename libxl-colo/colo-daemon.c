@@ -172,7 +172,6 @@ static int disk_commit(void *opaque, uint64_t epoch, uint64_t writes)
 static void run_on_failover(struct daemon *d, const char *event)
 {
     extern char **environ;
-    static const char *const ours[] = { "COLO_ROLE=", "COLO_EVENT=", "COLO_DOMAIN=", "COLO_CONTROL=" };
     char vars[4][320], **env;
     size_t n = 0, k = 0;
     sigset_t none;
@@ -193,8 +192,8 @@ static void run_on_failover(struct daemon *d, const char *event)
     for (size_t i = 0; i < n; i++) {
         bool replaced = false;
 
-        for (size_t j = 0; j < 4; j++)
-            replaced |= strncmp(environ[i], ours[j], strlen(ours[j])) == 0;
+        for (size_t j = 0; j < 4; j++)     /* same name, up to and with its '=' */
+            replaced |= strncmp(environ[i], vars[j], (size_t)(strchr(vars[j], '=') - vars[j]) + 1) == 0;
         if (!replaced)
             env[k++] = environ[i];
     }

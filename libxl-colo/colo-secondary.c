@@ -406,10 +406,9 @@ static int suspend_and_report(struct colo_engine *e)
         }
         if (n) {
             /* Encode in place: the list body is the pfns, little-endian. */
-            colo_enc_pfn_list_prefix(hdr, sizeof(hdr), n);
+            iov[k++] = (struct iovec){ hdr, colo_enc_pfn_list_prefix(hdr, sizeof(hdr), n) };
             for (uint32_t i = 0; i < n; i++)
                 e->pfns[i] = htole64(e->pfns[i]);
-            iov[k++] = (struct iovec){ hdr, 16 };
             iov[k++] = (struct iovec){ e->pfns, (size_t)n * 8 };
         }
         if (colo_chan_sendv(&e->chan, iov, k) < 0)
