@@ -37,19 +37,8 @@ if boot_guest pvm 240; then
         --peer 127.0.0.1:9100 --control unix:$W/pri.sock --interval 2000 \
         --verify --debug --io-timeout 30000 > $W/pri.out 2> $W/pri.err &
     pripid=$!
-    # Until checkpoint 8 (about 250 s here), or until it cannot come: an
-    # engine gone, or a guest that triple-faulted (then the run is retried).
-    i=0 why=""
-    while ! grep -q "verify: checkpoint 8 pvm digest" $W/pri.err; do
-        i=$((i + 1))
-        if [ $i -gt 330 ]; then why="not within 330 s"; break; fi
-        if ! kill -0 $pripid 2>/dev/null; then why="the primary engine exited"; break; fi
-        if ! kill -0 $secpid 2>/dev/null; then why="the secondary engine exited"; break; fi
-        # (every 10 s: each process started while log-dirty makes Xen
-        # flush TLBs is one more that the emulation may crash)
-        if [ $((i % 10)) = 0 ] && triple_faulted; then why="a guest triple-faulted"; break; fi
-        sleep 1
-    done
+    # Until checkpoint 8 (about 250 s here), or until it cannot come.
+    wait_protected "verify: checkpoint 8 pvm digest" 330
     if [ -z "$why" ]; then
         pass "the primary protects the PVM: 8 checkpoints in $(($(now) - t0)) s"
     else

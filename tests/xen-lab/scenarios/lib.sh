@@ -26,6 +26,23 @@ peek() { lab-peek "$(xl domid "$1" 2>/dev/null)" "$2" 2>/dev/null | sed -n "s/.*
 
 # The SVM's domain name (the engine names it after svm.cfg's, "--colo-svm" added).
 svm_domain() { xl list | awk '$1 ~ /svm/ { print $1; exit }'; }
+# wait_protected PATTERN SECONDS: until the primary's log (pri.err) has
+# PATTERN, or until it cannot come - an engine gone ($pripid, $secpid), or
+# a guest that triple-faulted (then the run is retried).  Sets $why, empty
+# if PATTERN came.  (The triple fault is looked for every 10 s: each
+# process started while log-dirty makes Xen flush TLBs is one more that the
+# emulation may crash.)
+wait_protected() {
+    _i=0 why=""
+    while ! grep -q "$1" $W/pri.err; do
+        _i=$((_i + 1))
+        if [ $_i -gt "$2" ]; then why="not within $2 s"; break; fi
+        if ! kill -0 $pripid 2>/dev/null; then why="the primary engine exited"; break; fi
+        if ! kill -0 $secpid 2>/dev/null; then why="the secondary engine exited"; break; fi
+        if [ $((_i % 10)) = 0 ] && triple_faulted; then why="a guest triple-faulted"; break; fi
+        sleep 1
+    done
+}
 # Under TCG a guest sometimes triple-faults, even one nothing of ours
 # touched (docs/xen-lab.md); a run with one proves nothing either way.
 triple_faulted() { xl dmesg | grep -q 'Triple fault'; }

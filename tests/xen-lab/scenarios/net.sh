@@ -60,17 +60,9 @@ if boot_guest npvm 240; then
         --control unix:$W/pri.sock --interval 2000 --io-timeout 30000 --debug \
         > $W/pri.out 2> $W/pri.err &
     pripid=$!
-    i=0 why=""
-    while ! grep -q "primary: checkpoint 6 (" $W/pri.err; do
-        i=$((i + 1))
-        if [ $i -gt 240 ]; then why="not within 240 s"; break; fi
-        kill -0 $pripid 2>/dev/null || { why="the primary engine exited"; break; }
-        kill -0 $secpid 2>/dev/null || { why="the secondary engine exited"; break; }
-        if [ $((i % 10)) = 0 ] && triple_faulted; then why="a guest triple-faulted"; break; fi
-        sleep 1
-    done
+    wait_protected "primary: checkpoint 6 (" 240
     check "net: the PVM is protected: 6 checkpoints${why:+ ($why)}" test -z "$why"
-    svm=$(xl list | awk '$1 ~ /^nsvm/ { print $1; exit }')
+    svm=$(svm_domain)
     svmid=$(xl domid "$svm" 2>/dev/null)
     tap=vif$svmid.0-emu
     nrs=$(grep -c "qemu-xen restarted .* with the checkpoint's device state" $W/sec.err)
