@@ -1,4 +1,6 @@
 /* colo-json.c - see colo-json.h. */
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,8 +25,13 @@ void colo_json_num(yajl_gen g, const char *key, uint64_t v)
 
 void colo_json_ms(yajl_gen g, const char *key, uint64_t ns)
 {
+    char num[32];
+    int n = snprintf(num, sizeof(num), "%" PRIu64 ".%03" PRIu64, ns / 1000000, ns / 1000 % 1000);
+
+    /* Milliseconds to the microsecond, written as such: yajl's doubles
+     * come out as 0.29599999999999998535. */
     colo_json_str(g, key);
-    yajl_gen_double(g, (double)(ns / 1000) / 1000.0);
+    yajl_gen_number(g, num, (size_t)n);
 }
 
 int colo_json_finish(yajl_gen g, char **out, size_t *len)
