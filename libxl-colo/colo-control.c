@@ -1,5 +1,7 @@
 /* colo-control.c - see colo-control.h. */
+#include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +29,10 @@ int colo_ctl_open(struct colo_ctl_server *s, const char *addr)
 static void drop(struct colo_ctl_server *s, int i)
 {
     colo_chan_close(&s->clients[i]);
-    s->clients[i] = s->clients[--s->nclients];
+    --s->nclients;
+    s->clients[i] = s->clients[s->nclients];
+    s->subscribed[i] = s->subscribed[s->nclients];
+    s->answered[i] = s->answered[s->nclients];
 }
 
 void colo_ctl_close(struct colo_ctl_server *s)
@@ -90,7 +95,14 @@ static int handle_client(struct colo_ctl_server *s, int i)
         /* The acknowledgement: failover is in force, so the caller may
          * go on (switch the flows that send this side's output to clients). */
         return colo_chan_send(c, ack, colo_enc_failover(ack, sizeof(ack), r.u.failover.reason)) < 0 ? -1 : 0;
+    case COLO_REC_CHECKPOINT_SUBSCRIBE:
+        s->subscribed[i] = true;
+        return 0;
     case COLO_REC_CHECKPOINT_DONE:
+        if (s->subscribed[i]) {         /* an answer, not a request */
+            s->answered[i] = r.u.seq.seq + 1;
+            return 0;
+        }
         if (!s->on_checkpoint_done)
             break;
         s->on_checkpoint_done(s->opaque, r.u.seq.seq);
@@ -121,6 +133,8 @@ void colo_ctl_handle(struct colo_ctl_server *s, const struct pollfd *pfds, int n
             close(fd);
             return;
         }
+        s->subscribed[s->nclients] = false;
+        s->answered[s->nclients] = 0;
         colo_chan_set_io_timeout(&s->clients[s->nclients++], CTL_IO_TIMEOUT_MS);
     }
 }
@@ -130,6 +144,56 @@ void colo_ctl_broadcast(struct colo_ctl_server *s, const void *rec, size_t len)
     for (int i = s->nclients - 1; i >= 0; i--)
         if (colo_chan_send(&s->clients[i], rec, len) < 0)
             drop(s, i);
+}
+
+int colo_ctl_checkpoint_done(struct colo_ctl_server *s, uint64_t seq, int wait_ms)
+{
+    uint8_t buf[32];
+    uint64_t deadline = colo_now_ns() + (uint64_t)wait_ms * 1000000u;
+    int answered = 0;
+
+    colo_ctl_broadcast(s, buf, colo_enc_seq(buf, sizeof(buf), COLO_REC_CHECKPOINT_DONE, seq));
+    for (;;) {
+        struct pollfd p[COLO_CTL_MAX_CLIENTS];
+        int who[COLO_CTL_MAX_CLIENTS], n = 0;
+        uint64_t now = colo_now_ns();
+
+        for (int i = 0; i < s->nclients; i++)
+            if (s->subscribed[i] && s->answered[i] != seq + 1) {
+                who[n] = i;
+                p[n++] = (struct pollfd){ .fd = s->clients[i].fd, .events = POLLIN };
+            }
+        if (n == 0)
+            break;
+        if (now >= deadline) {
+            /* Resuming the VM without its answer could let output of the
+             * next epoch out as if this checkpoint covered it: the client
+             * is taken out (it sees the connection close) instead. */
+            for (int k = n - 1; k >= 0; k--) {
+                colo_err("control: a subscribed client did not answer CHECKPOINT_DONE %" PRIu64
+                         " within %d ms; dropping it", seq, wait_ms);
+                drop(s, who[k]);
+            }
+            break;
+        }
+        if (poll(p, (nfds_t)n, (int)((deadline - now) / 1000000u) + 1) < 0 && errno != EINTR)
+            break;
+        /* From the back: drop() moves the last client into the hole, and
+         * every index above who[k] has been visited already. */
+        for (int k = n - 1; k >= 0; k--)
+            if (p[k].revents && handle_client(s, who[k]) < 0)
+                drop(s, who[k]);
+    }
+    for (int i = 0; i < s->nclients; i++)
+        answered += s->subscribed[i] && s->answered[i] == seq + 1;
+    return answered;
+}
+
+int colo_ctl_subscribe(struct colo_chan *c)
+{
+    uint8_t buf[16];
+
+    return colo_chan_send(c, buf, colo_enc_empty(buf, sizeof(buf), COLO_REC_CHECKPOINT_SUBSCRIBE));
 }
 
 int colo_ctl_request_status(struct colo_chan *c, char **json, int wait_ms)

@@ -8,11 +8,18 @@
  * STATUS_REQUEST answered with STATUS (JSON).  colo-proxy serves the same
  * socket the other way round: CHECKPOINT_REQUEST out, CHECKPOINT_DONE in.
  * A record the daemon has no callback for drops the client.
+ *
+ * A client that releases or translates the VM's output at CHECKPOINT_DONE
+ * (the proxies) sends CHECKPOINT_SUBSCRIBE once; from then on the daemon
+ * waits for it to answer each CHECKPOINT_DONE with the same record before
+ * the VM runs again, so that output the VM produces after a checkpoint can
+ * never be taken for output the checkpoint covers.
  */
 #ifndef COLO_CONTROL_H
 #define COLO_CONTROL_H
 
 #include <poll.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +30,8 @@
 struct colo_ctl_server {
     int lfd;
     struct colo_chan clients[COLO_CTL_MAX_CLIENTS];
+    bool subscribed[COLO_CTL_MAX_CLIENTS];  /* sent CHECKPOINT_SUBSCRIBE */
+    uint64_t answered[COLO_CTL_MAX_CLIENTS]; /* last CHECKPOINT_DONE seq answered + 1 */
     int nclients;
     char path[108];
     /* Called for each request; status returns malloc'd JSON. */
@@ -41,6 +50,18 @@ int  colo_ctl_pollfds(struct colo_ctl_server *s, struct pollfd *pfds, int cap);
 void colo_ctl_handle(struct colo_ctl_server *s, const struct pollfd *pfds, int n);
 /* Send a record to every client; clients that fail are dropped. */
 void colo_ctl_broadcast(struct colo_ctl_server *s, const void *rec, size_t len);
+
+/*
+ * Send CHECKPOINT_DONE(seq) to every client, then wait until each
+ * subscribed client has answered it, serving their other records
+ * meanwhile.  A subscribed client that has not answered within wait_ms is
+ * dropped, with an error naming the checkpoint.  Returns how many answered.
+ */
+int  colo_ctl_checkpoint_done(struct colo_ctl_server *s, uint64_t seq, int wait_ms);
+
+/* Client side (the proxies): subscribe on a connection to a daemon's
+ * control socket; 0 or -1 (logged). */
+int  colo_ctl_subscribe(struct colo_chan *c);
 
 /*
  * Client side (colo-ctl, xl-colo): ask the daemon on c for its status.

@@ -99,13 +99,23 @@ static char *on_status(void *opaque)
     return json;
 }
 
+/*
+ * The checkpoint is committed and the VM is still paused: tell the control
+ * clients, and wait for the proxies (subscribed clients) to have released
+ * (primary) or reset their offsets (secondary) before the VM runs again.
+ * A healthy proxy answers within a millisecond; one that has not answered
+ * within PROXY_ANSWER_MS is dropped.  The bound stays well below the
+ * secondary's --peer-timeout (2000 ms by default): the primary sends no
+ * heartbeat while it waits here.
+ */
+#define PROXY_ANSWER_MS 500
+
 static void on_ckpt_done(void *opaque, uint64_t seq)
 {
     struct daemon *d = opaque;
-    uint8_t buf[32];
 
     if (d->have_ctl)
-        colo_ctl_broadcast(&d->ctl, buf, colo_enc_seq(buf, sizeof(buf), COLO_REC_CHECKPOINT_DONE, seq));
+        colo_ctl_checkpoint_done(&d->ctl, seq, PROXY_ANSWER_MS);
 }
 
 /*

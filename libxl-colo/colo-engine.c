@@ -41,6 +41,7 @@ static const char *const phase_names[COLO_PHASE__MAX] = {
     [COLO_PHASE_SVM_DIRTY] = "svm_dirty",
     [COLO_PHASE_SEND] = "send",
     [COLO_PHASE_SVM_READY] = "svm_ready",
+    [COLO_PHASE_RELEASE] = "release",
     [COLO_PHASE_RESUME] = "resume",
 };
 

@@ -73,6 +73,7 @@ enum colo_phase {
     COLO_PHASE_SVM_DIRTY,       /* waiting for SVM_SUSPENDED and the SVM's dirty list */
     COLO_PHASE_SEND,            /* pages, device state, barrier, CHECKPOINT_END */
     COLO_PHASE_SVM_READY,       /* waiting for the secondary's commit */
+    COLO_PHASE_RELEASE,         /* the proxies release the output held for it */
     COLO_PHASE_RESUME,          /* PVM resumed */
     COLO_PHASE__MAX
 };
@@ -104,9 +105,10 @@ struct colo_hooks {
     /* primary, PVM suspended: all disk writes of 'epoch' are acknowledged
      * by the secondary; report how many there were. */
     int  (*disk_barrier)(void *opaque, uint64_t epoch, uint64_t *writes);
-    /* primary, after SVM_RESUMED: release output held for checkpoint 'seq'.
-     * secondary, after the commit and before the SVM resumes: the SVM now
-     * has the PVM's state (the rewriter resets its offsets). */
+    /* primary, after SVM_READY and before the PVM resumes: release output
+     * held for checkpoint 'seq' (return once it is released).  secondary,
+     * after the commit and before the SVM resumes: the SVM now has the
+     * PVM's state (the rewriter resets its offsets). */
     void (*checkpoint_done)(void *opaque, uint64_t seq);
     /* secondary, at commit: apply speculation(epoch) to the base image. */
     int  (*disk_commit)(void *opaque, uint64_t epoch, uint64_t writes);

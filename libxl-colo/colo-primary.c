@@ -4,8 +4,14 @@
  *   RUNNING --trigger--> SUSPENDING --CHECKPOINT_NEW, PVM paused--> WAIT_SVM_SUSPENDED
  *     --SVM_SUSPENDED--> RECV_SVM_DIRTY --DIRTY_PFNS...--> SEND_STATE
  *     --pages, DEVICE_STATE, DISK_BARRIER, CHECKPOINT_END--> WAIT_SVM_READY
- *     --SVM_READY--> RESUMING --PVM resumed--> WAIT_SVM_RESUMED
- *     --SVM_RESUMED--> COMMIT_DEVICES --output released--> RUNNING
+ *     --SVM_READY--> COMMIT_DEVICES --output held for the checkpoint released-->
+ *     RESUMING --PVM resumed--> WAIT_SVM_RESUMED --SVM_RESUMED--> RUNNING
+ *
+ * The held output is released while the PVM is still paused, and the
+ * checkpoint_done hook returns only once the proxies have released it
+ * (colo_ctl_checkpoint_done): a frame the PVM sends after it resumes
+ * belongs to the next epoch and must be compared, not released with this
+ * checkpoint's.  SVM_READY means committed, so the release is covered.
  *
  * Losing the secondary in any of these states leaves the PVM running alone
  * (UNPROTECTED): nothing the PVM produced depends on the secondary, so the
@@ -363,7 +369,13 @@ int colo_primary_checkpoint(struct colo_engine *e, enum colo_trigger cause)
     mark[COLO_PHASE_SVM_READY] = colo_now_ns();
 
     /* The secondary has committed: from here the checkpoint holds even if
-     * the secondary dies, so resuming the PVM is always right. */
+     * the secondary dies, so releasing what it covers and resuming the PVM
+     * are always right - in that order (see the top). */
+    set_state(e, COLO_P_COMMIT_DEVICES);
+    if (e->hooks.checkpoint_done)
+        e->hooks.checkpoint_done(e->hooks.opaque, e->seq);
+    mark[COLO_PHASE_RELEASE] = colo_now_ns();
+
     set_state(e, COLO_P_RESUMING);
     if (e->be->resume(e->dom) < 0) {
         /* The PVM cannot run, and the secondary has just committed this
@@ -383,10 +395,6 @@ int colo_primary_checkpoint(struct colo_engine *e, enum colo_trigger cause)
     set_state(e, COLO_P_WAIT_SVM_RESUMED);
     if (expect_seq(e, COLO_REC_SVM_RESUMED, &r) < 0)
         return lose_secondary(e);
-
-    set_state(e, COLO_P_COMMIT_DEVICES);
-    if (e->hooks.checkpoint_done)
-        e->hooks.checkpoint_done(e->hooks.opaque, e->seq);
 
     colo_stats_record_pause(&e->stats, t1 - t0);
     mark[COLO_PHASE_RESUME] = t1;

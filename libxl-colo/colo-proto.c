@@ -48,6 +48,7 @@ static const struct {
     { COLO_REC_CHECKPOINT_DONE, "CHECKPOINT_DONE", 8 },
     { COLO_REC_STATUS_REQUEST, "STATUS_REQUEST", 0 },
     { COLO_REC_STATUS, "STATUS", VAR },
+    { COLO_REC_CHECKPOINT_SUBSCRIBE, "CHECKPOINT_SUBSCRIBE", 0 },
 #undef VAR
 };
 
@@ -286,6 +287,7 @@ int colo_rec_decode(uint32_t type, const uint8_t *b, uint32_t len,
             return fail(why, "CHECKPOINT_REQUEST cause unknown");
         return 0;
     case COLO_REC_STATUS_REQUEST:
+    case COLO_REC_CHECKPOINT_SUBSCRIBE:
         return 0;
     }
     return fail(why, "unknown record type");

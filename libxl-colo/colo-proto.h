@@ -72,6 +72,8 @@ enum colo_rec_type {
     COLO_REC_CHECKPOINT_DONE    = 0x0051,
     COLO_REC_STATUS_REQUEST     = 0x0052,
     COLO_REC_STATUS             = 0x0053,
+    COLO_REC_CHECKPOINT_SUBSCRIBE = 0x0054, /* control client: I release output at
+                                             * CHECKPOINT_DONE; wait for my answer */
 };
 
 /* Why a checkpoint was taken; counted per cause in status. */

@@ -175,17 +175,46 @@ static char *status(void *opaque)
     return proxy_status_json(cmp, have_engine, ports, NPORTS);
 }
 
+static int drain(struct cmp *c, int side);
+
+/* Read what the VMs' ports hold right now, without waiting. */
+static void take_in_pending(void)
+{
+    static const int sides[] = { SIDE_PVM, SIDE_SVM };
+
+    for (size_t i = 0; i < sizeof(sides) / sizeof(sides[0]); i++) {
+        struct port *pt = ports[sides[i]];
+        struct pollfd p = { .fd = pt ? pt->fd : -1, .events = POLLIN };
+
+        if (pt && pt->fd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & POLLIN))
+            drain(cmp, sides[i]);
+    }
+}
+
 /* What the engine's control socket says: CHECKPOINT_DONE and FAILOVER (the
  * secondary is lost) are ours; the STATUS answers and anything else meant
  * for other clients are not. */
 static void engine_record(void)
 {
+    uint8_t ack[32];
     struct colo_rec r;
     int got = colo_chan_recv(&engine, &r, 0);
 
-    if (got == 1 && r.type == COLO_REC_CHECKPOINT_DONE)
+    if (got == 1 && r.type == COLO_REC_CHECKPOINT_DONE) {
+        /* Both VMs are paused now.  Take in first what they sent before
+         * (it belongs to the checkpoint: PVM frames go out with it, SVM
+         * frames are dropped with it), release, and answer: the engine
+         * resumes the PVM only then, so a frame it sends afterwards is
+         * compared, never released with this checkpoint. */
+        take_in_pending();
         checkpoint_done(NULL, r.u.seq.seq);
-    else if (got == 1 && r.type == COLO_REC_FAILOVER)
+        for (int s = 0; s < NPORTS; s++)
+            if (ports[s] && port_flush(ports[s]) < 0)
+                colo_warn("%s: could not send everything released", ports[s]->name);
+        if (colo_chan_send(&engine, ack, colo_enc_seq(ack, sizeof(ack), COLO_REC_CHECKPOINT_DONE,
+                                                      r.u.seq.seq)) < 0)
+            engine_lost = true;
+    } else if (got == 1 && r.type == COLO_REC_FAILOVER)
         failover(NULL);
     else if (got < 0)
         engine_lost = true;
@@ -340,7 +369,8 @@ int main(int argc, char **argv)
     if (engine_addr) {
         int fd = colo_sock_connect(engine_addr, 2000);
 
-        if (fd < 0 || colo_chan_init_sized(&engine, fd, "engine control", 1 << 20) < 0)
+        if (fd < 0 || colo_chan_init_sized(&engine, fd, "engine control", 1 << 20) < 0 ||
+            colo_ctl_subscribe(&engine) < 0)
             return 1;
         have_engine = true;
     }

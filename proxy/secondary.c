@@ -127,7 +127,8 @@ static int open_all(struct secondary *s, const char *ifs[S_NPORTS], const char *
     if (engine) {
         int fd = colo_sock_connect(engine, 2000);
 
-        if (fd < 0 || colo_chan_init_sized(&s->engine, fd, "engine control", 1 << 20) < 0)
+        if (fd < 0 || colo_chan_init_sized(&s->engine, fd, "engine control", 1 << 20) < 0 ||
+            colo_ctl_subscribe(&s->engine) < 0)
             return 1;
         s->have_engine = true;
     }
@@ -151,7 +152,18 @@ static void engine_input(struct secondary *s)
     int got = colo_chan_recv(&s->engine, &r, 0);
 
     if (got == 1 && r.type == COLO_REC_CHECKPOINT_DONE) {
+        uint8_t ack[32];
+
+        /* The SVM is paused with the PVM's state: reset, then answer, so
+         * that the engine resumes the SVM only once its frames are taken
+         * as the PVM's. */
         checkpoint_done(s);
+        if (colo_chan_send(&s->engine, ack, colo_enc_seq(ack, sizeof(ack), COLO_REC_CHECKPOINT_DONE,
+                                                         r.u.seq.seq)) < 0) {
+            colo_warn("lost the engine: offsets will not be reset at checkpoints any more");
+            colo_chan_close(&s->engine);
+            s->have_engine = false;
+        }
     } else if (got == 1 && r.type == COLO_REC_FAILOVER) {
         on_failover(s);
     } else if (got < 0) {

@@ -92,6 +92,12 @@ check "a requested checkpoint is counted by the rewriter too: $(status rw1)" \
     grep -Eq "\"checkpoints\":$((after + 1))[,}]" <<<"$(status rw1)"
 check "colo-ctl status still works on an engine that broadcasts" \
     grep -q '"role":"secondary"' <<<"$("$CTL" -c unix:$WORK/a-sec.ctl status --json)"
+# The PVM resumed only after the proxy answered that it had released; a
+# healthy proxy answers at once, and neither proxy was dropped for silence.
+rel=$(status a-pri | sed -n 's/.*"release":\([0-9.]*\).*/\1/p')
+check "the proxies answered CHECKPOINT_DONE before the VMs resumed (release phase ${rel:-?} ms)" \
+    eval 'test -n "$rel" && [ "$(echo "$rel < 50" | bc)" = 1 ] &&
+          ! grep -q "did not answer CHECKPOINT_DONE" "$WORK/a-pri.err" "$WORK/a-sec.err"'
 
 # 2. The secondary is lost: the primary engine says FAILOVER to its proxy.
 check "before: the primary proxy compares" grep -q '"state":"comparing"' <<<"$(status pproxy)"

@@ -7,8 +7,11 @@
 Listens on the unix socket SOCKET; for every CHECKPOINT_REQUEST a client
 sends, prints "request CAUSE T", waits DELAY_MS - the checkpoint in
 progress, during which the proxy must keep holding what it holds - then
-prints "done T" and sends CHECKPOINT_DONE.  T is CLOCK_MONOTONIC in
-seconds, so the test can order these against the client's own times.
+prints "done T" and sends CHECKPOINT_DONE.  A client that subscribed
+(CHECKPOINT_SUBSCRIBE: it answers each CHECKPOINT_DONE once it has released
+what the checkpoint covers) is printed as "subscribed T", each answer as
+"answer SEQ T".  T is CLOCK_MONOTONIC in seconds, so the test can order
+these against the client's own times.
 Records are the project's framing (libxl-colo/colo-proto.h): type u32 and
 body length u32, little-endian, then the body.
 """
@@ -20,6 +23,7 @@ import time
 
 CHECKPOINT_REQUEST = 0x0050
 CHECKPOINT_DONE = 0x0051
+CHECKPOINT_SUBSCRIBE = 0x0054
 CAUSES = ["periodic", "divergence", "svm-lag", "queue-full", "request", "initial"]
 
 
@@ -51,6 +55,13 @@ def main():
             body = read_exact(c, length)
             if body is None:
                 break
+            if rtype == CHECKPOINT_SUBSCRIBE and length == 0:
+                print("subscribed %.6f" % time.monotonic(), flush=True)
+                continue
+            if rtype == CHECKPOINT_DONE and length == 8:
+                print("answer %d %.6f" % (struct.unpack("<Q", body)[0], time.monotonic()),
+                      flush=True)
+                continue
             if rtype != CHECKPOINT_REQUEST or length != 4:
                 print("unexpected record 0x%04x" % rtype, flush=True)
                 continue

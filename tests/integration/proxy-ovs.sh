@@ -101,6 +101,8 @@ check "divergence: a checkpoint request within the timeout ($(elapsed "$sent" "$
 check "divergence: nothing released before checkpoint-done ($(elapsed "${done_at:-0}" "${got:-0}") s after it)" \
     test -n "$got" -a -n "$done_at" -a "$(echo "${got:-0} >= ${done_at:-99999}" | bc)" = 1
 check "divergence: then the PVM's answer, not the SVM's" grep -q "answer .* RESP 0 tell-secret tell-secret" <<< "$ans"
+check "the proxy subscribed to checkpoints and answered CHECKPOINT_DONE 1 once it had released" \
+    grep -q "^answer 1 " "$WORK/e2.out"
 stop_proxies
 
 echo "(${SECONDS}s)"

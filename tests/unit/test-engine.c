@@ -242,7 +242,7 @@ struct side {
     struct colo_engine e;
     enum colo_state trace[MAX_TRACE];
     int ntrace;
-    int hooks[6];               /* calls per hook */
+    int hooks[7];               /* calls per hook */
     uint8_t *pvm_at_ckpt[8];    /* primary: PVM memory at each checkpoint */
 };
 
@@ -250,7 +250,7 @@ static struct side P, S;
 static int sfd_sec;
 static struct colo_domain_spec spec = { .name = "fake", .options = "" };
 
-enum { H_BARRIER, H_DONE, H_COMMIT, H_LOST, H_FAILOVER, H_IDLE };
+enum { H_BARRIER, H_DONE, H_COMMIT, H_LOST, H_FAILOVER, H_IDLE, H_DONE_RUNNING };
 
 static void on_state(void *o, enum colo_state from, enum colo_state to)
 {
@@ -262,7 +262,17 @@ static void on_state(void *o, enum colo_state from, enum colo_state to)
 }
 
 static int h_barrier(void *o, uint64_t epoch, uint64_t *w) { (void)epoch; ((struct side *)o)->hooks[H_BARRIER]++; *w = 3; return 0; }
-static void h_done(void *o, uint64_t seq) { (void)seq; ((struct side *)o)->hooks[H_DONE]++; }
+/* Output held for a checkpoint is released while the VM is still paused:
+ * what it sends once it runs again belongs to the next epoch. */
+static void h_done(void *o, uint64_t seq)
+{
+    struct side *s = o;
+
+    (void)seq;
+    s->hooks[H_DONE]++;
+    if (s->e.dom && !s->e.dom->paused)
+        s->hooks[H_DONE_RUNNING]++;
+}
 static int h_commit(void *o, uint64_t epoch, uint64_t w) { (void)epoch; assert_int_equal(w, 3); ((struct side *)o)->hooks[H_COMMIT]++; return 0; }
 static void h_lost(void *o) { ((struct side *)o)->hooks[H_LOST]++; }
 static void h_failover(void *o) { ((struct side *)o)->hooks[H_FAILOVER]++; }
@@ -286,7 +296,7 @@ static void *secondary_thread(void *arg)
     (void)arg;
     assert_int_equal(colo_secondary_init(&S.e, be, &spec, sfd_sec, &cfg), 0);
     S.e.hooks = (struct colo_hooks){ .opaque = &S, .on_state = on_state, .disk_commit = h_commit,
-                                     .failover = h_failover, .idle = h_idle };
+                                     .failover = h_failover, .idle = h_idle, .checkpoint_done = h_done };
     colo_secondary_run(&S.e, &spec);
     return NULL;
 }
@@ -378,7 +388,7 @@ static void test_good_run_state_sequence(void **state)
     be = *state;
     static const enum colo_state ckpt_p[] = {
         COLO_P_SUSPENDING, COLO_P_WAIT_SVM_SUSPENDED, COLO_P_RECV_SVM_DIRTY, COLO_P_SEND_STATE,
-        COLO_P_WAIT_SVM_READY, COLO_P_RESUMING, COLO_P_WAIT_SVM_RESUMED, COLO_P_COMMIT_DEVICES,
+        COLO_P_WAIT_SVM_READY, COLO_P_COMMIT_DEVICES, COLO_P_RESUMING, COLO_P_WAIT_SVM_RESUMED,
         COLO_P_RUNNING,
     };
     static const enum colo_state ckpt_s[] = {
@@ -412,6 +422,9 @@ static void test_good_run_state_sequence(void **state)
     assert_int_equal(P.e.stats.triggers[COLO_TRIGGER_REQUEST], 3);
     assert_int_equal(P.hooks[H_BARRIER], 4);
     assert_int_equal(P.hooks[H_DONE], 4);
+    assert_int_equal(P.hooks[H_DONE_RUNNING], 0);   /* released before the PVM resumed */
+    assert_int_equal(S.hooks[H_DONE], 4);
+    assert_int_equal(S.hooks[H_DONE_RUNNING], 0);   /* reset before the SVM resumed */
     assert_int_equal(S.hooks[H_COMMIT], 4);
     assert_int_equal(S.hooks[H_FAILOVER], 1);
     assert_true(P.e.stats.svm_dirty_last > 0);  /* SVM's own writes came back */

@@ -133,6 +133,10 @@ static void test_fixed_records_roundtrip(void **state)
     n = colo_enc_empty(buf, sizeof(buf), COLO_REC_STATUS_REQUEST);
     assert_int_equal(n, COLO_REC_HDR_SIZE);
     assert_int_equal(decode_exact(buf, n, &r, &why), 0);
+    n = colo_enc_empty(buf, sizeof(buf), COLO_REC_CHECKPOINT_SUBSCRIBE);
+    assert_int_equal(n, COLO_REC_HDR_SIZE);
+    assert_int_equal(decode_exact(buf, n, &r, &why), 0);
+    assert_int_equal(r.type, COLO_REC_CHECKPOINT_SUBSCRIBE);
 }
 
 static void test_fixed_records_wrong_length(void **state)
@@ -143,8 +147,9 @@ static void test_fixed_records_wrong_length(void **state)
         COLO_REC_CHECKPOINT_END, COLO_REC_SVM_READY, COLO_REC_SVM_RESUMED, COLO_REC_DISK_BARRIER,
         COLO_REC_DISK_COMMIT, COLO_REC_HEARTBEAT, COLO_REC_FAILOVER, COLO_REC_CHECKPOINT_REQUEST,
         COLO_REC_CHECKPOINT_DONE, COLO_REC_STATUS_REQUEST, COLO_REC_DISK_ACK,
+        COLO_REC_CHECKPOINT_SUBSCRIBE,
     };
-    static const uint32_t lens[] = { 104, 8, 8, 16, 24, 8, 8, 16, 16, 16, 4, 4, 8, 0, 16 };
+    static const uint32_t lens[] = { 104, 8, 8, 16, 24, 8, 8, 16, 16, 16, 4, 4, 8, 0, 16, 0 };
     struct colo_rec r;
     const char *why;
 
