@@ -29,6 +29,7 @@ struct colo_domain;                 /* backend-private */
 /* What the engine needs to know about a domain to replicate it. */
 struct colo_domain_info {
     char     name[64];
+    int64_t  domid;                 /* the hypervisor's id (xen); -1: none (sim) */
     uint64_t nr_pages;              /* pfns 0 .. nr_pages-1 are replicated */
     uint32_t page_size;             /* always COLO_PAGE_SIZE today */
 };

@@ -27,6 +27,7 @@
 
 #include "colo-control.h"
 #include "colo-engine.h"
+#include "colo-hook.h"
 #include "colo-log.h"
 
 struct daemon {
@@ -48,6 +49,8 @@ struct daemon {
     const char *control;            /* --control ADDR, for the hook's environment */
     const char *on_failover;        /* --on-failover CMD */
     pid_t hook_pid;                 /* that command, while it runs */
+    const char *on_svm;             /* --on-svm CMD (secondary) */
+    int64_t domid;                  /* for the commands: the VM's id, -1 if none */
 };
 
 static void usage(FILE *f)
@@ -69,7 +72,12 @@ static void usage(FILE *f)
 "                          alone: the secondary at failover (COLO_EVENT=failover),\n"
 "                          the primary when its secondary is lost\n"
 "                          (COLO_EVENT=secondary-lost); also COLO_ROLE,\n"
-"                          COLO_DOMAIN, COLO_CONTROL.  Not waited for.\n"
+"                          COLO_DOMAIN, COLO_CONTROL, COLO_DOMID.  Not waited for.\n"
+"  --on-svm CMD            secondary: run CMD (/bin/sh -c) and wait for it (at\n"
+"                          most --io-timeout) when the SVM has been created,\n"
+"                          before it first runs (COLO_EVENT=svm-created; failing\n"
+"                          refuses the replication), and when it has been\n"
+"                          destroyed (COLO_EVENT=svm-destroyed)\n"
 "  --ready-fd N            write one line to fd N when ready, then close it:\n"
 "                          secondary 'listening ADDR' (the port the kernel chose\n"
 "                          if PORT was 0), primary 'protected' (xl-colo uses this)\n"
@@ -176,81 +184,66 @@ static int disk_commit(void *opaque, uint64_t epoch, uint64_t writes)
  * whoever runs the host's switch, so the engine runs the operator's command
  * once this side carries the VM on alone, after the proxies were told.  It
  * runs beside the engine and is never waited for: the VM does not wait on
- * a script.  Its output goes to the engine's log (stderr); the environment
- * is built before fork, so that the child only calls exec.
+ * a script (colo-hook.h).
  */
+static void hook_env(struct daemon *d, struct colo_hook_env *env)
+{
+    *env = (struct colo_hook_env){ .role = d->role, .domain = d->domain, .control = d->control,
+                                   .domid = d->domid };
+}
+
 static void run_on_failover(struct daemon *d, const char *event)
 {
-    extern char **environ;
-    char vars[4][320], **env;
-    size_t n = 0, k = 0;
-    sigset_t none;
+    struct colo_hook_env env;
     pid_t pid;
 
     if (!d->on_failover || d->hook_pid > 0)
         return;
-    snprintf(vars[0], sizeof(vars[0]), "COLO_ROLE=%s", d->role);
-    snprintf(vars[1], sizeof(vars[1]), "COLO_EVENT=%s", event);
-    snprintf(vars[2], sizeof(vars[2]), "COLO_DOMAIN=%s", d->domain);
-    snprintf(vars[3], sizeof(vars[3]), "COLO_CONTROL=%s", d->control ? d->control : "");
-    while (environ[n])
-        n++;
-    if (!(env = calloc(n + 5, sizeof(*env)))) {
-        colo_err("%s: %s: out of memory for the --on-failover command", d->role, event);
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        bool replaced = false;
-
-        for (size_t j = 0; j < 4; j++)     /* same name, up to and with its '=' */
-            replaced |= strncmp(environ[i], vars[j], (size_t)(strchr(vars[j], '=') - vars[j]) + 1) == 0;
-        if (!replaced)
-            env[k++] = environ[i];
-    }
-    for (size_t j = 0; j < 4; j++)
-        env[k++] = vars[j];
-    sigemptyset(&none);
-    pid = fork();
-    if (pid == 0) {
-        /* Undo what the engine set up for itself: blocked SIGINT/SIGTERM
-         * (signalfd), ignored SIGPIPE; stdout is the engine's status. */
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        signal(SIGPIPE, SIG_DFL);
-        dup2(2, 1);
-        execle("/bin/sh", "sh", "-c", d->on_failover, (char *)NULL, env);
-        _exit(127);
-    }
-    free(env);
-    if (pid < 0) {
-        colo_log_errno("%s: %s: cannot run the --on-failover command", d->role, event);
-        return;
-    }
-    d->hook_pid = pid;
-    colo_info("%s: %s: running the --on-failover command (pid %d)", d->role, event, (int)pid);
+    hook_env(d, &env);
+    if ((pid = colo_hook_start("--on-failover", d->on_failover, &env, event)) > 0)
+        d->hook_pid = pid;
 }
 
 /* Report how the --on-failover command ended, once it has. */
 static void reap_on_failover(struct daemon *d, bool last)
 {
-    int st;
+    if (d->hook_pid > 0 && colo_hook_reap("--on-failover", d->hook_pid, last) != 0)
+        d->hook_pid = 0;
+}
 
-    if (d->hook_pid <= 0)
-        return;
-    if (waitpid(d->hook_pid, &st, WNOHANG) != d->hook_pid) {
-        if (last)
-            colo_warn("%s: the --on-failover command (pid %d) is still running; it is left to finish",
-                      d->role, (int)d->hook_pid);
-        return;
+/*
+ * --on-svm: the SVM exists, paused, and has never run - the moment to wire
+ * its network ports (its output must never reach the LAN unchecked), and
+ * the moment it is gone, to unwire them.  Waited for, at most the I/O
+ * timeout: the primary waits for our HELLO meanwhile.
+ */
+static int run_on_svm(struct daemon *d, const char *event)
+{
+    struct colo_hook_env env;
+    pid_t pid;
+
+    if (!d->on_svm)
+        return 0;
+    hook_env(d, &env);
+    if ((pid = colo_hook_start("--on-svm", d->on_svm, &env, event)) < 0 ||
+        colo_hook_wait("--on-svm", pid, d->e.cfg.io_timeout_ms) < 0) {
+        colo_err("secondary: the --on-svm command failed at %s", event);
+        return -1;
     }
-    if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
-        colo_info("%s: the --on-failover command finished", d->role);
-    else if (WIFEXITED(st))
-        colo_err("%s: the --on-failover command failed with exit status %d%s", d->role,
-                 WEXITSTATUS(st), WEXITSTATUS(st) == 127 ? " (not found, or /bin/sh missing)" : "");
-    else
-        colo_err("%s: the --on-failover command was killed by signal %d", d->role,
-                 WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-    d->hook_pid = 0;
+    return 0;
+}
+
+static int svm_created(void *opaque)
+{
+    struct daemon *d = opaque;
+
+    d->domid = d->e.info.domid;     /* kept: svm-destroyed still needs it */
+    return run_on_svm(d, "svm-created");
+}
+
+static void svm_destroyed(void *opaque)
+{
+    run_on_svm(opaque, "svm-destroyed");
 }
 
 /* Tell every control client (the proxy, the rewriter) that the peer is
@@ -443,6 +436,15 @@ static int parse_ms(const char *opt, const char *v, uint64_t *out)
     return 0;
 }
 
+/* A hook's command: anything but blanks (NULL, said, if blank). */
+static const char *command(const char *opt, const char *v)
+{
+    if (v[strspn(v, " \t")])
+        return v;
+    fprintf(stderr, "colo-engine: --%s needs a command\n", opt);
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -451,7 +453,7 @@ int main(int argc, char **argv)
         { "min-interval", 1, 0, 'm' }, { "checkpoints", 1, 0, 'n' }, { "io-timeout", 1, 0, 't' },
         { "peer-timeout", 1, 0, 'T' }, { "run-after-failover", 1, 0, 'F' }, { "verify", 0, 0, 'v' },
         { "debug", 0, 0, 'D' }, { "help", 0, 0, 'h' }, { "disk-control", 1, 0, 'k' },
-        { "ready-fd", 1, 0, 'r' }, { "on-failover", 1, 0, 'o' },
+        { "ready-fd", 1, 0, 'r' }, { "on-failover", 1, 0, 'o' }, { "on-svm", 1, 0, 's' },
         { 0, 0, 0, 0 },
     };
     static struct daemon d;
@@ -471,6 +473,7 @@ int main(int argc, char **argv)
     }
     d.role = argv[1];
     d.ready_fd = -1;
+    d.domid = -1;
     optind = 2;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -480,13 +483,8 @@ int main(int argc, char **argv)
         case 'l': listen_addr = optarg; break;
         case 'c': control = optarg; break;
         case 'k': d.disk_control = optarg; break;
-        case 'o':
-            if (!optarg[strspn(optarg, " \t")]) {
-                fprintf(stderr, "colo-engine: --on-failover needs a command\n");
-                return 2;
-            }
-            d.on_failover = optarg;
-            break;
+        case 'o': if (!(d.on_failover = command("on-failover", optarg))) return 2; break;
+        case 's': if (!(d.on_svm = command("on-svm", optarg))) return 2; break;
         case 'v': cfg.verify = true; break;
         case 'D': lvl = COLO_LOG_DEBUG; break;
         case 'h': usage(stdout); return 0;
@@ -512,6 +510,10 @@ int main(int argc, char **argv)
     colo_log_init(strcmp(d.role, "primary") ? "colo-secondary" : "colo-primary", lvl);
     if (optind < argc) {
         colo_err("unexpected argument '%s'", argv[optind]);
+        return 2;
+    }
+    if (d.on_svm && !strcmp(d.role, "primary")) {
+        colo_err("--on-svm is for the secondary: the primary creates no SVM");
         return 2;
     }
     if (!backend || !domain || (strcmp(d.role, "primary") ? !listen_addr : !peer)) {
@@ -569,6 +571,7 @@ int main(int argc, char **argv)
             return 1;
         }
         d.e.hooks = hooks;
+        d.domid = d.e.info.domid;
         d.e.hooks.checkpoint_done = on_ckpt_done;
         d.e.hooks.disk_barrier = disk_barrier;
         d.e.hooks.secondary_lost = secondary_lost;
@@ -613,6 +616,8 @@ int main(int argc, char **argv)
         d.e.hooks.disk_commit = disk_commit;
         d.e.hooks.failover = secondary_failover;
         d.e.hooks.checkpoint_done = on_ckpt_done;
+        d.e.hooks.svm_created = svm_created;
+        d.e.hooks.svm_destroyed = svm_destroyed;
         rc = secondary_main(&d, &spec);
     }
     {

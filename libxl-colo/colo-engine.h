@@ -110,6 +110,13 @@ struct colo_hooks {
      * after the commit and before the SVM resumes: the SVM now has the
      * PVM's state (the rewriter resets its offsets). */
     void (*checkpoint_done)(void *opaque, uint64_t seq);
+    /* secondary: the SVM has just been created, paused, with its devices;
+     * it has not run.  Returning -1 refuses the replication (the SVM is
+     * destroyed).  Where the SVM's network ports get wired. */
+    int  (*svm_created)(void *opaque);
+    /* secondary: the SVM has been destroyed (the secondary stood down or
+     * failed before any failover). */
+    void (*svm_destroyed)(void *opaque);
     /* secondary, at commit: apply speculation(epoch) to the base image. */
     int  (*disk_commit)(void *opaque, uint64_t epoch, uint64_t writes);
     /* primary: the secondary is gone, stop holding and forwarding. */

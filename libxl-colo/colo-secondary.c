@@ -152,6 +152,16 @@ static void verify_digest(struct colo_engine *e, const char *what)
  * The primary is gone.  Take over if a committed checkpoint (or the SVM's
  * own run since) gives a consistent SVM; otherwise there is nothing to save.
  */
+static void destroy_svm(struct colo_engine *e)
+{
+    if (!e->dom)
+        return;
+    e->be->destroy(e->dom);
+    e->dom = NULL;
+    if (e->hooks.svm_destroyed)
+        e->hooks.svm_destroyed(e->hooks.opaque);
+}
+
 static int primary_lost(struct colo_engine *e)
 {
     colo_err("secondary: primary lost during %s (checkpoint %" PRIu64 ")",
@@ -164,9 +174,7 @@ static int primary_lost(struct colo_engine *e)
         ckbuf_reset(e->ckbuf);      /* a partial checkpoint is never applied */
     if (!e->committed) {
         colo_err("secondary: no checkpoint was ever committed: no consistent SVM to run");
-        if (e->dom)
-            e->be->destroy(e->dom);
-        e->dom = NULL;
+        destroy_svm(e);
         set_state(e, COLO_FAILED);
         return -1;
     }
@@ -195,10 +203,7 @@ static int give_up(struct colo_engine *e, const char *why)
     colo_err("secondary: %s during %s; stopping without taking over", why, colo_state_name(e->state));
     if (e->have_chan)
         colo_chan_send_error(&e->chan, EPROTO, why);    /* best effort: we are giving up */
-    if (e->dom) {
-        e->be->destroy(e->dom);
-        e->dom = NULL;
-    }
+    destroy_svm(e);
     set_state(e, COLO_FAILED);
     return -1;
 }
@@ -327,6 +332,8 @@ static int hello(struct colo_engine *e, const struct colo_domain_spec *spec)
         return -3;
     e->be->get_info(e->dom, &e->info);
     e->suspended = true;            /* created paused */
+    if (e->hooks.svm_created && e->hooks.svm_created(e->hooks.opaque) < 0)
+        return -3;
     if (colo_bitmap_init(&e->dirty, e->info.nr_pages) < 0)
         return -3;
     snprintf(h.domain, sizeof(h.domain), "%s", e->info.name);

@@ -208,6 +208,7 @@ static void xen_get_info(struct colo_domain *d, struct colo_domain_info *out)
 {
     memset(out, 0, sizeof(*out));
     snprintf(out->name, sizeof(out->name), "%s", d->name);
+    out->domid = d->domid;
     out->nr_pages = d->nr_pages;
     out->page_size = COLO_PAGE_SIZE;
 }

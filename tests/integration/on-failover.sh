@@ -3,6 +3,9 @@
 # secondary at failover, on the primary when its secondary is lost - with
 # COLO_ROLE, COLO_EVENT, COLO_DOMAIN and COLO_CONTROL set; the engine does
 # not wait for it, and a command that fails is reported, never fatal.
+# colo-engine --on-svm: the secondary's command when the SVM has been
+# created (waited for, before the SVM can run; failing refuses the SVM) and
+# when it has been destroyed.
 . "$(dirname "$0")/lib.sh"
 
 # A bad option is refused before anything starts.
@@ -67,6 +70,62 @@ check "colo-ctl failover to an engine (only a proxy takes it) fails and says so 
 check "... and the primary runs on, unprotected" \
     grep -q '"state":"unprotected"' <<<"$("$CTL" -c unix:$WORK/b-pri.ctl status --json 2>/dev/null)"
 check "the dead secondary's command never ran" test ! -e "$WORK/b-sec.hook"
+
+# 3. --on-svm on the secondary: at svm-created, before the primary hears
+#    HELLO (so before the SVM can run), waited for; at svm-destroyed when
+#    the secondary stands down.
+"$ENGINE" primary --backend sim --domain vm --peer 127.0.0.1:1 --on-svm true > /dev/null 2> "$WORK/bad2.err"; rc=$?
+check "--on-svm on the primary is refused (exit $rc)" \
+    test "$rc" -eq 2 -a -n "$(grep -- "--on-svm is for the secondary" "$WORK/bad2.err")"
+"$ENGINE" secondary --backend sim --domain vm --listen 127.0.0.1:0 --on-svm '' > /dev/null 2> "$WORK/bad3.err"; rc=$?
+check "an empty --on-svm is refused (exit $rc)" \
+    test "$rc" -eq 2 -a -n "$(grep -- "--on-svm needs a command" "$WORK/bad3.err")"
+svmhook='echo "$COLO_EVENT role=$COLO_ROLE domain=$COLO_DOMAIN domid=$COLO_DOMID $(date +%s.%N)" >> '
+svm_pair() {    # svm_pair TAG ON-SVM [SECONDARY OPTIONS]: start both, wait for the primary's end
+    local port tag=$1 cmd=$2
+    shift 2
+    free_port port
+    bg $tag-sec 60 "$ENGINE" secondary --backend sim --domain vm$tag --listen 127.0.0.1:$port \
+        --on-svm "$cmd" "$@"
+    wait_for "$WORK/$tag-sec.err" "waiting for the primary" 10
+    bg $tag-pri 60 "$ENGINE" primary --backend sim --domain vm$tag,mem=8M,rate=2000 \
+        --peer 127.0.0.1:$port --interval 100
+    pri_timeout=${PIDS[-1]}
+}
+svm_pair c "sleep 1; $svmhook $WORK/c.hook"
+wait_for "$WORK/c-pri.err" "protected" 20
+check "svm-created ran with its environment: $(head -1 "$WORK/c.hook" 2>/dev/null)" \
+    grep -q "^svm-created role=secondary domain=vmc domid= " "$WORK/c.hook"
+fin=$(line_of "$WORK/c-sec.err" "the --on-svm command finished") rep=$(line_of "$WORK/c-sec.err" "secondary: replicating vmc")
+check "... and was waited for: the replication began after it ended (log lines $fin, $rep)" \
+    test "${fin:-0}" -gt 0 -a "${rep:-0}" -gt "${fin:-0}"
+sleep 0.3
+kill -TERM "$(pgrep -P "$pri_timeout")"          # the operator stops the primary: stand down
+wait_for "$WORK/c.hook" "^svm-destroyed" 10
+check "svm-destroyed ran when the secondary stood down: $(tail -1 "$WORK/c.hook")" \
+    grep -q "^svm-destroyed role=secondary domain=vmc" "$WORK/c.hook"
+check "... after svm-created, once each" test "$(cut -d' ' -f1 "$WORK/c.hook" | tr '\n' ' ')" = "svm-created svm-destroyed "
+
+svm_pair d "$svmhook $WORK/d.hook; echo refused-by-the-site >&2; exit 4"
+wait_for "$WORK/d-sec.err" "stopping without taking over" 10
+check "a failing svm-created refuses the replication: the secondary gives up" \
+    grep -q "the --on-svm command failed at svm-created" "$WORK/d-sec.err"
+check "... with the command's exit status and output in its log" \
+    eval 'grep -q "the --on-svm command failed with exit status 4" "$WORK/d-sec.err" &&
+          grep -q refused-by-the-site "$WORK/d-sec.err"'
+wait_for "$WORK/d-pri.err" "peer reported error" 10
+check "... the primary is told why, and does not protect" \
+    eval 'grep -q "peer reported error" "$WORK/d-pri.err" && ! grep -q "protected" "$WORK/d-pri.err"'
+wait_for "$WORK/d.hook" "^svm-destroyed" 10
+check "... and the SVM it destroyed is reported to the command too" \
+    test "$(cut -d' ' -f1 "$WORK/d.hook" | tr '\n' ' ')" = "svm-created svm-destroyed "
+
+svm_pair e "sleep 30" --io-timeout 1000
+wait_for "$WORK/e-sec.err" "stopping without taking over" 10
+check "an svm-created command that outlives --io-timeout is stopped, and the SVM refused" \
+    grep -q "the --on-svm command did not finish within 1000 ms; stopping it" "$WORK/e-sec.err"
+wait_for "$WORK/e-sec.err" "failed at svm-destroyed" 10     # the same command, once more
+check "... nothing of it is left running" test -z "$(pgrep -f 'sleep 30$')"
 
 # The manual: it formats without a warning and documents every option the
 # engine's --help lists.
