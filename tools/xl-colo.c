@@ -75,6 +75,7 @@ static void usage(FILE *f)
 "       xl-colo migrate-receive --colo [-e] [-d] [--coloft-script SCRIPT]\n"
 "                     [--userspace-colo-proxy] [--listen ADDR:PORT]\n"
 "       xl-colo colo-status [--json] DOMAIN\n"
+"       xl-colo colo-net svm|failover|teardown ROLE DOMAIN   (run by the engines)\n"
 "       xl-colo XL-SUBCOMMAND ...   (passed to xl unchanged)\n"
 "see xl-colo(1)\n");
 }
@@ -105,6 +106,8 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    if (!strcmp(cmd, "colo-net"))
+        return xlc_cmd_net(argc - i, argv + i);
     if (strcmp(cmd, "remus") && strcmp(cmd, "migrate-receive") && strcmp(cmd, "colo-status"))
         /* Every other subcommand, global options and all: xl's business,
          * argv untouched. */

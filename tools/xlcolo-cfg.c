@@ -256,17 +256,30 @@ static int check_disks(struct ctx *c, XLU_Config *cfg, struct xlc_cfg_info *info
     return rc;
 }
 
-static int check_forwarddev(struct ctx *c, int i, const char *v, size_t vlen,
-                            const char *bridge, size_t blen)
+/* A value that can name a network interface (and travel in a command's
+ * environment): 1-15 characters, no '/', ':', quote or space, not . or ..;
+ * copied into out. */
+static int check_ifname(struct ctx *c, int i, const char *key, const char *v, size_t vlen,
+                        char out[XLC_IFNAME_MAX])
 {
     bool ok = vlen >= 1 && vlen <= IFNAME_MAX && !(vlen == 1 && v[0] == '.') &&
               !(vlen == 2 && v[0] == '.' && v[1] == '.');
 
     for (size_t k = 0; ok && k < vlen; k++)
-        ok = !isspace((unsigned char)v[k]) && v[k] != '/' && v[k] != ':';
+        ok = isgraph((unsigned char)v[k]) && !strchr("/:'\"\\", v[k]);
     if (!ok)
-        return fail(c, "vif %d: 'forwarddev=%.*s' is not a network interface name (1-%d "
-                    "characters, no '/', ':' or spaces)", i, (int)vlen, v, IFNAME_MAX);
+        return fail(c, "vif %d: '%s=%.*s' is not a network interface name (1-%d "
+                    "characters, no '/', ':', quotes or spaces)", i, key, (int)vlen, v, IFNAME_MAX);
+    memcpy(out, v, vlen);
+    out[vlen] = '\0';
+    return 0;
+}
+
+static int check_forwarddev(struct ctx *c, int i, const char *v, size_t vlen,
+                            const char *bridge, size_t blen, struct xlc_vif *vif)
+{
+    if (check_ifname(c, i, "forwarddev", v, vlen, vif->forwarddev) < 0)
+        return -1;
     if (bridge && blen == vlen && !memcmp(bridge, v, vlen))
         return fail(c, "vif %d: 'forwarddev=%.*s' is also its bridge: the forwarding device "
                     "is the link between the two hosts, not the guest's bridge", i,
@@ -281,28 +294,43 @@ static int check_vifs(struct ctx *c, XLU_Config *cfg, struct xlc_cfg_info *info)
 
     if (xlu_cfg_get_list(cfg, "vif", &list, &n, 1) != 0 || n <= 0)
         return 0;
+    if (n > XLC_VIFS_MAX)
+        return fail(c, "%s has %d vifs; xl-colo protects at most %d", c->label, n, XLC_VIFS_MAX);
     info->vifs = n;
     for (int i = 0; i < n; i++) {
         const char *spec = xlu_cfg_get_listitem(list, i), *pos = spec, *key, *val;
         const char *fwd = NULL, *bridge = NULL;
         size_t klen, vlen, fwdlen = 0, blen = 0;
+        struct xlc_vif *vif = &info->vif[i];
         bool mac = false;
 
         if (!spec)
             return fail(c, "vif %d is not a string (key 'vif')", i);
+        vif->index = i;
+        snprintf(vif->bridge, sizeof(vif->bridge), "xenbr0");      /* xl's default */
         while (next_token(&pos, &key, &klen, &val, &vlen)) {
-            if (is_key(key, klen, "mac") && val)
+            if (is_key(key, klen, "mac") && val) {
                 mac = true;
-            else if (is_key(key, klen, "forwarddev"))
+                if (vlen != 17)
+                    return fail(c, "vif %d: 'mac=%.*s' is not a MAC address "
+                                "(xx:xx:xx:xx:xx:xx)", i, (int)(vlen < 40 ? vlen : 40), val);
+                snprintf(vif->mac, sizeof(vif->mac), "%.*s", (int)vlen, val);
+            } else if (is_key(key, klen, "forwarddev")) {
                 fwd = val ? val : "", fwdlen = vlen;
-            else if (is_key(key, klen, "bridge") && val)
+            } else if (is_key(key, klen, "bridge") && val) {
                 bridge = val, blen = vlen;
+                if (check_ifname(c, i, "bridge", val, vlen, vif->bridge) < 0)
+                    return -1;
+            } else if (is_key(key, klen, "vifname") && val &&
+                       check_ifname(c, i, "vifname", val, vlen, vif->vifname) < 0) {
+                return -1;
+            }
         }
         if (!mac)
             return fail(c, "vif %d has no 'mac=': the PVM and the SVM must have the same "
                         "MAC, and xl would make up a different one for each", i);
         if (fwd) {
-            if (check_forwarddev(c, i, fwd, fwdlen, bridge, blen) < 0)
+            if (check_forwarddev(c, i, fwd, fwdlen, bridge, blen, vif) < 0)
                 return -1;
         } else if (c->p->policy && !c->p->userspace_proxy &&
                    policy(c, "vif %d has no 'forwarddev=' (the interface that links the "

@@ -16,7 +16,8 @@
  *             SVM's disk drift from the PVM's: refused (a warning with -F)
  *   vif       mac= (PVM and SVM must share it); forwarddev= a plausible
  *             interface name, not the vif's bridge; required on every vif
- *             unless the userspace proxy is used (-p) (a warning with -F)
+ *             unless the userspace proxy is used (-p) (a warning with -F);
+ *             bridge= and vifname= interface names; at most XLC_VIFS_MAX
  *   the rest  whatever the SVM builder (libxl-colo/xen/xen-xlcfg.c) needs,
  *             by running it
  *
@@ -42,11 +43,24 @@ struct xlc_cfg_policy {
     bool userspace_proxy;   /* -p: vifs need no forwarddev */
 };
 
+#define XLC_VIFS_MAX 8              /* vifs of one COLO domain */
+#define XLC_IFNAME_MAX 16           /* IFNAMSIZ, with the NUL */
+
+/* A vif as the xl.cfg describes it; what xl-colo wires for it. */
+struct xlc_vif {
+    int index;                      /* its place in the list: libxl's devid */
+    char mac[18];
+    char bridge[XLC_IFNAME_MAX];    /* xl's default: xenbr0 */
+    char forwarddev[XLC_IFNAME_MAX];/* empty if none (-p) */
+    char vifname[XLC_IFNAME_MAX];   /* empty: libxl names it vifDOMID.INDEX */
+};
+
 struct xlc_cfg_info {
     char name[XLC_NAME_MAX];
     long memory_mib;
     int disks, colo_disks;
     int vifs;
+    struct xlc_vif vif[XLC_VIFS_MAX];
 };
 
 /*

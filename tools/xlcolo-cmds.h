@@ -25,6 +25,7 @@ struct xlc_invocation {
 int xlc_cmd_remus(int argc, char **argv, const struct xlc_invocation *inv);   /* xlcolo-remus.c */
 int xlc_cmd_receive(int argc, char **argv, const struct xlc_invocation *inv); /* xlcolo-receive.c */
 int xlc_cmd_status(int argc, char **argv);         /* xlcolo-status.c */
+int xlc_cmd_net(int argc, char **argv);            /* xlcolo-net.c: the engines' commands */
 
 /*
  * What a parse result means for a COLO subcommand cmd: -1 to go on, or the

@@ -35,6 +35,7 @@
 #include "xlcolo-cfg.h"
 #include "xlcolo-cmds.h"
 #include "xlcolo-domain.h"
+#include "xlcolo-net.h"
 #include "xlcolo-opts.h"
 #include "xlcolo-run.h"
 #include "xlcolo-wire.h"
@@ -56,6 +57,9 @@ struct receive {
     pid_t engine;
     int ready_fd, sigfd;
     bool wrote_cfg;
+    struct xlc_cfg_info info;
+    bool wire;                  /* the engine's --on-svm wires the SVM's vifs */
+    char *on_svm, *on_failover; /* the engine's commands (xlcolo-net.h) */
 };
 
 static void usage(FILE *f)
@@ -93,7 +97,7 @@ static void refuse(const char *fmt, ...)
 static int read_config(struct receive *m)
 {
     struct xlc_cfg_policy pol = { .policy = false, .userspace_proxy = m->o.userspace_proxy };
-    struct xlc_cfg_info info;
+    struct xlc_cfg_info *info = &m->info;
     char line[XLC_LINE_MAX], err[1024];
 
     if (xlc_read_line(STDIN_FILENO, line, sizeof(line), CONFIG_WAIT_MS) < 0) {
@@ -116,7 +120,7 @@ static int read_config(struct receive *m)
         return -1;
     }
     m->cfg[m->cfglen] = '\0';
-    if (xlc_cfg_check(m->cfg, m->cfglen, "the xl.cfg received", m->name, &pol, &info, err,
+    if (xlc_cfg_check(m->cfg, m->cfglen, "the xl.cfg received", m->name, &pol, info, err,
                       sizeof(err)) < 0) {
         refuse("%s", err);
         return -1;
@@ -174,9 +178,52 @@ static int write_config(struct receive *m)
     return 0;
 }
 
+/*
+ * The SVM's vifs are wired by the engine's --on-svm command when the SVM
+ * exists and before it first runs (xlcolo-net.h); what to wire is written
+ * down for it now.  With a script from the sending side and vifs, and not
+ * for the userspace proxy (-p), whose wiring is the operator's.
+ */
+static int plan_net(struct receive *m)
+{
+    struct xlc_net n = { .domid = -1, .backend = m->backend };
+
+    if (m->o.userspace_proxy)
+        return 0;
+    /* A vif without forwarddev= passed the sender's checks only with -F,
+     * and is not wired on either side. */
+    for (int i = 0; i < m->info.vifs; i++)
+        if (m->info.vif[i].forwarddev[0])
+            n.vif[n.nvif++] = m->info.vif[i];
+        else
+            colo_warn("vif %d of %s has no forwarddev= (-F): not wired", i, m->name);
+    if (!n.nvif)
+        return 0;
+    if (!m->o.script) {
+        /* The sending side always names it when it wires its own side. */
+        refuse("%s has %d vif(s) and no --coloft-script came with it: the SVM's vifs would "
+               "not be wired, and its output would reach the network", m->name, n.nvif);
+        return -1;
+    }
+    snprintf(n.name, sizeof(n.name), "%s", m->name);
+    snprintf(n.role, sizeof(n.role), "secondary");
+    snprintf(n.script, sizeof(n.script), "%s", m->o.script);
+    if (!(m->on_svm = xlc_net_command("svm", "secondary", m->name)) ||
+        !(m->on_failover = xlc_net_command("failover", "secondary", m->name))) {
+        refuse("out of memory");
+        return -1;
+    }
+    if (xlc_net_plan_write(&n) < 0) {
+        refuse("cannot write down the network plan of %s on the receiving host", m->name);
+        return -1;
+    }
+    m->wire = true;
+    return 0;
+}
+
 static int start_engine(struct receive *m)
 {
-    char dom[XLC_NAME_MAX + 4200], line[256], tmo[2][16], *argv[20];
+    char dom[XLC_NAME_MAX + 4200], line[256], tmo[2][16], *argv[24];
     int n = 0;
 
     if (!strcmp(m->backend, "xen"))
@@ -197,6 +244,12 @@ static int start_engine(struct receive *m)
     argv[n++] = "3";
     if (m->o.debug)
         argv[n++] = "--debug";
+    if (m->wire) {
+        argv[n++] = "--on-svm";
+        argv[n++] = m->on_svm;
+        argv[n++] = "--on-failover";
+        argv[n++] = m->on_failover;
+    }
     n = xlc_timeout_args(argv, n, m->o.io_timeout_ms, m->o.peer_timeout_ms, tmo);
     argv[n] = NULL;
     xlc_log_file(m->name, "secondary", m->log, sizeof(m->log));
@@ -330,7 +383,7 @@ int xlc_cmd_receive(int argc, char **argv, const struct xlc_invocation *inv)
         return 1;
     }
     if (read_config(&m) < 0 || check_free(&m) < 0 || write_config(&m) < 0 ||
-        start_engine(&m) < 0)
+        plan_net(&m) < 0 || start_engine(&m) < 0)
         goto fail;
     if (!wait_sender(&m))
         goto fail;
@@ -338,15 +391,21 @@ int xlc_cmd_receive(int argc, char **argv, const struct xlc_invocation *inv)
               (int)m.engine, m.o.no_daemon ? "" : " as a daemon");
     unlink(m.cfgfile);      /* the SVM is built: the engine reads it only at creation */
     free(m.cfg);
+    free(m.on_svm);
+    free(m.on_failover);
     if (!m.o.no_daemon)
         return 0;       /* the engine is a daemon of its own (own session, own log) */
     return foreground(&m);
 fail:
     if (m.ready_fd >= 0)
         close(m.ready_fd);
-    stop_engine(&m);
+    stop_engine(&m);            /* an SVM it made is unwired by its --on-svm command */
     if (m.wrote_cfg)
         unlink(m.cfgfile);
+    if (m.wire)
+        xlc_net_plan_remove(m.name);
     free(m.cfg);
+    free(m.on_svm);
+    free(m.on_failover);
     return rc;
 }

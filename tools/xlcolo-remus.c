@@ -36,6 +36,7 @@
 #include "xlcolo-cfg.h"
 #include "xlcolo-cmds.h"
 #include "xlcolo-domain.h"
+#include "xlcolo-net.h"
 #include "xlcolo-opts.h"
 #include "xlcolo-run.h"
 #include "xlcolo-wire.h"
@@ -66,6 +67,10 @@ struct remus {
     struct receiver r;
     pid_t engine;
     int ready_fd, sigfd;
+    bool wire;                  /* xl-colo wires the vifs (xlcolo-net.h) */
+    bool wired;                 /* ... and has: undo at the end */
+    struct xlc_net net;
+    char *on_failover;          /* the engine's --on-failover command */
 };
 
 static void usage(FILE *f)
@@ -211,7 +216,7 @@ static int start_receiver(struct remus *m, char *peer, size_t peercap, char *why
 
 static int start_engine(struct remus *m, const char *peer)
 {
-    char dom[256], interval[16], tmo[2][16], *argv[20];
+    char dom[256], interval[16], tmo[2][16], *argv[24];
     const char *simopts = getenv("XL_COLO_SIM_OPTS");
     int n = 0;
 
@@ -240,6 +245,10 @@ static int start_engine(struct remus *m, const char *peer)
     argv[n++] = interval;
     argv[n++] = "--ready-fd";
     argv[n++] = "3";
+    if (m->on_failover) {
+        argv[n++] = "--on-failover";
+        argv[n++] = m->on_failover;
+    }
     n = xlc_timeout_args(argv, n, m->o.io_timeout_ms, m->o.peer_timeout_ms, tmo);
     argv[n] = NULL;
     colo_info("starting the primary engine for %s (id %u), replicating to %s; log: %s",
@@ -261,6 +270,55 @@ static void stop_engine(struct remus *m)
     if (status && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
         colo_warn("the primary engine %s", xlc_describe_status(status, why, sizeof(why)));
     xlc_ctl_remove(m->ctl + 5);     /* if it left its socket behind */
+}
+
+/* --- the network (xlcolo-net.h) --- */
+
+/*
+ * Before the engine starts: from the moment the flows are set, the PVM's
+ * output goes to the comparator, which releases it only when the SVM
+ * matched it or a checkpoint it was told of covers it; everything the PVM
+ * sent before goes out with the first checkpoint's state behind it.
+ */
+static int wire_ports(struct remus *m)
+{
+    if (!m->wire)
+        return 0;
+    m->net.domid = m->dom.domid;
+    if (xlc_net_plan_write(&m->net) < 0 || xlc_net_setup(&m->net, false) < 0) {
+        xlc_net_plan_remove(m->dom.name);
+        return -1;
+    }
+    m->wired = true;
+    return 0;
+}
+
+/* The comparators, once the engine's control socket is there to connect to. */
+static int start_proxies(struct remus *m)
+{
+    int st;
+
+    if (!m->wire)
+        return 0;
+    for (int t = 0; t < 500 && !xlc_ctl_alive(m->ctl + 5); t++) {
+        if (xlc_wait_pid(m->engine, 20, &st)) {
+            m->engine = 0;
+            colo_err("the primary engine of %s ended before its control socket appeared",
+                     m->dom.name);
+            xlc_show_log_errors(m->log, m->log_from, 8);
+            return -1;
+        }
+    }
+    return xlc_net_start_proxies(&m->net);
+}
+
+static void unwire(struct remus *m)
+{
+    if (!m->wired)
+        return;
+    xlc_net_teardown(&m->net);
+    xlc_net_plan_remove(m->dom.name);
+    m->wired = false;
 }
 
 enum { WAIT_PROTECTED, WAIT_ENGINE_GONE, WAIT_RECEIVER_GONE, WAIT_SIGNAL };
@@ -378,6 +436,58 @@ static int find_config(struct remus *m)
     return -1;
 }
 
+/*
+ * Which vifs xl-colo wires, with which script: all of them, with -N SCRIPT
+ * or the installed colo-ovs-setup; none with -p (the userspace proxy's
+ * wiring is the operator's).  The receiving side gets the same script.
+ */
+static int prepare_net(struct remus *m)
+{
+    if (!m->info.vifs)
+        return 0;
+    if (m->o.userspace_proxy) {
+        colo_warn("domain '%s': -p: xl-colo does not wire its %d vif(s); until a userspace "
+                  "proxy holds their output, COLO does not protect what the domain sends",
+                  m->dom.name, m->info.vifs);
+        return 0;
+    }
+    if (!m->o.netbufscript)
+        m->o.netbufscript = xlc_net_default_script();
+    if (access(m->o.netbufscript, X_OK) < 0) {
+        colo_err("domain '%s' has %d vif(s), and the COLO proxy script %s cannot be run (%s): "
+                 "name one with -N SCRIPT", m->dom.name, m->info.vifs, m->o.netbufscript,
+                 strerror(errno));
+        return -1;
+    }
+    memset(&m->net, 0, sizeof(m->net));
+    snprintf(m->net.name, sizeof(m->net.name), "%s", m->dom.name);
+    snprintf(m->net.role, sizeof(m->net.role), "primary");
+    snprintf(m->net.script, sizeof(m->net.script), "%s", m->o.netbufscript);
+    m->net.backend = m->backend;
+    m->net.domid = m->dom.domid;
+    for (int i = 0; i < m->info.vifs; i++) {
+        char ifname[32];
+
+        /* Only -F lets a vif without forwarddev= through the checks. */
+        if (!m->info.vif[i].forwarddev[0]) {
+            colo_warn("domain '%s': vif %d has no forwarddev= (-F): it is not wired, and "
+                      "nothing holds its output", m->dom.name, i);
+            continue;
+        }
+        m->net.vif[m->net.nvif++] = m->info.vif[i];
+        if (xlc_net_ifname(&m->net, m->net.nvif - 1, ifname, sizeof(ifname)) < 0)
+            return -1;
+    }
+    if (!m->net.nvif)
+        return 0;
+    if (!(m->on_failover = xlc_net_command("failover", "primary", m->dom.name))) {
+        colo_err("out of memory");
+        return -1;
+    }
+    m->wire = true;
+    return 0;
+}
+
 /* Everything that can be checked before anything starts. */
 static int prepare(struct remus *m)
 {
@@ -419,7 +529,7 @@ static int prepare(struct remus *m)
         return -1;
     }
     xlc_log_file(m->dom.name, "primary", m->log, sizeof(m->log));
-    return 0;
+    return prepare_net(m);
 }
 
 int xlc_cmd_remus(int argc, char **argv, const struct xlc_invocation *inv)
@@ -445,8 +555,18 @@ int xlc_cmd_remus(int argc, char **argv, const struct xlc_invocation *inv)
         receiver_abort(&m.r, why);
         goto out;
     }
+    if (wire_ports(&m) < 0) {
+        receiver_abort(&m.r, "the primary's network could not be set up for COLO");
+        goto out;
+    }
     if (start_engine(&m, peer) < 0) {
         receiver_abort(&m.r, "the primary engine did not start");
+        goto out;
+    }
+    if (start_proxies(&m) < 0) {
+        colo_err("%s is not protected: its vifs' comparators did not start", m.dom.name);
+        stop_engine(&m);
+        receiver_abort(&m.r, "the primary's comparators did not start");
         goto out;
     }
     w = wait_protected(&m);
@@ -476,9 +596,11 @@ out:
     if (m.ready_fd >= 0)
         close(m.ready_fd);
     stop_engine(&m);
+    unwire(&m);
     receiver_close(&m.r);
     receiver_reap(&m.r, 0);
     free(m.r.rune);
     free(m.cfg);
+    free(m.on_failover);
     return rc;
 }

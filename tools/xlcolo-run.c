@@ -38,15 +38,24 @@ static const char *env_or(const char *var, const char *dflt)
 const char *xlc_rundir(void) { return env_or("XL_COLO_RUNDIR", "/run/xen-colo"); }
 const char *xlc_logdir(void) { return env_or("XL_COLO_LOGDIR", "/var/log/xen"); }
 
-const char *xlc_engine_path(void)
+/* $VAR, else the installed one in SBINDIR, else NAME from PATH. */
+static const char *program(const char *var, const char *installed, const char *name)
 {
-    const char *e = getenv("XL_COLO_ENGINE");
+    const char *e = getenv(var);
 
     if (e && e[0])
         return e;
-    if (access(COLO_SBINDIR "/colo-engine", X_OK) == 0)
-        return COLO_SBINDIR "/colo-engine";
-    return "colo-engine";
+    return access(installed, X_OK) == 0 ? installed : name;
+}
+
+const char *xlc_engine_path(void)
+{
+    return program("XL_COLO_ENGINE", COLO_SBINDIR "/colo-engine", "colo-engine");
+}
+
+const char *xlc_proxy_path(void)
+{
+    return program("XL_COLO_PROXY", COLO_SBINDIR "/colo-proxy", "colo-proxy");
 }
 
 const char *xlc_backend(void)

@@ -9,6 +9,7 @@
  *   XL_COLO_LOGDIR   /var/log/xen       colo-DOMAIN-primary.log,
  *                                       colo-DOMAIN-secondary.log
  *   XL_COLO_ENGINE   SBINDIR/colo-engine, else colo-engine from PATH
+ *   XL_COLO_PROXY    SBINDIR/colo-proxy, else colo-proxy from PATH
  *   XL_COLO_BACKEND  xen                sim: simulated domains, for tests
  *                                       on machines without Xen
  *   XL               xl                 the xl other subcommands go to
@@ -28,6 +29,7 @@
 const char *xlc_rundir(void);
 const char *xlc_logdir(void);
 const char *xlc_engine_path(void);
+const char *xlc_proxy_path(void);     /* XL_COLO_PROXY, SBINDIR/colo-proxy, PATH */
 /* "xen" or "sim"; NULL (logged) for anything else. */
 const char *xlc_backend(void);
 

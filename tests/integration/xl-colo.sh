@@ -44,7 +44,9 @@ cfg() {     # cfg FILE NAME DISK VIF: an xl.cfg
 }
 DISK="format=raw, vdev=hda, access=rw, colo, colo-host=127.0.0.1, colo-port=9000, colo-export=vm1d, active-disk=/var/lib/xen/vm1-active.qcow2, hidden-disk=/var/lib/xen/vm1-hidden.qcow2, target=/var/lib/xen/vm1.img"
 VIF="mac=00:16:3e:00:00:01, bridge=xenbr0, model=e1000, forwarddev=eth1"
-cfg "$WORK/vm1.cfg" vm1 "$DISK" "$VIF"
+# The sim domains have no network: the vifs' wiring (xlcolo-net.c) has a
+# test of its own on Open vSwitch, tests/integration/xl-colo-net.sh.
+cfg "$WORK/vm1.cfg" vm1 "$DISK" ""
 
 # --- 1. everything else goes to xl, argv exactly as given ---
 cat > "$WORK/fake-xl" <<EOF
@@ -230,6 +232,10 @@ bad_cfg "COLO keys on a disk without 'colo'" "$WORK/contra.cfg" \
     "domain 'vm1': disk 0 (hda) sets 'colo-host=' but is not a COLO disk"
 cfg "$WORK/nofwd.cfg" vm1 "$DISK" "mac=00:16:3e:00:00:01, bridge=xenbr0"
 bad_cfg "a vif without forwarddev" "$WORK/nofwd.cfg" "domain 'vm1': vif 0 has no 'forwarddev='"
+cfg "$WORK/vif.cfg" vm1 "$DISK" "$VIF"
+refused "a vif, and a COLO proxy script (-N) that cannot run" 1 \
+    "domain 'vm1' has 1 vif(s), and the COLO proxy script /nonexistent/colo-ovs-setup cannot be run (No such file or directory): name one with -N SCRIPT" -- \
+    "$X" remus -c -N /nonexistent/colo-ovs-setup -C "$WORK/vif.cfg" -s '' vm1 "touch $WORK/started"
 cfg "$WORK/other.cfg" other "$DISK" "$VIF"
 bad_cfg "an xl.cfg of another domain" "$WORK/other.cfg" \
     "domain 'vm1': $WORK/other.cfg describes domain 'other' (key 'name')"

@@ -279,8 +279,28 @@ static void test_vifs(void **state)
     assert_int_equal(check_parts(NULL, "'" VIF "', 'mac=00:16:3e:00:00:02, forwarddev=eth2'",
                                  NULL, &strict), 0);
     assert_int_equal(info.vifs, 2);
+    /* what xl-colo wires for each vif */
+    assert_string_equal(info.vif[0].mac, "00:16:3e:00:00:01");
+    assert_string_equal(info.vif[0].bridge, "xenbr0");
+    assert_string_equal(info.vif[0].forwarddev, "eth1");
+    assert_string_equal(info.vif[0].vifname, "");
+    assert_int_equal(info.vif[1].index, 1);
+    assert_string_equal(info.vif[1].bridge, "xenbr0");     /* xl's default */
+    assert_string_equal(info.vif[1].forwarddev, "eth2");
+    assert_int_equal(check_parts(NULL, "'mac=00:16:3e:00:00:01, bridge=br1, vifname=web0, "
+                                 "forwarddev=eth1'", NULL, &strict), 0);
+    assert_string_equal(info.vif[0].vifname, "web0");
+    assert_string_equal(info.vif[0].bridge, "br1");
+    refused(NULL, "'mac=00:16:3e:00:00:01, bridge=br 1, forwarddev=eth1'", NULL, &strict,
+            "vif 0: 'bridge=br 1' is not a network interface name");
+    refused(NULL, "'mac=00:16:3e:00:00:01, vifname=a\"b, forwarddev=eth1'", NULL, &strict,
+            "is not a network interface name");
+    refused(NULL, "'mac=00:16:3e:00:00, forwarddev=eth1'", NULL, &strict,
+            "vif 0: 'mac=00:16:3e:00:00' is not a MAC address");
+    refused(NULL, "'" VIF "','" VIF "','" VIF "','" VIF "','" VIF "','" VIF "','" VIF "','" VIF
+            "','" VIF "'", NULL, &strict, "has 9 vifs; xl-colo protects at most 8");
     /* what the SVM builder refuses in a vif: a bad MAC */
-    assert_int_equal(check_parts(NULL, "'mac=00:16:3e:00:00, forwarddev=eth1'", NULL, &strict),
+    assert_int_equal(check_parts(NULL, "'mac=00:16:3e:00:00:zz, forwarddev=eth1'", NULL, &strict),
                      -1);
     assert_non_null(strstr(err, "the SVM cannot be built"));
 }

@@ -1,0 +1,77 @@
+/*
+ * xlcolo-net.h - a protected domain's network: for each vif, the COLO proxy
+ * script (libxl's interface: setup, teardown, and our failover) and one
+ * colo-proxy - the comparator on the primary, the rewriter on the
+ * secondary.
+ *
+ * When things happen, and why then (docs/xl-colo.md, "The network"):
+ *   primary    script setup before the engine starts (from then on the
+ *              PVM's output reaches clients only through the comparator),
+ *              the comparator once the engine's control socket exists;
+ *              teardown when xl-colo remus ends
+ *   secondary  script setup and the rewriter from the engine's --on-svm
+ *              command at svm-created (the SVM exists and has never run),
+ *              teardown at svm-destroyed
+ *   both       the engine's --on-failover command: the rewriter told first
+ *              (secondary), then script failover
+ * The engines' commands run `xl-colo colo-net ACTION ROLE NAME`, which
+ * finds what to do in RUNDIR/NAME.net, written by xl-colo before the
+ * engine starts:
+ *   role ROLE
+ *   script PATH
+ *   domid N                                  (once known)
+ *   vif INDEX BRIDGE FORWARDDEV MAC VIFNAME   (VIFNAME "-": libxl's name)
+ * and per vif RUNDIR/NAME.vifI.pid and .ctl (the proxy's pid and control
+ * socket) and LOGDIR/colo-NAME-ROLE-vifI.log (the proxy's log).
+ *
+ * Copyright (C) 2026 the xen-colo authors.  GPL-2.0-or-later.
+ */
+#ifndef XLCOLO_NET_H
+#define XLCOLO_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "xlcolo-cfg.h"
+
+struct xlc_net {
+    char name[XLC_NAME_MAX];
+    char role[16];                  /* primary | secondary */
+    char script[1024];
+    long domid;                     /* -1: not known yet */
+    const char *backend;            /* xen | sim */
+    int nvif;
+    struct xlc_vif vif[XLC_VIFS_MAX];
+};
+
+/* The script xl-colo runs when -N does not name one. */
+const char *xlc_net_default_script(void);
+
+/* RUNDIR/NAME.net: write (0600), read (the role must match), remove.
+ * 0 or -1 logged. */
+int  xlc_net_plan_write(const struct xlc_net *n);
+int  xlc_net_plan_read(const char *name, const char *role, const char *backend, struct xlc_net *n);
+void xlc_net_plan_remove(const char *name);
+
+/*
+ * The host interface that carries vif i of the domain: xen, an HVM guest's
+ * emulated NIC: VIFNAME-emu, or vifDOMID.INDEX-emu (libxl's names); sim:
+ * VIFNAME or vifDOMID.INDEX.  -1 (logged) if the domid is not known.
+ */
+int  xlc_net_ifname(const struct xlc_net *n, int i, char *out, size_t cap);
+
+/* Script setup for every vif (and, with proxies, its colo-proxy); on a
+ * failure what was done is undone.  0 or -1 logged. */
+int  xlc_net_setup(const struct xlc_net *n, bool proxies);
+/* The colo-proxy of every vif (after setup). */
+int  xlc_net_start_proxies(const struct xlc_net *n);
+/* This side carries the VM on alone.  0 or -1 logged. */
+int  xlc_net_failover(const struct xlc_net *n);
+/* Proxies stopped, script teardown for every vif (best effort, logged). */
+void xlc_net_teardown(const struct xlc_net *n);
+
+/* The engine command for ACTION (malloc'd; NULL on ENOMEM):
+ *   'PATH-OF-XL-COLO' colo-net ACTION ROLE NAME */
+char *xlc_net_command(const char *action, const char *role, const char *name);
+
+#endif
