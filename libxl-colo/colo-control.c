@@ -97,7 +97,8 @@ static int handle_client(struct colo_ctl_server *s, int i)
         return colo_chan_send(c, ack, colo_enc_failover(ack, sizeof(ack), r.u.failover.reason)) < 0 ? -1 : 0;
     case COLO_REC_CHECKPOINT_SUBSCRIBE:
         s->subscribed[i] = true;
-        return 0;
+        /* The echo: from here every CHECKPOINT_DONE waits for this client. */
+        return colo_chan_send(c, ack, colo_enc_empty(ack, sizeof(ack), COLO_REC_CHECKPOINT_SUBSCRIBE)) < 0 ? -1 : 0;
     case COLO_REC_CHECKPOINT_DONE:
         if (s->subscribed[i]) {         /* an answer, not a request */
             s->answered[i] = r.u.seq.seq + 1;
@@ -150,8 +151,12 @@ int colo_ctl_checkpoint_done(struct colo_ctl_server *s, uint64_t seq, int wait_m
 {
     uint8_t buf[32];
     uint64_t deadline = colo_now_ns() + (uint64_t)wait_ms * 1000000u;
-    int answered = 0;
+    int answered = 0, dropped = 0;
 
+    /* A proxy whose subscription is still unread is not waited for; it
+     * releases nothing before the echo, so that is safe.  (Other clients'
+     * requests wait for the main loop: a status asked for now would report
+     * a checkpoint half done.) */
     colo_ctl_broadcast(s, buf, colo_enc_seq(buf, sizeof(buf), COLO_REC_CHECKPOINT_DONE, seq));
     for (;;) {
         struct pollfd p[COLO_CTL_MAX_CLIENTS];
@@ -174,19 +179,27 @@ int colo_ctl_checkpoint_done(struct colo_ctl_server *s, uint64_t seq, int wait_m
                          " within %d ms; dropping it", seq, wait_ms);
                 drop(s, who[k]);
             }
+            dropped = 1;
             break;
         }
-        if (poll(p, (nfds_t)n, (int)((deadline - now) / 1000000u) + 1) < 0 && errno != EINTR)
-            break;
+        if (poll(p, (nfds_t)n, (int)((deadline - now) / 1000000u) + 1) < 0 && errno != EINTR) {
+            colo_log_errno("control: waiting for the answers to CHECKPOINT_DONE %" PRIu64, seq);
+            deadline = now;     /* drop the ones that have not answered */
+            continue;
+        }
         /* From the back: drop() moves the last client into the hole, and
          * every index above who[k] has been visited already. */
         for (int k = n - 1; k >= 0; k--)
-            if (p[k].revents && handle_client(s, who[k]) < 0)
+            if (p[k].revents && handle_client(s, who[k]) < 0) {
+                colo_err("control: a subscribed client went away before answering "
+                         "CHECKPOINT_DONE %" PRIu64, seq);
                 drop(s, who[k]);
+                dropped = 1;
+            }
     }
     for (int i = 0; i < s->nclients; i++)
         answered += s->subscribed[i] && s->answered[i] == seq + 1;
-    return answered;
+    return dropped ? -1 : answered;
 }
 
 int colo_ctl_subscribe(struct colo_chan *c)

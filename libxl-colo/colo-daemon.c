@@ -51,6 +51,7 @@ struct daemon {
     pid_t hook_pid;                 /* that command, while it runs */
     const char *on_svm;             /* --on-svm CMD (secondary) */
     int64_t domid;                  /* for the commands: the VM's id, -1 if none */
+    pid_t svm_pid;                  /* the --on-svm command at svm-created, until waited for */
 };
 
 static void usage(FILE *f)
@@ -73,11 +74,11 @@ static void usage(FILE *f)
 "                          the primary when its secondary is lost\n"
 "                          (COLO_EVENT=secondary-lost); also COLO_ROLE,\n"
 "                          COLO_DOMAIN, COLO_CONTROL, COLO_DOMID.  Not waited for.\n"
-"  --on-svm CMD            secondary: run CMD (/bin/sh -c) and wait for it (at\n"
-"                          most --io-timeout) when the SVM has been created,\n"
-"                          before it first runs (COLO_EVENT=svm-created; failing\n"
-"                          refuses the replication), and when it has been\n"
-"                          destroyed (COLO_EVENT=svm-destroyed)\n"
+"  --on-svm CMD            secondary: run CMD (/bin/sh -c) when the SVM has been\n"
+"                          created (COLO_EVENT=svm-created; beside the initial\n"
+"                          copy, finished before the SVM first runs, failing\n"
+"                          refuses the replication) and when it has been\n"
+"                          destroyed (COLO_EVENT=svm-destroyed; waited for)\n"
 "  --ready-fd N            write one line to fd N when ready, then close it:\n"
 "                          secondary 'listening ADDR' (the port the kernel chose\n"
 "                          if PORT was 0), primary 'protected' (xl-colo uses this)\n"
@@ -112,18 +113,23 @@ static char *on_status(void *opaque)
  * clients, and wait for the proxies (subscribed clients) to have released
  * (primary) or reset their offsets (secondary) before the VM runs again.
  * A healthy proxy answers within a millisecond; one that has not answered
- * within PROXY_ANSWER_MS is dropped.  The bound stays well below the
+ * within PROXY_ANSWER_MS is dropped, and the primary then goes unprotected
+ * (colo-primary.c says why).  The bound stays well below the
  * secondary's --peer-timeout (2000 ms by default): the primary sends no
  * heartbeat while it waits here.
  */
 #define PROXY_ANSWER_MS 500
 
-static void on_ckpt_done(void *opaque, uint64_t seq)
+static int on_ckpt_done(void *opaque, uint64_t seq)
 {
     struct daemon *d = opaque;
+    int wait_ms = PROXY_ANSWER_MS;
 
-    if (d->have_ctl)
-        colo_ctl_checkpoint_done(&d->ctl, seq, PROXY_ANSWER_MS);
+    /* Below a quarter of the peer timeout too (the heartbeat interval), if
+     * the operator made that short. */
+    if (d->e.cfg.peer_timeout_ms > 0 && d->e.cfg.peer_timeout_ms / 4 < wait_ms)
+        wait_ms = d->e.cfg.peer_timeout_ms / 4 > 0 ? d->e.cfg.peer_timeout_ms / 4 : 1;
+    return !d->have_ctl || colo_ctl_checkpoint_done(&d->ctl, seq, wait_ms) >= 0 ? 0 : -1;
 }
 
 /*
@@ -214,36 +220,58 @@ static void reap_on_failover(struct daemon *d, bool last)
 /*
  * --on-svm: the SVM exists, paused, and has never run - the moment to wire
  * its network ports (its output must never reach the LAN unchecked), and
- * the moment it is gone, to unwire them.  Waited for, at most the I/O
- * timeout: the primary waits for our HELLO meanwhile.
+ * the moment it is gone, to unwire them.  svm-created runs beside the
+ * initial copy and must have finished before the SVM first runs (waited
+ * for then, at most the I/O timeout: the primary waits for SVM_RESUMED);
+ * svm-destroyed is waited for at once.
  */
-static int run_on_svm(struct daemon *d, const char *event)
+static int svm_created(void *opaque)
 {
+    struct daemon *d = opaque;
     struct colo_hook_env env;
-    pid_t pid;
 
     if (!d->on_svm)
         return 0;
+    d->domid = d->e.info.domid;     /* kept: svm-destroyed still needs it */
     hook_env(d, &env);
-    if ((pid = colo_hook_start("--on-svm", d->on_svm, &env, event)) < 0 ||
-        colo_hook_wait("--on-svm", pid, d->e.cfg.io_timeout_ms) < 0) {
-        colo_err("secondary: the --on-svm command failed at %s", event);
+    if ((d->svm_pid = colo_hook_start("--on-svm", d->on_svm, &env, "svm-created")) < 0) {
+        d->svm_pid = 0;
         return -1;
     }
     return 0;
 }
 
-static int svm_created(void *opaque)
+static int svm_first_run(void *opaque)
 {
     struct daemon *d = opaque;
+    pid_t pid = d->svm_pid;
 
-    d->domid = d->e.info.domid;     /* kept: svm-destroyed still needs it */
-    return run_on_svm(d, "svm-created");
+    if (pid <= 0)
+        return 0;
+    d->svm_pid = 0;
+    if (colo_hook_wait("--on-svm", pid, d->e.cfg.io_timeout_ms) < 0) {
+        colo_err("secondary: the --on-svm command failed at svm-created");
+        return -1;
+    }
+    return 0;
 }
 
 static void svm_destroyed(void *opaque)
 {
-    run_on_svm(opaque, "svm-destroyed");
+    struct daemon *d = opaque;
+    struct colo_hook_env env;
+    pid_t pid;
+
+    if (!d->on_svm)
+        return;
+    if (d->svm_pid > 0) {           /* svm-created still running: it is too late for it */
+        colo_hook_wait("--on-svm", d->svm_pid, 0);
+        d->svm_pid = 0;
+    }
+    hook_env(d, &env);
+    if ((pid = colo_hook_start("--on-svm", d->on_svm, &env, "svm-destroyed")) < 0 ||
+        colo_hook_wait("--on-svm", pid, d->e.cfg.io_timeout_ms) < 0)
+        colo_err("secondary: the --on-svm command failed at svm-destroyed");
 }
 
 /* Tell every control client (the proxy, the rewriter) that the peer is
@@ -617,6 +645,7 @@ int main(int argc, char **argv)
         d.e.hooks.failover = secondary_failover;
         d.e.hooks.checkpoint_done = on_ckpt_done;
         d.e.hooks.svm_created = svm_created;
+        d.e.hooks.svm_first_run = svm_first_run;
         d.e.hooks.svm_destroyed = svm_destroyed;
         rc = secondary_main(&d, &spec);
     }

@@ -106,14 +106,20 @@ struct colo_hooks {
      * by the secondary; report how many there were. */
     int  (*disk_barrier)(void *opaque, uint64_t epoch, uint64_t *writes);
     /* primary, after SVM_READY and before the PVM resumes: release output
-     * held for checkpoint 'seq' (return once it is released).  secondary,
-     * after the commit and before the SVM resumes: the SVM now has the
-     * PVM's state (the rewriter resets its offsets). */
-    void (*checkpoint_done)(void *opaque, uint64_t seq);
-    /* secondary: the SVM has just been created, paused, with its devices;
-     * it has not run.  Returning -1 refuses the replication (the SVM is
-     * destroyed).  Where the SVM's network ports get wired. */
+     * held for checkpoint 'seq' (return once it is released; -1 if it may
+     * not have been: protection then ends).  secondary, after the commit
+     * and before the SVM resumes: the SVM now has the PVM's state (the
+     * rewriter resets its offsets; a failure only costs a divergence). */
+    int  (*checkpoint_done)(void *opaque, uint64_t seq);
+    /* secondary: the SVM has just been created, paused, with its devices,
+     * and the initial copy is about to begin.  Where the SVM's network
+     * ports get wired: started here, so that it runs beside the copy.
+     * Returning -1 refuses the replication (the SVM is destroyed). */
     int  (*svm_created)(void *opaque);
+    /* secondary: the SVM is about to run for the first time (the first
+     * checkpoint is committed, or failover): what svm_created started
+     * must be done by now.  -1 refuses the replication. */
+    int  (*svm_first_run)(void *opaque);
     /* secondary: the SVM has been destroyed (the secondary stood down or
      * failed before any failover). */
     void (*svm_destroyed)(void *opaque);

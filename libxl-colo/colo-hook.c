@@ -92,9 +92,16 @@ static int report(const char *opt, int st)
 
 int colo_hook_reap(const char *opt, pid_t pid, bool last)
 {
+    pid_t r;
     int st;
 
-    if (waitpid(pid, &st, WNOHANG) != pid) {
+    while ((r = waitpid(pid, &st, WNOHANG)) < 0 && errno == EINTR)
+        ;
+    if (r < 0) {        /* reaped elsewhere, or never ours: it has ended */
+        colo_log_errno("cannot wait for the %s command (pid %d)", opt, (int)pid);
+        return -1;
+    }
+    if (r != pid) {
         if (last)
             colo_warn("the %s command (pid %d) is still running; it is left to finish",
                       opt, (int)pid);

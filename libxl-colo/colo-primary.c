@@ -372,8 +372,12 @@ int colo_primary_checkpoint(struct colo_engine *e, enum colo_trigger cause)
      * the secondary dies, so releasing what it covers and resuming the PVM
      * are always right - in that order (see the top). */
     set_state(e, COLO_P_COMMIT_DEVICES);
-    if (e->hooks.checkpoint_done)
-        e->hooks.checkpoint_done(e->hooks.opaque, e->seq);
+    /* A proxy that did not confirm its release may yet release with the
+     * next epoch's output mixed in: the network is no longer protected, so
+     * neither is the VM - the secondary is told to stand down (ERROR)
+     * rather than left to take over from a state clients may not have seen. */
+    if (e->hooks.checkpoint_done && e->hooks.checkpoint_done(e->hooks.opaque, e->seq) < 0)
+        return local_fault(e, "releasing the output this checkpoint covers (a proxy did not answer)");
     mark[COLO_PHASE_RELEASE] = colo_now_ns();
 
     set_state(e, COLO_P_RESUMING);

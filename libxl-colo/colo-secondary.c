@@ -152,6 +152,15 @@ static void verify_digest(struct colo_engine *e, const char *what)
  * The primary is gone.  Take over if a committed checkpoint (or the SVM's
  * own run since) gives a consistent SVM; otherwise there is nothing to save.
  */
+/* The SVM is about to run for the first time: whatever was started for it
+ * at creation (its network wiring) must be in place. */
+static int before_first_run(struct colo_engine *e)
+{
+    if (e->svm_started || !e->hooks.svm_first_run)
+        return 0;
+    return e->hooks.svm_first_run(e->hooks.opaque);
+}
+
 static void destroy_svm(struct colo_engine *e)
 {
     if (!e->dom)
@@ -180,8 +189,10 @@ static int primary_lost(struct colo_engine *e)
     }
     if (e->suspended) {
         verify_digest(e, "failover");
-        if (!e->svm_started)
+        if (!e->svm_started) {
+            before_first_run(e);    /* failover runs the SVM whatever it says */
             e->be->logdirty_enable(e->dom);
+        }
         if (e->be->resume(e->dom) < 0) {
             set_state(e, COLO_FAILED);
             return -1;
@@ -332,8 +343,6 @@ static int hello(struct colo_engine *e, const struct colo_domain_spec *spec)
         return -3;
     e->be->get_info(e->dom, &e->info);
     e->suspended = true;            /* created paused */
-    if (e->hooks.svm_created && e->hooks.svm_created(e->hooks.opaque) < 0)
-        return -3;
     if (colo_bitmap_init(&e->dirty, e->info.nr_pages) < 0)
         return -3;
     snprintf(h.domain, sizeof(h.domain), "%s", e->info.name);
@@ -341,8 +350,11 @@ static int hello(struct colo_engine *e, const struct colo_domain_spec *spec)
         return COLO_CHAN_BROKEN;
     colo_info("secondary: replicating %s (%" PRIu64 " MiB) from the primary",
               e->peer_domain, e->info.nr_pages * COLO_PAGE_SIZE >> 20);
+    if (e->hooks.svm_created && e->hooks.svm_created(e->hooks.opaque) < 0)
+        return -3;
     return 0;
 }
+
 
 /* Pages of the initial copy go straight into the (never yet run) SVM. */
 static int initial_copy(struct colo_engine *e)
@@ -567,11 +579,16 @@ static int one_checkpoint(struct colo_engine *e)
     if (rc < 0)
         return COLO_CHAN_BROKEN;
 
-    if (e->hooks.checkpoint_done)
-        e->hooks.checkpoint_done(e->hooks.opaque, e->seq);
+    if (e->hooks.checkpoint_done && e->hooks.checkpoint_done(e->hooks.opaque, e->seq) < 0)
+        colo_warn("secondary: a control client did not confirm checkpoint %" PRIu64
+                  "; its SVM frames may diverge until the next", e->seq);
     set_state(e, COLO_S_RESUMING);
+    if (before_first_run(e) < 0)
+        return -3;
     if (!e->svm_started && e->be->logdirty_enable(e->dom) < 0)
         return -3;
+    if (!e->svm_started)
+        colo_info("secondary: the SVM runs for the first time (checkpoint %" PRIu64 ")", e->seq);
     if (e->be->resume(e->dom) < 0)
         return -3;
     e->suspended = false;

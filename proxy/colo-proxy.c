@@ -70,6 +70,7 @@ static struct colo_ctl_server ctl;      /* --control: our own socket */
 static struct cmp *cmp;
 static struct rewriter *rw;
 static bool have_engine, have_ctl, engine_lost;
+static bool subscribed;         /* the engine echoed CHECKPOINT_SUBSCRIBE: it waits for us */
 static volatile sig_atomic_t quit;
 
 struct side_ctx {
@@ -172,23 +173,30 @@ static void failover(void *opaque)
 static char *status(void *opaque)
 {
     (void)opaque;
-    return proxy_status_json(cmp, have_engine, ports, NPORTS);
+    return proxy_status_json(cmp, have_engine, subscribed, ports, NPORTS);
 }
 
 static int drain(struct cmp *c, int side);
 
-/* Read what the VMs' ports hold right now, without waiting. */
-static void take_in_pending(void)
+/* Read what the VMs' ports hold right now, without waiting (bounded: a
+ * port that never runs dry is read 64 batches' worth). */
+static int take_in_pending(void)
 {
     static const int sides[] = { SIDE_PVM, SIDE_SVM };
 
     for (size_t i = 0; i < sizeof(sides) / sizeof(sides[0]); i++) {
         struct port *pt = ports[sides[i]];
-        struct pollfd p = { .fd = pt ? pt->fd : -1, .events = POLLIN };
 
-        if (pt && pt->fd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & POLLIN))
-            drain(cmp, sides[i]);
+        for (int k = 0; k < 64 && pt && pt->fd >= 0; k++) {
+            struct pollfd p = { .fd = pt->fd, .events = POLLIN };
+
+            if (poll(&p, 1, 0) != 1 || !(p.revents & POLLIN))
+                break;
+            if (drain(cmp, sides[i]) < 0)
+                return -1;
+        }
     }
+    return 0;
 }
 
 /* What the engine's control socket says: CHECKPOINT_DONE and FAILOVER (the
@@ -200,13 +208,23 @@ static void engine_record(void)
     struct colo_rec r;
     int got = colo_chan_recv(&engine, &r, 0);
 
-    if (got == 1 && r.type == COLO_REC_CHECKPOINT_DONE) {
+    if (got == 1 && r.type == COLO_REC_CHECKPOINT_SUBSCRIBE) {
+        subscribed = true;
+    } else if (got == 1 && r.type == COLO_REC_CHECKPOINT_DONE && !subscribed) {
+        /* Sent before the engine took our subscription: it did not wait
+         * for us, the PVM may be running already.  What we hold waits for
+         * the next checkpoint, which will. */
+        colo_info("checkpoint %" PRIu64 " committed before our subscription took: "
+                  "holding on to the next", r.u.seq.seq);
+    } else if (got == 1 && r.type == COLO_REC_CHECKPOINT_DONE) {
         /* Both VMs are paused now.  Take in first what they sent before
          * (it belongs to the checkpoint: PVM frames go out with it, SVM
          * frames are dropped with it), release, and answer: the engine
          * resumes the PVM only then, so a frame it sends afterwards is
          * compared, never released with this checkpoint. */
-        take_in_pending();
+        if (take_in_pending() < 0)
+            colo_warn("checkpoint %" PRIu64 ": could not read the ports before releasing",
+                      r.u.seq.seq);
         checkpoint_done(NULL, r.u.seq.seq);
         for (int s = 0; s < NPORTS; s++)
             if (ports[s] && port_flush(ports[s]) < 0)
@@ -425,7 +443,7 @@ int main(int argc, char **argv)
             colo_ctl_handle(&ctl, p + NPORTS + 1, nctl);
         if (engine_lost) {
             colo_err("lost the engine: passing output through unprotected");
-            have_engine = engine_lost = false;
+            have_engine = engine_lost = subscribed = false;
             colo_chan_close(&engine);
             cmp_passthrough(cmp);
         }
@@ -436,7 +454,7 @@ int main(int argc, char **argv)
     }
     for (int i = 0; i < 100 && port_backlog(ports[SIDE_CLIENT]) && ports[SIDE_CLIENT]->fd >= 0; i++)
         poll(&(struct pollfd){ .fd = ports[SIDE_CLIENT]->fd, .events = port_events(ports[SIDE_CLIENT], 0) }, 1, 10);
-    if ((json = proxy_status_json(cmp, have_engine, ports, NPORTS)))
+    if ((json = proxy_status_json(cmp, have_engine, subscribed, ports, NPORTS)))
         printf("%s\n", json);      /* the final statistics */
     free(json);
     if (have_ctl)

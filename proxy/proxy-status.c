@@ -35,7 +35,8 @@ static void ports_json(yajl_gen g, struct port *const *ports, int nports)
     colo_json_num(g, "framing_errors", bad);
 }
 
-char *proxy_status_json(const struct cmp *c, bool have_engine, struct port *const *ports, int nports)
+char *proxy_status_json(const struct cmp *c, bool have_engine, bool subscribed,
+                        struct port *const *ports, int nports)
 {
     const struct cmp_stats *st = cmp_stats(c);
     yajl_gen g = yajl_gen_alloc(NULL);
@@ -48,6 +49,8 @@ char *proxy_status_json(const struct cmp *c, bool have_engine, struct port *cons
     colo_json_kstr(g, "state", cmp_state(c));
     colo_json_str(g, "engine");
     yajl_gen_bool(g, have_engine);
+    colo_json_str(g, "subscribed");     /* the engine waits for our releases */
+    yajl_gen_bool(g, subscribed);
     colo_json_num(g, "released", st->released);
     colo_json_num(g, "released_bytes", st->released_bytes);
     colo_json_num(g, "held", st->held_frames);

@@ -12,6 +12,7 @@
 
 /* A malloc'd JSON object, or NULL if out of memory.  ports[0..nports) may
  * hold NULLs (a port not in use). */
-char *proxy_status_json(const struct cmp *c, bool have_engine, struct port *const *ports, int nports);
+char *proxy_status_json(const struct cmp *c, bool have_engine, bool subscribed,
+                        struct port *const *ports, int nports);
 
 #endif

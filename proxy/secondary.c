@@ -24,6 +24,7 @@ struct secondary {
     struct colo_chan engine;
     struct colo_ctl_server ctl;
     bool have_engine, have_ctl, failed_over, failed;
+    bool subscribed;            /* the engine echoed CHECKPOINT_SUBSCRIBE */
     uint64_t to_svm, from_svm, checkpoints;
 };
 
@@ -92,10 +93,10 @@ static char *on_status(void *opaque)
         drops += s->ports[i]->st.drops;
         truncated += s->ports[i]->st.truncated;
     }
-    if (asprintf(&json, "{\"role\":\"proxy-secondary\",\"failed_over\":%s,\"to_svm\":%" PRIu64
+    if (asprintf(&json, "{\"role\":\"proxy-secondary\",\"subscribed\":%s,\"failed_over\":%s,\"to_svm\":%" PRIu64
                  ",\"from_svm\":%" PRIu64 ",\"translated\":%zu,\"checkpoints\":%" PRIu64
                  ",\"drops\":%" PRIu64 ",\"truncated\":%" PRIu64 "}",
-                 s->failed_over ? "true" : "false", s->to_svm, s->from_svm,
+                 s->subscribed ? "true" : "false", s->failed_over ? "true" : "false", s->to_svm, s->from_svm,
                  rw_translated(s->rw), s->checkpoints, drops, truncated) < 0)
         return NULL;
     return json;
@@ -146,30 +147,37 @@ static int open_all(struct secondary *s, const char *ifs[S_NPORTS], const char *
 
 /* The engine's records: CHECKPOINT_DONE resets the offsets, FAILOVER (the
  * primary is lost, the SVM is the VM) switches to translating. */
+static void lose_engine(struct secondary *s)
+{
+    colo_warn("lost the engine: offsets will not be reset at checkpoints any more");
+    colo_chan_close(&s->engine);
+    s->have_engine = s->subscribed = false;
+}
+
 static void engine_input(struct secondary *s)
 {
     struct colo_rec r;
     int got = colo_chan_recv(&s->engine, &r, 0);
 
-    if (got == 1 && r.type == COLO_REC_CHECKPOINT_DONE) {
+    if (got == 1 && r.type == COLO_REC_CHECKPOINT_SUBSCRIBE) {
+        s->subscribed = true;
+    } else if (got == 1 && r.type == COLO_REC_CHECKPOINT_DONE) {
         uint8_t ack[32];
 
         /* The SVM is paused with the PVM's state: reset, then answer, so
          * that the engine resumes the SVM only once its frames are taken
-         * as the PVM's. */
+         * as the PVM's.  (Before the engine took our subscription it waits
+         * for no answer - and would not take one - but the reset is right
+         * all the same.) */
         checkpoint_done(s);
-        if (colo_chan_send(&s->engine, ack, colo_enc_seq(ack, sizeof(ack), COLO_REC_CHECKPOINT_DONE,
-                                                         r.u.seq.seq)) < 0) {
-            colo_warn("lost the engine: offsets will not be reset at checkpoints any more");
-            colo_chan_close(&s->engine);
-            s->have_engine = false;
-        }
+        if (s->subscribed &&
+            colo_chan_send(&s->engine, ack, colo_enc_seq(ack, sizeof(ack), COLO_REC_CHECKPOINT_DONE,
+                                                         r.u.seq.seq)) < 0)
+            lose_engine(s);
     } else if (got == 1 && r.type == COLO_REC_FAILOVER) {
         on_failover(s);
     } else if (got < 0) {
-        colo_warn("lost the engine: offsets will not be reset at checkpoints any more");
-        colo_chan_close(&s->engine);
-        s->have_engine = false;
+        lose_engine(s);
     }
 }
 

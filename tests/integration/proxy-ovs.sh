@@ -55,8 +55,8 @@ stop() {        # stop PID: SIGINT, and wait (bounded) until it has written its 
     for _ in $(seq 50); do kill -0 "$1" 2> /dev/null || return 0; sleep 0.1; done
 }
 stop_proxies() { stop "$PRI"; stop "$SEC"; }
-engine() {      # engine NAME DELAY-MS: a fake engine's control socket
-    bg "$1" 170 $FAKE "$WORK/$1.ctl" "$2"
+engine() {      # engine NAME DELAY-MS [early]: a fake engine's control socket
+    bg "$1" 170 $FAKE "$WORK/$1.ctl" "$2" ${3:-}
     for _ in $(seq 50); do [ -S "$WORK/$1.ctl" ] && return 0; sleep 0.1; done
     return 1
 }
@@ -89,7 +89,7 @@ echo "(${SECONDS}s)"
 #    once (long before the SVM-lag timeout), and no byte of the answer leaves
 #    before the checkpoint is done; then the PVM's answer does.
 servers 8081 secret
-engine e2 1500
+engine e2 1500 early
 proxies p2 --engine "unix:$WORK/e2.ctl" --svm-lag 5000
 ans=$(in_ns "$NC" "$NL" ask $VM_IP 8081 tell-secret 10)
 sent=$(sed -n 's/^sent //p' <<< "$ans")
@@ -103,6 +103,8 @@ check "divergence: nothing released before checkpoint-done ($(elapsed "${done_at
 check "divergence: then the PVM's answer, not the SVM's" grep -q "answer .* RESP 0 tell-secret tell-secret" <<< "$ans"
 check "the proxy subscribed to checkpoints and answered CHECKPOINT_DONE 1 once it had released" \
     grep -q "^answer 1 " "$WORK/e2.out"
+check "a CHECKPOINT_DONE sent before the subscription took was neither acted on nor answered" \
+    eval 'grep -q "committed before our subscription took" "$WORK/p2.err" && ! grep -q "^answer 0 " "$WORK/e2.out"'
 stop_proxies
 
 echo "(${SECONDS}s)"

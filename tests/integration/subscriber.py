@@ -5,9 +5,11 @@ colo-proxy does (tests only).
   subscriber.py SOCKET DELAY_MS|never SECONDS
 
 Connects to a daemon's control socket, sends CHECKPOINT_SUBSCRIBE and
-prints "subscribed T"; for every CHECKPOINT_DONE prints "done SEQ T", waits
-DELAY_MS (the time a proxy would take to release) and answers with the same
-record - or never answers, with "never".  Prints "closed T" when the daemon
+prints "subscribed T", and "acknowledged T" when the daemon echoes it; for
+every CHECKPOINT_DONE after that prints "done SEQ T", waits DELAY_MS (the
+time a proxy would take to release) and answers with the same record - or
+never answers, with "never".  A CHECKPOINT_DONE before the echo is printed
+as "early SEQ T" and not answered, as colo-proxy does.  Prints "closed T" when the daemon
 closes the connection, and exits after SECONDS in any case.  T is
 CLOCK_MONOTONIC in seconds.  Records: type u32, body length u32 (both
 little-endian), body (libxl-colo/colo-proto.h).
@@ -29,6 +31,7 @@ def main():
     s.sendall(struct.pack("<II", CHECKPOINT_SUBSCRIBE, 0))
     print("subscribed %.6f" % time.monotonic(), flush=True)
     buf = b""
+    acked = False
     while time.monotonic() < end:
         s.settimeout(max(0.05, end - time.monotonic()))
         try:
@@ -44,9 +47,15 @@ def main():
             if len(buf) < 8 + length:
                 break
             body, buf = buf[8:8 + length], buf[8 + length:]
+            if rtype == CHECKPOINT_SUBSCRIBE and length == 0:
+                acked = True
+                print("acknowledged %.6f" % time.monotonic(), flush=True)
             if rtype != CHECKPOINT_DONE or length != 8:
                 continue
             seq = struct.unpack("<Q", body)[0]
+            if not acked:
+                print("early %d %.6f" % (seq, time.monotonic()), flush=True)
+                continue
             print("done %d %.6f" % (seq, time.monotonic()), flush=True)
             if delay != "never":
                 time.sleep(int(delay) / 1000.0)

@@ -264,7 +264,7 @@ static void on_state(void *o, enum colo_state from, enum colo_state to)
 static int h_barrier(void *o, uint64_t epoch, uint64_t *w) { (void)epoch; ((struct side *)o)->hooks[H_BARRIER]++; *w = 3; return 0; }
 /* Output held for a checkpoint is released while the VM is still paused:
  * what it sends once it runs again belongs to the next epoch. */
-static void h_done(void *o, uint64_t seq)
+static int h_done(void *o, uint64_t seq)
 {
     struct side *s = o;
 
@@ -272,6 +272,7 @@ static void h_done(void *o, uint64_t seq)
     s->hooks[H_DONE]++;
     if (s->e.dom && !s->e.dom->paused)
         s->hooks[H_DONE_RUNNING]++;
+    return 0;
 }
 static int h_commit(void *o, uint64_t epoch, uint64_t w) { (void)epoch; assert_int_equal(w, 3); ((struct side *)o)->hooks[H_COMMIT]++; return 0; }
 static void h_lost(void *o) { ((struct side *)o)->hooks[H_LOST]++; }
