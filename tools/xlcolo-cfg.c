@@ -311,7 +311,11 @@ static int check_vifs(struct ctx *c, XLU_Config *cfg, struct xlc_cfg_info *info)
         while (next_token(&pos, &key, &klen, &val, &vlen)) {
             if (is_key(key, klen, "mac") && val) {
                 mac = true;
-                if (vlen != 17)
+                bool ok = vlen == 17;
+
+                for (size_t k = 0; ok && k < vlen; k++)
+                    ok = k % 3 == 2 ? val[k] == ':' : isxdigit((unsigned char)val[k]) != 0;
+                if (!ok)
                     return fail(c, "vif %d: 'mac=%.*s' is not a MAC address "
                                 "(xx:xx:xx:xx:xx:xx)", i, (int)(vlen < 40 ? vlen : 40), val);
                 snprintf(vif->mac, sizeof(vif->mac), "%.*s", (int)vlen, val);
@@ -321,6 +325,8 @@ static int check_vifs(struct ctx *c, XLU_Config *cfg, struct xlc_cfg_info *info)
                 bridge = val, blen = vlen;
                 if (check_ifname(c, i, "bridge", val, vlen, vif->bridge) < 0)
                     return -1;
+            } else if (is_key(key, klen, "type") && val) {
+                vif->pv = vlen == 3 && !memcmp(val, "vif", 3);
             } else if (is_key(key, klen, "vifname") && val &&
                        check_ifname(c, i, "vifname", val, vlen, vif->vifname) < 0) {
                 return -1;

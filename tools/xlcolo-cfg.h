@@ -53,6 +53,7 @@ struct xlc_vif {
     char bridge[XLC_IFNAME_MAX];    /* xl's default: xenbr0 */
     char forwarddev[XLC_IFNAME_MAX];/* empty if none (-p) */
     char vifname[XLC_IFNAME_MAX];   /* empty: libxl names it vifDOMID.INDEX */
+    bool pv;                        /* type=vif: no emulated NIC, the PV vif carries it */
 };
 
 struct xlc_cfg_info {

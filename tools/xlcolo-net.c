@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -31,6 +32,19 @@ const char *xlc_net_default_script(void)
     return COLO_XEN_SCRIPT_DIR "/colo-ovs-setup";
 }
 
+int xlc_net_check_script(const char *path)
+{
+    size_t len = strlen(path);
+
+    if (len == 0 || len >= sizeof(((struct xlc_net *)0)->script) ||
+        strspn(path, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./+-") != len) {
+        colo_err("the COLO proxy script path '%.200s' is not one xl-colo runs (at most 1023 "
+                 "characters of A-Z a-z 0-9 _ . / + -)", path);
+        return -1;
+    }
+    return 0;
+}
+
 /* --- the plan ---------------------------------------------------------- */
 
 int xlc_net_plan_write(const struct xlc_net *n)
@@ -54,8 +68,9 @@ int xlc_net_plan_write(const struct xlc_net *n)
     for (int i = 0; i < n->nvif; i++) {
         const struct xlc_vif *v = &n->vif[i];
 
-        fprintf(f, "vif %d %s %s %s %s\n", v->index, v->bridge,
-                v->forwarddev[0] ? v->forwarddev : "-", v->mac, v->vifname[0] ? v->vifname : "-");
+        fprintf(f, "vif %d %s %s %s %s %s\n", v->index, v->bridge,
+                v->forwarddev[0] ? v->forwarddev : "-", v->mac, v->vifname[0] ? v->vifname : "-",
+                v->pv ? "pv" : "emu");
     }
     if (fflush(f) != 0 || ferror(f))
         rc = -1;
@@ -74,14 +89,14 @@ int xlc_net_plan_write(const struct xlc_net *n)
 /* One "vif" line's fields; the plan is ours, but is checked as input. */
 static int plan_vif(char *rest, struct xlc_vif *v)
 {
-    char *f[5], *save = NULL;
+    char *f[6], *save = NULL;
     int k = 0;
 
-    for (char *t = strtok_r(rest, " ", &save); t && k < 5; t = strtok_r(NULL, " ", &save))
+    for (char *t = strtok_r(rest, " ", &save); t && k < 6; t = strtok_r(NULL, " ", &save))
         f[k++] = t;
-    if (k != 5 || strtok_r(NULL, " ", &save) || strlen(f[1]) >= sizeof(v->bridge) ||
+    if (k != 6 || strtok_r(NULL, " ", &save) || strlen(f[1]) >= sizeof(v->bridge) ||
         strlen(f[2]) >= sizeof(v->forwarddev) || strlen(f[3]) != 17 ||
-        strlen(f[4]) >= sizeof(v->vifname))
+        strlen(f[4]) >= sizeof(v->vifname) || (strcmp(f[5], "pv") && strcmp(f[5], "emu")))
         return -1;
     memset(v, 0, sizeof(*v));
     v->index = atoi(f[0]);
@@ -91,6 +106,7 @@ static int plan_vif(char *rest, struct xlc_vif *v)
     strcpy(v->mac, f[3]);
     if (strcmp(f[4], "-"))
         strcpy(v->vifname, f[4]);
+    v->pv = !strcmp(f[5], "pv");
     return v->index >= 0 && v->index < 1000 ? 0 : -1;
 }
 
@@ -153,17 +169,18 @@ int xlc_net_ifname(const struct xlc_net *n, int i, char *out, size_t cap)
 {
     const struct xlc_vif *v = &n->vif[i];
     bool xen = !strcmp(n->backend, "xen");
+    const char *emu = xen && !v->pv ? "-emu" : "";
     int len;
 
     if (v->vifname[0]) {
-        len = snprintf(out, cap, "%s%s", v->vifname, xen ? "-emu" : "");
+        len = snprintf(out, cap, "%s%s", v->vifname, emu);
     } else if (n->domid < 0) {
         colo_err("%s: the %s's id is not known, so its vif %d cannot be named%s", n->name,
                  strcmp(n->role, "primary") ? "SVM" : "PVM", v->index,
                  xen ? "" : " (sim: set XL_COLO_SIM_SVM_DOMID)");
         return -1;
     } else {
-        len = snprintf(out, cap, "vif%ld.%d%s", n->domid, v->index, xen ? "-emu" : "");
+        len = snprintf(out, cap, "vif%ld.%d%s", n->domid, v->index, emu);
     }
     if (len < 0 || (size_t)len >= cap || len > 15) {
         colo_err("%s: vif %d's interface name is longer than 15 characters", n->name, v->index);
@@ -199,6 +216,7 @@ static int run_script(const struct xlc_net *n, int i, const char *action, const 
     snprintf(index, sizeof(index), "%d", v->index);
     pid = fork();
     if (pid == 0) {
+        setpgid(0, 0);          /* a script that hangs is stopped with what it started */
         unsetenv("XENBUS_PATH");
         setenv("vifname", ifname, 1);
         setenv("forwarddev", v->forwarddev, 1);
@@ -206,7 +224,7 @@ static int run_script(const struct xlc_net *n, int i, const char *action, const 
         setenv("index", index, 1);
         setenv("bridge", v->bridge, 1);
         setenv("mac", v->mac, 1);
-        signal(SIGPIPE, SIG_DFL);
+        xlc_child_signals();
         execl(n->script, n->script, action, (char *)NULL);
         fprintf(stderr, "xl-colo: cannot run %s: %s\n", n->script, strerror(errno));
         _exit(127);
@@ -215,10 +233,12 @@ static int run_script(const struct xlc_net *n, int i, const char *action, const 
         colo_log_errno("cannot run %s", n->script);
         return -1;
     }
+    setpgid(pid, pid);
     if (!xlc_wait_pid(pid, SCRIPT_WAIT_MS, &st)) {
         colo_err("%s %s (vif %d, %s) did not finish within %d s", n->script, action, v->index,
                  ifname, SCRIPT_WAIT_MS / 1000);
-        xlc_stop_pid(pid, 2000);
+        kill(-pid, SIGKILL);
+        xlc_wait_pid(pid, -1, &st);
         return -1;
     }
     if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
@@ -232,7 +252,9 @@ static int run_script(const struct xlc_net *n, int i, const char *action, const 
 
 static int proxy_alive(const struct xlc_net *n, int i, pid_t *pid)
 {
-    char path[4200], comm[64] = "";
+    char path[4200], ctl[4200], cmdline[8192];
+    size_t len = 0;
+    bool mine = false;
     FILE *f;
     long p = 0;
 
@@ -244,16 +266,23 @@ static int proxy_alive(const struct xlc_net *n, int i, pid_t *pid)
     fclose(f);
     if (p <= 1)
         return 0;
-    /* Ours, not a pid the kernel has given to someone else since. */
-    snprintf(path, sizeof(path), "/proc/%ld/comm", p);
+    /* Ours - a proxy with this vif's control socket on its command line -
+     * not a pid the kernel has given to someone else since. */
+    proxy_file(n, i, "ctl", ctl, sizeof(ctl));
+    snprintf(path, sizeof(path), "/proc/%ld/cmdline", p);
     if ((f = fopen(path, "re"))) {
-        if (!fgets(comm, sizeof(comm), f))
-            comm[0] = '\0';
+        len = fread(cmdline, 1, sizeof(cmdline) - 1, f);
         fclose(f);
     }
+    for (size_t k = 0; k < len; k += strlen(cmdline + k) + 1) {
+        cmdline[len] = '\0';
+        mine |= strstr(cmdline + k, ctl) != NULL;
+    }
     *pid = (pid_t)p;
-    return !strncmp(comm, "colo-proxy", 10);
+    return mine;
 }
+
+static void stop_proxy(const struct xlc_net *n, int i);
 
 static int start_proxy(const struct xlc_net *n, int i)
 {
@@ -268,6 +297,13 @@ static int start_proxy(const struct xlc_net *n, int i)
 
     if (xlc_net_ifname(n, i, ifname, sizeof(ifname)) < 0 || xlc_ctl_path(n->name, true, engine, sizeof(engine)) < 0)
         return -1;
+    /* One left by an earlier protection that was not torn down would pass
+     * the PVM's output through, unchecked, beside ours. */
+    if (proxy_alive(n, i, &pid)) {
+        colo_warn("%s: vif %d: a proxy of an earlier protection still runs (pid %d): stopping it",
+                  n->name, n->vif[i].index, (int)pid);
+        stop_proxy(n, i);
+    }
     proxy_file(n, i, "ctl", ctl, sizeof(ctl));
     proxy_file(n, i, "pid", pidf, sizeof(pidf));
     snprintf(logname, sizeof(logname), "%s-vif%d", n->role, n->vif[i].index);
@@ -300,10 +336,10 @@ static int start_proxy(const struct xlc_net *n, int i)
     if (pid == 0) {
         /* A daemon of its own: it must outlive the engine's command that
          * started it, and keep releasing if xl-colo dies. */
-        int null = open("/dev/null", O_RDONLY);
+        int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
         setsid();
-        signal(SIGPIPE, SIG_DFL);
+        xlc_child_signals();    /* not xl-colo's blocked SIGTERM: it is how we stop it */
         if (null < 0 || dup2(null, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
             _exit(126);
         execvp(path, argv);
@@ -315,12 +351,17 @@ static int start_proxy(const struct xlc_net *n, int i)
         colo_log_errno("cannot start %s", path);
         return -1;
     }
-    if (!(f = fopen(pidf, "we")) || fprintf(f, "%d\n", (int)pid) < 0 || fclose(f) != 0)
+    if (!(f = fopen(pidf, "we")) || fprintf(f, "%d\n", (int)pid) < 0 || fclose(f) != 0) {
+        /* Without it no teardown could find the proxy again. */
         colo_log_errno("cannot write %s", pidf);
+        kill(pid, SIGKILL);
+        xlc_wait_pid(pid, -1, &(int){ 0 });
+        return -1;
+    }
     for (int t = 0; t < PROXY_START_MS / 20; t++) {
         int st;
 
-        if (xlc_ctl_alive(ctl)) {
+        if (xlc_ctl_listening(ctl)) {
             colo_info("%s: vif %d (%s): %s runs (pid %d, control %s, log %s)", n->name,
                       n->vif[i].index, ifname, primary ? "the comparator" : "the rewriter",
                       (int)pid, ctl, log);
@@ -354,7 +395,7 @@ static void stop_proxy(const struct xlc_net *n, int i)
             colo_warn("%s: the proxy of vif %d (pid %d) did not stop: killing it", n->name,
                       n->vif[i].index, (int)pid);
             kill(pid, SIGKILL);
-            waitpid(pid, NULL, WNOHANG);
+            waitpid(pid, NULL, 0);      /* returns at once if it is not our child */
         }
     }
     proxy_file(n, i, "pid", path, sizeof(path));
@@ -459,6 +500,25 @@ void xlc_net_teardown(const struct xlc_net *n)
         stop_proxy(n, i);
 }
 
+int xlc_net_lock(void)
+{
+    int fd = open(xlc_rundir(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+    if (fd < 0 || flock(fd, LOCK_EX) < 0) {
+        colo_log_errno("cannot lock %s", xlc_rundir());
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+void xlc_net_unlock(int fd)
+{
+    if (fd >= 0)
+        close(fd);      /* the lock goes with it */
+}
+
 /* --- the engines' commands --------------------------------------------------- */
 
 char *xlc_net_command(const char *action, const char *role, const char *name)
@@ -488,28 +548,12 @@ char *xlc_net_command(const char *action, const char *role, const char *name)
     return out;
 }
 
-/* xl-colo colo-net svm|failover|teardown ROLE NAME: what the engines run. */
-int xlc_cmd_net(int argc, char **argv)
+/* One action of `xl-colo colo-net`, under the lock. */
+static int net_action(const char *action, const char *role, const char *name, const char *backend)
 {
-    const char *backend = xlc_backend(), *event = getenv("COLO_EVENT"), *id = getenv("COLO_DOMID");
-    const char *action, *role, *name;
+    const char *event = getenv("COLO_EVENT"), *id = getenv("COLO_DOMID");
     struct xlc_net n;
-    char err[256];
 
-    if (argc != 4 || (strcmp(argv[1], "svm") && strcmp(argv[1], "failover") &&
-                      strcmp(argv[1], "teardown")) ||
-        (strcmp(argv[2], "primary") && strcmp(argv[2], "secondary"))) {
-        fprintf(stderr, "usage: xl-colo colo-net svm|failover|teardown primary|secondary DOMAIN\n"
-                "(run by the engines that xl-colo starts; see xl-colo(1))\n");
-        return 2;
-    }
-    action = argv[1], role = argv[2], name = argv[3];
-    if (!backend)
-        return 1;
-    if (xlc_check_name(name, err, sizeof(err)) < 0) {
-        colo_err("%s", err);
-        return 2;
-    }
     if (xlc_net_plan_read(name, role, backend, &n) < 0)
         return 1;
     /* The engine knows the domain's id best; the sim SVM has none. */
@@ -532,4 +576,30 @@ int xlc_cmd_net(int argc, char **argv)
     if (xlc_net_plan_write(&n) < 0)         /* with the domid, for failover and teardown */
         return 1;
     return xlc_net_setup(&n, true) < 0 ? 1 : 0;
+}
+
+/* xl-colo colo-net svm|failover|teardown ROLE NAME: what the engines run. */
+int xlc_cmd_net(int argc, char **argv)
+{
+    const char *backend = xlc_backend();
+    char err[256];
+    int lock, rc;
+
+    if (argc != 4 || (strcmp(argv[1], "svm") && strcmp(argv[1], "failover") &&
+                      strcmp(argv[1], "teardown")) ||
+        (strcmp(argv[2], "primary") && strcmp(argv[2], "secondary"))) {
+        fprintf(stderr, "usage: xl-colo colo-net svm|failover|teardown primary|secondary DOMAIN\n"
+                "(run by the engines that xl-colo starts; see xl-colo(1))\n");
+        return 2;
+    }
+    if (!backend)
+        return 1;
+    if (xlc_check_name(argv[3], err, sizeof(err)) < 0) {
+        colo_err("%s", err);
+        return 2;
+    }
+    lock = xlc_net_lock();
+    rc = net_action(argv[1], argv[2], argv[3], backend);
+    xlc_net_unlock(lock);
+    return rc;
 }

@@ -20,7 +20,8 @@
  *   role ROLE
  *   script PATH
  *   domid N                                  (once known)
- *   vif INDEX BRIDGE FORWARDDEV MAC VIFNAME   (VIFNAME "-": libxl's name)
+ *   vif INDEX BRIDGE FORWARDDEV MAC VIFNAME pv|emu
+ *                         (VIFNAME "-": libxl's name; emu: the emulated NIC)
  * and per vif RUNDIR/NAME.vifI.pid and .ctl (the proxy's pid and control
  * socket) and LOGDIR/colo-NAME-ROLE-vifI.log (the proxy's log).
  *
@@ -47,6 +48,11 @@ struct xlc_net {
 /* The script xl-colo runs when -N does not name one. */
 const char *xlc_net_default_script(void);
 
+/* A script path xl-colo will pass on and run: shorter than the plan's
+ * field, and only characters that need no quoting in the receiving side's
+ * command (which goes through ssh's shell).  0, or -1 logged. */
+int xlc_net_check_script(const char *path);
+
 /* RUNDIR/NAME.net: write (0600), read (the role must match), remove.
  * 0 or -1 logged. */
 int  xlc_net_plan_write(const struct xlc_net *n);
@@ -55,8 +61,9 @@ void xlc_net_plan_remove(const char *name);
 
 /*
  * The host interface that carries vif i of the domain: xen, an HVM guest's
- * emulated NIC: VIFNAME-emu, or vifDOMID.INDEX-emu (libxl's names); sim:
- * VIFNAME or vifDOMID.INDEX.  -1 (logged) if the domid is not known.
+ * emulated NIC: VIFNAME-emu, or vifDOMID.INDEX-emu (libxl's names), or
+ * without the -emu for type=vif (no emulated NIC); sim: VIFNAME or
+ * vifDOMID.INDEX.  -1 (logged) if the domid is not known.
  */
 int  xlc_net_ifname(const struct xlc_net *n, int i, char *out, size_t cap);
 
@@ -69,6 +76,15 @@ int  xlc_net_start_proxies(const struct xlc_net *n);
 int  xlc_net_failover(const struct xlc_net *n);
 /* Proxies stopped, script teardown for every vif (best effort, logged). */
 void xlc_net_teardown(const struct xlc_net *n);
+
+/*
+ * One wiring action at a time on this host (the run directory locked): a
+ * failover command the engine left running must not interleave with the
+ * teardown xl-colo does as it ends.  The lock's fd, or -1 (logged, and the
+ * action goes on unlocked).
+ */
+int  xlc_net_lock(void);
+void xlc_net_unlock(int fd);
 
 /* The engine command for ACTION (malloc'd; NULL on ENOMEM):
  *   'PATH-OF-XL-COLO' colo-net ACTION ROLE NAME */

@@ -154,6 +154,11 @@ static int check_free(struct receive *m)
         refuse("cannot check for domain %s on the receiving host (no Xen there?)", m->svm);
         return -1;
     }
+    if (m->o.script && xlc_net_check_script(m->o.script) < 0) {
+        refuse("the COLO proxy script path '%.200s' is not one xl-colo runs (at most 1023 "
+               "characters of A-Z a-z 0-9 _ . / + -)", m->o.script);
+        return -1;
+    }
     if (m->o.script && access(m->o.script, X_OK) < 0) {
         refuse("the COLO proxy script %s is not executable on the receiving host: %s",
                m->o.script, strerror(errno));
@@ -402,8 +407,20 @@ fail:
     stop_engine(&m);            /* an SVM it made is unwired by its --on-svm command */
     if (m.wrote_cfg)
         unlink(m.cfgfile);
-    if (m.wire)
+    if (m.wire) {
+        struct xlc_net n;
+        char plan[4096];
+        int lock = xlc_net_lock();
+
+        /* An engine that had to be killed ran no svm-destroyed: unwire
+         * what the plan says was wired (teardown may be repeated). */
+        xlc_run_file(m.name, "net", plan, sizeof(plan));
+        if (access(plan, F_OK) == 0 && xlc_net_plan_read(m.name, "secondary", m.backend, &n) == 0 &&
+            n.domid >= 0)
+            xlc_net_teardown(&n);
         xlc_net_plan_remove(m.name);
+        xlc_net_unlock(lock);
+    }
     free(m.cfg);
     free(m.on_svm);
     free(m.on_failover);

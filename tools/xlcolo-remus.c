@@ -300,7 +300,7 @@ static int start_proxies(struct remus *m)
 
     if (!m->wire)
         return 0;
-    for (int t = 0; t < 500 && !xlc_ctl_alive(m->ctl + 5); t++) {
+    for (int t = 0; t < 500 && !xlc_ctl_listening(m->ctl + 5); t++) {
         if (xlc_wait_pid(m->engine, 20, &st)) {
             m->engine = 0;
             colo_err("the primary engine of %s ended before its control socket appeared",
@@ -314,10 +314,14 @@ static int start_proxies(struct remus *m)
 
 static void unwire(struct remus *m)
 {
+    int lock;
+
     if (!m->wired)
         return;
+    lock = xlc_net_lock();      /* a failover command of the engine may still run */
     xlc_net_teardown(&m->net);
     xlc_net_plan_remove(m->dom.name);
+    xlc_net_unlock(lock);
     m->wired = false;
 }
 
@@ -453,6 +457,8 @@ static int prepare_net(struct remus *m)
     }
     if (!m->o.netbufscript)
         m->o.netbufscript = xlc_net_default_script();
+    if (xlc_net_check_script(m->o.netbufscript) < 0)
+        return -1;
     if (access(m->o.netbufscript, X_OK) < 0) {
         colo_err("domain '%s' has %d vif(s), and the COLO proxy script %s cannot be run (%s): "
                  "name one with -N SCRIPT", m->dom.name, m->info.vifs, m->o.netbufscript,

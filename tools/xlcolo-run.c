@@ -99,13 +99,12 @@ void xlc_log_file(const char *name, const char *role, char *out, size_t cap)
     snprintf(out, cap, "%s/colo-%s-%s.log", xlc_logdir(), name, role);
 }
 
-int xlc_ctl_alive(const char *path)
+int xlc_ctl_listening(const char *path)
 {
     struct sockaddr_un sun = { .sun_family = AF_UNIX };
-    struct stat st;
     int fd, rc;
 
-    if (stat(path, &st) < 0 || strlen(path) >= sizeof(sun.sun_path))
+    if (strlen(path) >= sizeof(sun.sun_path))
         return 0;
     memcpy(sun.sun_path, path, strlen(path) + 1);
     /* Non-blocking: a listener whose backlog is full (an engine busy in a
@@ -115,7 +114,16 @@ int xlc_ctl_alive(const char *path)
         return 0;
     rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0 || errno == EAGAIN;
     close(fd);
-    if (rc)
+    return rc;
+}
+
+int xlc_ctl_alive(const char *path)
+{
+    struct stat st;
+
+    if (stat(path, &st) < 0)
+        return 0;
+    if (xlc_ctl_listening(path))
         return 1;
     if (S_ISSOCK(st.st_mode))
         unlink(path);       /* nobody listens: left by an engine that died */
@@ -169,8 +177,7 @@ int xlc_signals_init(void)
     return signalfd(-1, &s, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
-/* In a child, before exec: the signals as they were, SIGPIPE default. */
-static void child_signals(void)
+void xlc_child_signals(void)
 {
     signal(SIGPIPE, SIG_DFL);
     sigprocmask(SIG_SETMASK, &saved_mask, NULL);
@@ -205,7 +212,7 @@ pid_t xlc_spawn_engine(char *const argv[], const char *log, bool die_with_us, in
     }
     pid = fork();
     if (pid == 0) {
-        child_signals();
+        xlc_child_signals();
         setsid();
         if (die_with_us) {
             prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -266,7 +273,7 @@ pid_t xlc_spawn_shell(const char *cmd, int *to_fd, int *from_fd)
     }
     pid = fork();
     if (pid == 0) {
-        child_signals();
+        xlc_child_signals();
         int r = fcntl(in[0], F_DUPFD_CLOEXEC, 10), w = fcntl(out[1], F_DUPFD_CLOEXEC, 10);
 
         if (r < 0 || w < 0 || move_fd(r, 0) < 0 || move_fd(w, 1) < 0)

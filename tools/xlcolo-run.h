@@ -49,6 +49,10 @@ void xlc_log_file(const char *name, const char *role, char *out, size_t cap);
  */
 int xlc_ctl_alive(const char *path);
 
+/* The same question, leaving the file alone: for a daemon that is only
+ * starting (between its bind and its listen a connection is refused). */
+int xlc_ctl_listening(const char *path);
+
 /*
  * Connect to the control socket at path, without logging: the fd, or -1
  * with errno (ENOENT: no socket; ECONNREFUSED: a stale one, now removed).
@@ -67,6 +71,10 @@ void xlc_ctl_remove(const char *path);
  * old mask back before exec.
  */
 int xlc_signals_init(void);
+
+/* In a child, before exec: the signal mask as it was before
+ * xlc_signals_init, SIGPIPE back to its default. */
+void xlc_child_signals(void);
 
 /*
  * Start colo-engine with argv (argv[0] is ignored: the engine's path is

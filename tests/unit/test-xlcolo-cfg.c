@@ -299,9 +299,20 @@ static void test_vifs(void **state)
             "vif 0: 'mac=00:16:3e:00:00' is not a MAC address");
     refused(NULL, "'" VIF "','" VIF "','" VIF "','" VIF "','" VIF "','" VIF "','" VIF "','" VIF
             "','" VIF "'", NULL, &strict, "has 9 vifs; xl-colo protects at most 8");
-    /* what the SVM builder refuses in a vif: a bad MAC */
-    assert_int_equal(check_parts(NULL, "'mac=00:16:3e:00:00:zz, forwarddev=eth1'", NULL, &strict),
-                     -1);
+    refused(NULL, "'mac=00:16:3e:00:00:zz, forwarddev=eth1'", NULL, &strict,
+            "vif 0: 'mac=00:16:3e:00:00:zz' is not a MAC address");
+    refused(NULL, "'mac=00:16:3e 00:00:01, forwarddev=eth1'", NULL, &strict,
+            "is not a MAC address");
+    /* the interface that carries the traffic: the emulated NIC's tap
+     * unless type=vif (the PV vif only) */
+    assert_int_equal(check_parts(NULL, "'mac=00:16:3e:00:00:01, type=vif, forwarddev=eth1'", NULL,
+                                 &strict), 0);
+    assert_true(info.vif[0].pv);
+    assert_int_equal(check_parts(NULL, "'" VIF "'", NULL, &strict), 0);
+    assert_false(info.vif[0].pv);
+    /* what the SVM builder refuses in a vif: a type it does not know */
+    assert_int_equal(check_parts(NULL, "'mac=00:16:3e:00:00:01, type=tap, forwarddev=eth1'", NULL,
+                                 &strict), -1);
     assert_non_null(strstr(err, "the SVM cannot be built"));
 }
 
