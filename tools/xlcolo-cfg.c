@@ -310,15 +310,14 @@ static int check_vifs(struct ctx *c, XLU_Config *cfg, struct xlc_cfg_info *info)
         snprintf(vif->bridge, sizeof(vif->bridge), "xenbr0");      /* xl's default */
         while (next_token(&pos, &key, &klen, &val, &vlen)) {
             if (is_key(key, klen, "mac") && val) {
-                mac = true;
-                bool ok = vlen == 17;
+                libxl_mac parsed;
 
-                for (size_t k = 0; ok && k < vlen; k++)
-                    ok = k % 3 == 2 ? val[k] == ':' : isxdigit((unsigned char)val[k]) != 0;
-                if (!ok)
+                mac = true;
+                if (vlen == 17)
+                    snprintf(vif->mac, sizeof(vif->mac), "%.*s", (int)vlen, val);
+                if (vlen != 17 || colo_xen_parse_mac(vif->mac, parsed) < 0)
                     return fail(c, "vif %d: 'mac=%.*s' is not a MAC address "
                                 "(xx:xx:xx:xx:xx:xx)", i, (int)(vlen < 40 ? vlen : 40), val);
-                snprintf(vif->mac, sizeof(vif->mac), "%.*s", (int)vlen, val);
             } else if (is_key(key, klen, "forwarddev")) {
                 fwd = val ? val : "", fwdlen = vlen;
             } else if (is_key(key, klen, "bridge") && val) {

@@ -129,8 +129,7 @@ static int get_bool(XLU_Config *cfg, const char *label, const char *key, libxl_d
     return 0;
 }
 
-/* "aa:bb:cc:dd:ee:ff" into mac; -1 if malformed. */
-static int parse_mac(const char *s, libxl_mac mac)
+int colo_xen_parse_mac(const char *s, libxl_mac mac)
 {
     for (int i = 0; i < 6; i++) {
         unsigned v = 0;
@@ -195,7 +194,7 @@ static int parse_vif(const char *label, int idx, const char *spec, libxl_device_
             if (klen == 3 && !memcmp(p, "mac", 3)) {
                 char mac[18];
 
-                if (vlen != 17 || (memcpy(mac, v, 17), mac[17] = '\0', parse_mac(mac, nic->mac))) {
+                if (vlen != 17 || (memcpy(mac, v, 17), mac[17] = '\0', colo_xen_parse_mac(mac, nic->mac))) {
                     colo_err("xen: %s: vif %d: bad mac '%.*s'", label, idx, (int)vlen, v);
                     return -1;
                 }

@@ -40,6 +40,9 @@ int colo_xen_xlcfg_parse(const char *data, size_t len, const char *label,
 /* The same, reading the file at path. */
 int colo_xen_xlcfg_load(const char *path, const char *svm_name, libxl_domain_config *dc);
 
+/* "aa:bb:cc:dd:ee:ff" (NUL-terminated) into mac; -1 if malformed. */
+int colo_xen_parse_mac(const char *s, libxl_mac mac);
+
 /*
  * Report keys in data that colo_xen_xlcfg_parse() does not understand:
  * calls report(key, opaque) for each and returns how many there were.
