@@ -32,6 +32,24 @@ const char *xlc_net_default_script(void)
     return COLO_XEN_SCRIPT_DIR "/colo-ovs-setup";
 }
 
+int xlc_net_init(struct xlc_net *n, const char *name, const char *role, const char *script,
+                 const char *backend, long domid, const struct xlc_cfg_info *info)
+{
+    memset(n, 0, sizeof(*n));
+    snprintf(n->name, sizeof(n->name), "%s", name);
+    snprintf(n->role, sizeof(n->role), "%s", role);
+    snprintf(n->script, sizeof(n->script), "%s", script ? script : "");
+    n->backend = backend;
+    n->domid = domid;
+    for (int i = 0; i < info->vifs; i++)
+        if (info->vif[i].forwarddev[0])
+            n->vif[n->nvif++] = info->vif[i];
+        else
+            colo_warn("domain '%s': vif %d has no forwarddev= (-F): it is not wired, and "
+                      "nothing holds its output", name, i);
+    return n->nvif;
+}
+
 int xlc_net_check_script(const char *path)
 {
     size_t len = strlen(path);
@@ -290,7 +308,7 @@ static int start_proxy(const struct xlc_net *n, int i)
     char logname[XLC_NAME_MAX + 32], ctlarg[4210], *argv[16];
     bool primary = !strcmp(n->role, "primary");
     const char *path = xlc_proxy_path();
-    int k = 0, logfd;
+    int k = 0, logfd, up;
     long from;
     pid_t pid;
     FILE *f;
@@ -358,24 +376,19 @@ static int start_proxy(const struct xlc_net *n, int i)
         xlc_wait_pid(pid, -1, &(int){ 0 });
         return -1;
     }
-    for (int t = 0; t < PROXY_START_MS / 20; t++) {
-        int st;
-
-        if (xlc_ctl_listening(ctl)) {
-            colo_info("%s: vif %d (%s): %s runs (pid %d, control %s, log %s)", n->name,
-                      n->vif[i].index, ifname, primary ? "the comparator" : "the rewriter",
-                      (int)pid, ctl, log);
-            return 0;
-        }
-        if (xlc_wait_pid(pid, 0, &st))
-            break;
-        nanosleep(&(struct timespec){ .tv_nsec = 20000000 }, NULL);
+    if ((up = xlc_wait_listening(ctl, pid, PROXY_START_MS, &(int){ 0 })) > 0) {
+        colo_info("%s: vif %d (%s): %s runs (pid %d, control %s, log %s)", n->name,
+                  n->vif[i].index, ifname, primary ? "the comparator" : "the rewriter",
+                  (int)pid, ctl, log);
+        return 0;
     }
     colo_err("%s: vif %d (%s): %s did not start (log: %s)", n->name, n->vif[i].index, ifname,
              path, log);
     xlc_show_log_errors(log, from, 6);
-    kill(pid, SIGKILL);
-    xlc_wait_pid(pid, 1000, &(int){ 0 });
+    if (up == 0) {              /* still there, not listening; if it ended, it is reaped */
+        kill(pid, SIGKILL);
+        xlc_wait_pid(pid, 1000, &(int){ 0 });
+    }
     unlink(pidf);
     return -1;
 }

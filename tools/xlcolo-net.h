@@ -45,6 +45,15 @@ struct xlc_net {
     struct xlc_vif vif[XLC_VIFS_MAX];
 };
 
+/*
+ * n for domain name in role, from what its xl.cfg says: the vifs that have
+ * a forwarddev= (one without passed the sending side's checks only with -F;
+ * it is not wired, with a warning).  script may be NULL (none yet).
+ * Returns how many vifs are to be wired.
+ */
+int xlc_net_init(struct xlc_net *n, const char *name, const char *role, const char *script,
+                 const char *backend, long domid, const struct xlc_cfg_info *info);
+
 /* The script xl-colo runs when -N does not name one. */
 const char *xlc_net_default_script(void);
 

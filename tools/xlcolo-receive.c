@@ -191,18 +191,10 @@ static int write_config(struct receive *m)
  */
 static int plan_net(struct receive *m)
 {
-    struct xlc_net n = { .domid = -1, .backend = m->backend };
+    struct xlc_net n;
 
-    if (m->o.userspace_proxy)
-        return 0;
-    /* A vif without forwarddev= passed the sender's checks only with -F,
-     * and is not wired on either side. */
-    for (int i = 0; i < m->info.vifs; i++)
-        if (m->info.vif[i].forwarddev[0])
-            n.vif[n.nvif++] = m->info.vif[i];
-        else
-            colo_warn("vif %d of %s has no forwarddev= (-F): not wired", i, m->name);
-    if (!n.nvif)
+    if (m->o.userspace_proxy ||
+        !xlc_net_init(&n, m->name, "secondary", m->o.script, m->backend, -1, &m->info))
         return 0;
     if (!m->o.script) {
         /* The sending side always names it when it wires its own side. */
@@ -210,9 +202,6 @@ static int plan_net(struct receive *m)
                "not be wired, and its output would reach the network", m->name, n.nvif);
         return -1;
     }
-    snprintf(n.name, sizeof(n.name), "%s", m->name);
-    snprintf(n.role, sizeof(n.role), "secondary");
-    snprintf(n.script, sizeof(n.script), "%s", m->o.script);
     if (!(m->on_svm = xlc_net_command("svm", "secondary", m->name)) ||
         !(m->on_failover = xlc_net_command("failover", "secondary", m->name))) {
         refuse("out of memory");

@@ -284,7 +284,6 @@ static int wire_ports(struct remus *m)
 {
     if (!m->wire)
         return 0;
-    m->net.domid = m->dom.domid;
     if (xlc_net_plan_write(&m->net) < 0 || xlc_net_setup(&m->net, false) < 0) {
         xlc_net_plan_remove(m->dom.name);
         return -1;
@@ -300,14 +299,12 @@ static int start_proxies(struct remus *m)
 
     if (!m->wire)
         return 0;
-    for (int t = 0; t < 500 && !xlc_ctl_listening(m->ctl + 5); t++) {
-        if (xlc_wait_pid(m->engine, 20, &st)) {
-            m->engine = 0;
-            colo_err("the primary engine of %s ended before its control socket appeared",
-                     m->dom.name);
-            xlc_show_log_errors(m->log, m->log_from, 8);
-            return -1;
-        }
+    if (xlc_wait_listening(m->ctl + 5, m->engine, 10000, &st) < 0) {
+        m->engine = 0;
+        colo_err("the primary engine of %s ended before its control socket appeared",
+                 m->dom.name);
+        xlc_show_log_errors(m->log, m->log_from, 8);
+        return -1;
     }
     return xlc_net_start_proxies(&m->net);
 }
@@ -465,27 +462,15 @@ static int prepare_net(struct remus *m)
                  strerror(errno));
         return -1;
     }
-    memset(&m->net, 0, sizeof(m->net));
-    snprintf(m->net.name, sizeof(m->net.name), "%s", m->dom.name);
-    snprintf(m->net.role, sizeof(m->net.role), "primary");
-    snprintf(m->net.script, sizeof(m->net.script), "%s", m->o.netbufscript);
-    m->net.backend = m->backend;
-    m->net.domid = m->dom.domid;
-    for (int i = 0; i < m->info.vifs; i++) {
+    if (!xlc_net_init(&m->net, m->dom.name, "primary", m->o.netbufscript, m->backend,
+                      m->dom.domid, &m->info))
+        return 0;
+    for (int i = 0; i < m->net.nvif; i++) {
         char ifname[32];
 
-        /* Only -F lets a vif without forwarddev= through the checks. */
-        if (!m->info.vif[i].forwarddev[0]) {
-            colo_warn("domain '%s': vif %d has no forwarddev= (-F): it is not wired, and "
-                      "nothing holds its output", m->dom.name, i);
-            continue;
-        }
-        m->net.vif[m->net.nvif++] = m->info.vif[i];
-        if (xlc_net_ifname(&m->net, m->net.nvif - 1, ifname, sizeof(ifname)) < 0)
+        if (xlc_net_ifname(&m->net, i, ifname, sizeof(ifname)) < 0)
             return -1;
     }
-    if (!m->net.nvif)
-        return 0;
     if (!(m->on_failover = xlc_net_command("failover", "primary", m->dom.name))) {
         colo_err("out of memory");
         return -1;

@@ -117,6 +117,16 @@ int xlc_ctl_listening(const char *path)
     return rc;
 }
 
+int xlc_wait_listening(const char *path, pid_t pid, int timeout_ms, int *status)
+{
+    for (int waited = 0; waited < timeout_ms; waited += 20)
+        if (xlc_ctl_listening(path))
+            return 1;
+        else if (xlc_wait_pid(pid, 20, status))     /* also the 20 ms pause */
+            return -1;
+    return xlc_ctl_listening(path);
+}
+
 int xlc_ctl_alive(const char *path)
 {
     struct stat st;

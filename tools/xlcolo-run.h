@@ -54,6 +54,13 @@ int xlc_ctl_alive(const char *path);
 int xlc_ctl_listening(const char *path);
 
 /*
+ * Wait up to timeout_ms for the daemon pid, which is starting, to listen at
+ * path: 1 once it does, 0 if the time ran out, -1 if pid ended first (its
+ * wait status in *status).
+ */
+int xlc_wait_listening(const char *path, pid_t pid, int timeout_ms, int *status);
+
+/*
  * Connect to the control socket at path, without logging: the fd, or -1
  * with errno (ENOENT: no socket; ECONNREFUSED: a stale one, now removed).
  * A connect that cannot complete within 2 s fails with EAGAIN.
