@@ -55,9 +55,9 @@ void colo_ctl_broadcast(struct colo_ctl_server *s, const void *rec, size_t len);
  * Send CHECKPOINT_DONE(seq) to every client, then wait until each
  * subscribed client has answered it, serving their other records
  * meanwhile.  A subscribed client that has not answered within wait_ms is
- * dropped, with an error
- * naming the checkpoint.  Returns how many answered, or -1 if one was
- * dropped: the output it held may then go out with the next epoch's.
+ * dropped, with an error naming the checkpoint.  Returns how many answered,
+ * or -1 if one was dropped: the output it held may then go out with the
+ * next epoch's.
  */
 int  colo_ctl_checkpoint_done(struct colo_ctl_server *s, uint64_t seq, int wait_ms);
 

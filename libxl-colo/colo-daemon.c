@@ -123,12 +123,12 @@ static char *on_status(void *opaque)
 static int on_ckpt_done(void *opaque, uint64_t seq)
 {
     struct daemon *d = opaque;
-    int wait_ms = PROXY_ANSWER_MS;
+    int quarter = d->e.cfg.peer_timeout_ms / 4, wait_ms = PROXY_ANSWER_MS;
 
     /* Below a quarter of the peer timeout too (the heartbeat interval), if
-     * the operator made that short. */
-    if (d->e.cfg.peer_timeout_ms > 0 && d->e.cfg.peer_timeout_ms / 4 < wait_ms)
-        wait_ms = d->e.cfg.peer_timeout_ms / 4 > 0 ? d->e.cfg.peer_timeout_ms / 4 : 1;
+     * the operator made that short; at least 1 ms. */
+    if (d->e.cfg.peer_timeout_ms > 0 && quarter < wait_ms)
+        wait_ms = quarter > 0 ? quarter : 1;
     return !d->have_ctl || colo_ctl_checkpoint_done(&d->ctl, seq, wait_ms) >= 0 ? 0 : -1;
 }
 

@@ -148,10 +148,6 @@ static void verify_digest(struct colo_engine *e, const char *what)
         colo_info("verify: checkpoint %" PRIu64 " %s vcpu digest %s", e->seq, what, hex);
 }
 
-/*
- * The primary is gone.  Take over if a committed checkpoint (or the SVM's
- * own run since) gives a consistent SVM; otherwise there is nothing to save.
- */
 /* The SVM is about to run for the first time: whatever was started for it
  * at creation (its network wiring) must be in place. */
 static int before_first_run(struct colo_engine *e)
@@ -171,6 +167,10 @@ static void destroy_svm(struct colo_engine *e)
         e->hooks.svm_destroyed(e->hooks.opaque);
 }
 
+/*
+ * The primary is gone.  Take over if a committed checkpoint (or the SVM's
+ * own run since) gives a consistent SVM; otherwise there is nothing to save.
+ */
 static int primary_lost(struct colo_engine *e)
 {
     colo_err("secondary: primary lost during %s (checkpoint %" PRIu64 ")",
@@ -354,7 +354,6 @@ static int hello(struct colo_engine *e, const struct colo_domain_spec *spec)
         return -3;
     return 0;
 }
-
 
 /* Pages of the initial copy go straight into the (never yet run) SVM. */
 static int initial_copy(struct colo_engine *e)
