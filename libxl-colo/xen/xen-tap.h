@@ -10,10 +10,18 @@
  * So the backend notes where each tap was before the old qemu quits and
  * puts the new one back: into the same Linux bridge, and up if it was.
  *
- * An Open vSwitch bridge keeps the port in its database by name; its
- * kernel datapath shows as master "ovs-system", which cannot be joined
- * with the bridge ioctl, so such a tap is only brought up again, and
- * re-attaching it is left to ovs-vswitchd (not tested here).
+ * An Open vSwitch bridge keeps the port in its database by name, but
+ * ovs-vswitchd does not always open the new tap: its userspace datapath
+ * keeps reading the old one's (dead) socket, and nothing reopens it.  The
+ * COLO flows name the port by its OpenFlow number, so that number must
+ * also stay the same.  So for a tap that was an Open vSwitch port (its
+ * master is "ovs-system" - the kernel datapath - or none, and
+ * "ovs-vsctl port-to-br" finds it) the backend notes its number N and,
+ * after the restart, makes ovs-vswitchd re-add the port with
+ * ofport_request set to another number and then to N: two database
+ * changes, each of which makes it close and reopen the port, and the row
+ * with every other setting (external_ids, VLAN tag, mirrors) stays as it
+ * was.  The number is then checked; ofport_request=N stays set.
  *
  * No Xen library is needed: tests/integration/xen-tap.sh checks this in
  * a network namespace on any Linux machine.
@@ -32,6 +40,8 @@
 struct colo_xen_tap {
     char ifname[COLO_XEN_IFNAMSIZ];
     char master[COLO_XEN_IFNAMSIZ];   /* "" if it was in no bridge */
+    char ovs_bridge[COLO_XEN_IFNAMSIZ]; /* its Open vSwitch bridge, "" if none */
+    long ofport;                      /* its OpenFlow port number there */
     bool up;
     bool seen;                        /* remember found the interface */
 };
@@ -45,13 +55,15 @@ struct colo_xen_tap {
 int colo_xen_taps_in_argv(char *const *argv, struct colo_xen_tap *taps, size_t max,
                           const char **why);
 
-/* Note each tap's bridge and up state (before its qemu quits).  0, or -1 logged. */
+/* Note each tap's bridge (Linux or Open vSwitch, with its port number) and
+ * up state, before its qemu quits.  0, or -1 logged. */
 int colo_xen_taps_remember(struct colo_xen_tap *taps, size_t n);
 
 /*
- * Put each tap that remember saw back into its Linux bridge, and up if it
- * was (after the new qemu created them).  0, or -1 logged: a tap missing,
- * a bridge gone, an ioctl refused.
+ * Put each tap that remember saw back into its Linux bridge, or make Open
+ * vSwitch re-add it under its old port number, and bring it up if it was
+ * (after the new qemu created them).  0, or -1 logged: a tap missing, a
+ * bridge gone, an ioctl or ovs-vsctl refused, a port number not kept.
  */
 int colo_xen_taps_replug(const struct colo_xen_tap *taps, size_t n);
 
