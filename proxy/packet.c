@@ -145,3 +145,36 @@ int pkt_parse(const uint8_t *f, size_t len, struct pkt *out, const char **why)
     }
     return r;
 }
+
+int pkt_fill_checksum(uint8_t *frame, size_t len)
+{
+    struct pkt p;
+    const char *why;
+    uint8_t *seg, *field;
+    size_t tl, alen;
+    uint32_t s = 0;
+
+    if (pkt_parse(frame, len, &p, &why) < 0 || (p.kind != PKT_TCP && p.kind != PKT_UDP))
+        return -1;
+    seg = frame + (p.l4 - frame);   /* our own frame: writable */
+    tl = (size_t)(p.payload + p.payload_len - p.l4);
+    field = seg + (p.kind == PKT_TCP ? 16 : 6);
+    field[0] = field[1] = 0;
+    alen = p.key.family == 4 ? 4 : 16;
+    /* The pseudo-header: both addresses, the protocol, the L4 length. */
+    for (size_t i = 0; i < alen; i += 2)
+        s += be16(p.key.vm_addr + i) + (uint32_t)be16(p.key.peer_addr + i);
+    s += p.key.proto + (uint32_t)tl;
+    for (size_t i = 0; i + 1 < tl; i += 2)
+        s += be16(seg + i);
+    if (tl & 1)
+        s += (uint32_t)seg[tl - 1] << 8;
+    while (s >> 16)
+        s = (s & 0xffff) + (s >> 16);
+    s = ~s & 0xffff;
+    if (s == 0 && p.kind == PKT_UDP)
+        s = 0xffff;                 /* UDP: 0 would mean "no checksum" */
+    field[0] = (uint8_t)(s >> 8);
+    field[1] = (uint8_t)s;
+    return 0;
+}

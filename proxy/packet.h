@@ -49,4 +49,15 @@ uint32_t flow_key_hash(const struct flow_key *k);
  */
 int pkt_parse(const uint8_t *frame, size_t len, struct pkt *out, const char **why);
 
+/*
+ * Compute and store the TCP or UDP checksum of a frame whose sender left it
+ * to the hardware (Linux's CHECKSUM_PARTIAL: AF_PACKET says
+ * TP_STATUS_CSUMNOTREADY, and the field holds only a partial sum).  Such a
+ * frame is what a local sender with transmit checksum offload hands the
+ * switch; re-sent by the proxy through AF_PACKET it would leave as a
+ * complete frame with a wrong checksum, and the receiver would drop it.
+ * Returns 0 once done, -1 if the frame is not TCP or UDP over IP.
+ */
+int pkt_fill_checksum(uint8_t *frame, size_t len);
+
 #endif

@@ -20,6 +20,14 @@
  *         latency at low ones.
  * The frames handed to the callback are in the ring itself (writable: the
  * rewriter edits them in place); the slot or block is given back after it.
+ *
+ * A frame from a sender on this host with transmit checksum offload
+ * (another VM's netback, dom0's stack, an internal port) reaches the socket
+ * with its TCP/UDP checksum not yet computed: the kernel says so in the
+ * ring slot's status or, for recv(), in PACKET_AUXDATA, and the checksum
+ * is computed here before the frame is used (packet.h).  Seen on Open
+ * vSwitch's kernel datapath in the Xen lab; the userspace datapath reads
+ * its ports through sockets that get complete frames.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -36,6 +44,7 @@
 #include <unistd.h>
 
 #include "colo-log.h"
+#include "packet.h"
 #include "port.h"
 
 #define BATCH       64              /* frames per recv call: fairness between ports */
@@ -142,6 +151,8 @@ static void deliver(struct port_packet *pp, uint8_t *frame, unsigned snap, unsig
     }
     p->st.frames_in++;
     p->st.bytes_in += len;
+    if ((status & TP_STATUS_CSUMNOTREADY) && pkt_fill_checksum(frame, len) == 0)
+        p->st.csum_filled++;
     fn(opaque, frame, len);
 }
 
@@ -150,7 +161,15 @@ static int recv_plain(struct port *p, port_frame_fn *fn, void *opaque)
     struct port_packet *pp = (struct port_packet *)p;
 
     for (int i = 0; i < BATCH; i++) {
-        ssize_t n = recv(p->fd, pp->buf, sizeof(pp->buf), MSG_DONTWAIT);
+        union {
+            struct cmsghdr h;
+            char space[CMSG_SPACE(sizeof(struct tpacket_auxdata))];
+        } cm;
+        struct iovec iov = { pp->buf, sizeof(pp->buf) };
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &cm,
+                              .msg_controllen = sizeof(cm) };
+        ssize_t n = recvmsg(p->fd, &msg, MSG_DONTWAIT);
+        unsigned status = 0;
 
         if (n < 0) {
             if (errno == EAGAIN || errno == EINTR)
@@ -158,8 +177,19 @@ static int recv_plain(struct port *p, port_frame_fn *fn, void *opaque)
             colo_log_errno("%s: receive failed", p->name);
             return -1;
         }
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+            if (c->cmsg_level == SOL_PACKET && c->cmsg_type == PACKET_AUXDATA &&
+                c->cmsg_len >= CMSG_LEN(sizeof(struct tpacket_auxdata))) {
+                struct tpacket_auxdata aux;
+
+                memcpy(&aux, CMSG_DATA(c), sizeof(aux));
+                status = aux.tp_status;
+            }
+        }
         p->st.frames_in++;
         p->st.bytes_in += (uint64_t)n;
+        if ((status & TP_STATUS_CSUMNOTREADY) && pkt_fill_checksum(pp->buf, (size_t)n) == 0)
+            p->st.csum_filled++;
         fn(opaque, pp->buf, (size_t)n);
     }
     /* A full batch: busy, when the queue may overflow - look at the drops
@@ -222,9 +252,25 @@ static int recv_v3(struct port *p, port_frame_fn *fn, void *opaque)
 /* ENOBUFS: the device queue is full - the same as a loss on the wire,
  * which TCP repairs; not a reason to give up the port.  So a frame refused
  * with it is counted as sent and lost, never retried (docs/proxy.md). */
+/* A frame larger than the device takes: a sender's segmentation offload
+ * (a "frame" of up to 64 KiB the NIC was to cut into segments, docs/proxy.md).
+ * Lost like a frame on the wire, and said so (the 1st, 2nd, 4th... time). */
+static void too_long(struct port *p, size_t len)
+{
+    uint64_t n = ++p->st.oversize;
+
+    if (!(n & (n - 1)))
+        colo_warn("%s: a frame of %zu bytes is larger than the interface takes (a local "
+                  "sender's segmentation offload?): not sent (%" PRIu64 " so far)", p->name, len, n);
+}
+
 static int send_now(struct port *p, const uint8_t *frame, size_t len)
 {
     if (send(p->fd, frame, len, 0) < 0 && errno != ENOBUFS) {
+        if (errno == EMSGSIZE) {
+            too_long(p, len);
+            return 0;
+        }
         colo_log_errno("%s: send failed", p->name);
         return -1;
     }
@@ -243,6 +289,9 @@ static int packet_flush(struct port *p)
             done += (unsigned)n;
         } else if (n < 0 && errno == EINTR) {
             continue;
+        } else if (n < 0 && errno == EMSGSIZE) {
+            too_long(p, pp->tx_iov[done].iov_len);
+            done++;
         } else if (n < 0 && errno != ENOBUFS && errno != EAGAIN) {
             colo_log_errno("%s: send failed", p->name);
             pp->tx_n = 0;
@@ -383,8 +432,10 @@ struct port *port_open_packet(const char *ifname, const char *role, enum port_ri
      * is what holds v2's copies of large frames. */
     if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &(int){ 8 << 20 }, sizeof(int)) < 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &(int){ 8 << 20 }, sizeof(int));
-    /* The ring before bind: no frame arrives before it is there. */
-    if (fd < 0 || (ring != PORT_RING_NONE && setup_ring(pp, ifname) < 0) ||
+    /* The ring and the checksum status before bind: no frame arrives
+     * before they are there. */
+    if (fd < 0 || setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof(one)) < 0 ||
+        (ring != PORT_RING_NONE && setup_ring(pp, ifname) < 0) ||
         bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0 ||
         setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)) < 0) {
         colo_log_errno("--%s %s: cannot open a packet socket", role, ifname);

@@ -54,6 +54,12 @@ struct port_stats {
      * queue was full: PACKET_STATISTICS tp_drops): frames one VM's side
      * lost, which the other side may have had. */
     uint64_t drops;
+    /* Frames whose sender left the TCP/UDP checksum to the hardware
+     * (transmit checksum offload of a local sender: another VM's netback,
+     * dom0's own stack), completed by the proxy before use (packet.h). */
+    uint64_t csum_filled;
+    /* Frames the interface refused as too large to send (EMSGSIZE). */
+    uint64_t oversize;
 };
 
 struct port {

@@ -88,6 +88,22 @@ netns_cleanup() {
         ip netns del $n 2>/dev/null
     done
 }
+# The proxy tests' wiring: client C, PVM P and SVM S each joined by a veth
+# pair to the proxy's namespace X (there named xc, xp, xs; in the others
+# vcID, vpID, vsID), the client 10.77.0.9, PVM and SVM one VM identity
+# (MAC 02:00:0a:4d:00:02, 10.77.0.2).  Links are left down.
+proxy_veths() {             # proxy_veths C P S X ID
+    local n d
+    ip link add vc$5 netns $1 type veth peer name xc netns $4 &&
+        ip link add vp$5 netns $2 type veth peer name xp netns $4 &&
+        ip link add vs$5 netns $3 type veth peer name xs netns $4 || return 1
+    ip -n $1 addr add 10.77.0.9/24 dev vc$5
+    for n in $2 $3; do
+        d=$([ $n = $2 ] && echo vp$5 || echo vs$5)
+        ip -n $n link set $d address 02:00:0a:4d:00:02
+        ip -n $n addr add 10.77.0.2/24 dev $d
+    done
+}
 netns_setup() {             # netns_setup NS...; returns 1 (reported) if unavailable
     trap 'netns_cleanup; cleanup' EXIT
     for n in "$@"; do

@@ -13,16 +13,7 @@ VM="/usr/bin/python3 $COLO_SRCDIR/tests/integration/netvm.py"
 id=$$
 C=colo-c$id P=colo-p$id S=colo-s$id X=colo-x$id
 netns_setup $C $P $S $X || exit 0
-# veth pairs: client, PVM and SVM each to the proxy's namespace
-ip link add vc$id netns $C type veth peer name xc netns $X
-ip link add vp$id netns $P type veth peer name xp netns $X
-ip link add vs$id netns $S type veth peer name xs netns $X
-ip -n $C addr add 10.77.0.9/24 dev vc$id
-for n in $P $S; do                                  # one VM identity, twice
-    d=$([ $n = $P ] && echo vp$id || echo vs$id)
-    ip -n $n link set $d address 02:00:0a:4d:00:02
-    ip -n $n addr add 10.77.0.2/24 dev $d
-done
+proxy_veths $C $P $S $X $id || { fail "veth pairs for the proxy"; exit 0; }
 ip -n $S link set vs$id mtu 1000                    # the SVM segments differently
 for pair in "$C vc$id" "$P vp$id" "$S vs$id" "$X xc" "$X xp" "$X xs"; do
     set -- $pair
