@@ -335,12 +335,11 @@ colo_announce() {       # BRIDGE PORT MAC
 # the vif stays on the bridge as an ordinary port.  Quiet about what is
 # already gone, so that it can run after a failed setup or twice.
 colo_ovs_teardown() {
-    local br=$1 vif=$2 px fwd p
+    local br=$1 vif=$2 px p
     colo_check_tools
     colo_check_ifname "$vif" "vif"
     colo_check_bridge "$br"
     px=$(colo_proxy_prefix "$vif")
-    fwd=$(colo_get_id "$vif" colo-forward)
     ovs-ofctl del-flows "$br" "cookie=$(colo_cookie "$vif")/-1" ||
         colo_fatal "cannot remove the COLO flows of '$vif' from '$br'"
     for p in "${px}c" "${px}p" "${px}s" "${px}f" "${px}v"; do
@@ -352,7 +351,9 @@ colo_ovs_teardown() {
             -- remove Interface "$vif" external-ids colo-mac -- remove Interface "$vif" external-ids colo-forward ||
             colo_fatal "cannot clear the COLO record of '$vif'"
     fi
-    [ -n "$fwd" ] && colo_flood "$br" "$fwd"
+    # The forward link stays no-flood: it is dedicated to this vif, and a
+    # forward link that floods joins the two hosts' bridges a second time
+    # besides the LAN - a loop (docs/networking.md).
     ovs-appctl fdb/flush "$br" > /dev/null 2>&1 || true
     colo_log info "$vif on $br: COLO flows and proxy ports removed"
 }

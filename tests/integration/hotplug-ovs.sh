@@ -48,6 +48,7 @@ check "teardown succeeds" sw "$SETUP" teardown bridge=br0 vifname=vif5.0
 check "... no flow, no proxy port left; the vif stays, floodable again" \
     test "$(cookie_flows)/$(ovs-vsctl list-ports br0 | grep -c -- -x)/$(ovs-vsctl port-to-br vif5.0)" = 0/0/br0 -a \
     -z "$(ovs-ofctl show br0 | grep -A1 '(vif5.0)' | grep NO_FLOOD)"
+check "... the forward link stays out of flooding (a flooding one would close a loop)" no_flood fwd0
 check "teardown twice is harmless" sw "$SETUP" teardown bridge=br0 vifname=vif5.0
 
 # 2. Bad input: exit status 1, the culprit named, nothing changed.
