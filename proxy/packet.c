@@ -178,3 +178,62 @@ int pkt_fill_checksum(uint8_t *frame, size_t len)
     field[1] = (uint8_t)s;
     return 0;
 }
+
+long pkt_tcp_next_segment(const uint8_t *frame, size_t len, size_t mtu, size_t *pos,
+                          uint8_t *out, size_t cap)
+{
+    struct pkt p;
+    const char *why;
+    size_t l3off, l3hl, hdrs, mss, chunk, seglen, idx;
+    uint8_t *ip, *tcp;
+    uint32_t seq;
+
+    if (pkt_parse(frame, len, &p, &why) < 0 || p.kind != PKT_TCP)
+        return -1;
+    l3off = (size_t)(p.l3 - frame);
+    l3hl = p.key.family == 4 ? (size_t)(p.l3[0] & 15) * 4 : 40;
+    hdrs = (size_t)(p.payload - frame);             /* link, IP and TCP headers */
+    if (hdrs - l3off >= mtu)
+        return -1;
+    mss = mtu - (hdrs - l3off);
+    if (*pos >= p.payload_len)
+        return 0;
+    chunk = p.payload_len - *pos < mss ? p.payload_len - *pos : mss;
+    seglen = hdrs + chunk;
+    if (seglen > cap)
+        return -1;
+    idx = *pos / mss;
+    memcpy(out, frame, hdrs);
+    memcpy(out + hdrs, p.payload + *pos, chunk);
+    ip = out + l3off;
+    tcp = out + (p.l4 - frame);
+    if (p.key.family == 4) {
+        uint16_t tot = (uint16_t)(hdrs - l3off + chunk), id = (uint16_t)(be16(ip + 4) + idx);
+        uint32_t s = 0;
+
+        ip[2] = (uint8_t)(tot >> 8), ip[3] = (uint8_t)tot;
+        ip[4] = (uint8_t)(id >> 8), ip[5] = (uint8_t)id;
+        ip[10] = ip[11] = 0;
+        for (size_t i = 0; i < l3hl; i += 2)
+            s += be16(ip + i);
+        while (s >> 16)
+            s = (s & 0xffff) + (s >> 16);
+        s = ~s & 0xffff;
+        ip[10] = (uint8_t)(s >> 8), ip[11] = (uint8_t)s;
+    } else {
+        uint16_t plen = (uint16_t)(hdrs - l3off - 40 + chunk);
+
+        ip[4] = (uint8_t)(plen >> 8), ip[5] = (uint8_t)plen;
+    }
+    seq = p.seq + (uint32_t)*pos;
+    tcp[4] = (uint8_t)(seq >> 24), tcp[5] = (uint8_t)(seq >> 16);
+    tcp[6] = (uint8_t)(seq >> 8), tcp[7] = (uint8_t)seq;
+    if (*pos + chunk < p.payload_len)
+        tcp[13] &= (uint8_t)~(TCP_FIN | TCP_PSH);
+    if (*pos > 0)
+        tcp[13] &= (uint8_t)~0x80;                  /* CWR */
+    *pos += chunk;
+    if (pkt_fill_checksum(out, seglen) < 0)
+        return -1;
+    return (long)seglen;
+}

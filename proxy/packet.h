@@ -60,4 +60,18 @@ int pkt_parse(const uint8_t *frame, size_t len, struct pkt *out, const char **wh
  */
 int pkt_fill_checksum(uint8_t *frame, size_t len);
 
+/*
+ * Cut a TCP frame whose IP packet is larger than mtu into segments that
+ * fit, as the NIC of a sender with segmentation offload would have: each
+ * has the frame's headers, the next piece of its payload, the sequence
+ * number of that piece, IPv4 identifications counting up from the frame's,
+ * FIN and PSH on the last segment only, CWR on the first only, and both
+ * checksums computed.  Call with *pos = 0; each call writes the next
+ * segment into out (cap bytes) and returns its length, 0 once the payload
+ * is used up, or -1 if the frame cannot be cut (not TCP over IP, headers
+ * that leave no room for payload within mtu, out too small).
+ */
+long pkt_tcp_next_segment(const uint8_t *frame, size_t len, size_t mtu, size_t *pos,
+                          uint8_t *out, size_t cap);
+
 #endif

@@ -74,6 +74,8 @@ struct port_packet {
     struct iovec tx_iov[TX_FRAMES];
     uint8_t tx_buf[TX_BYTES];
     uint8_t buf[FRAME_MAX];         /* recv() path, and v2's copies of large frames */
+    unsigned mtu;                   /* the interface's, for cutting offloaded TCP frames */
+    uint8_t seg[FRAME_MAX];         /* the segment being cut from such a frame */
 };
 
 int port_ring_parse(const char *s, enum port_ring *out)
@@ -306,7 +308,7 @@ static int packet_flush(struct port *p)
     return 0;
 }
 
-static int packet_send(struct port *p, const uint8_t *frame, size_t len)
+static int queue_or_send(struct port *p, const uint8_t *frame, size_t len)
 {
     struct port_packet *pp = (struct port_packet *)p;
 
@@ -321,6 +323,29 @@ static int packet_send(struct port *p, const uint8_t *frame, size_t len)
     pp->tx_msg[pp->tx_n] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &pp->tx_iov[pp->tx_n], .msg_iovlen = 1 } };
     pp->tx_n++;
     pp->tx_used += len;
+    return 0;
+}
+
+/*
+ * A TCP frame larger than the interface's MTU is a local sender's
+ * segmentation offload (a "frame" its NIC was to cut up): cut it here, as
+ * that NIC would have, and send the segments.  Anything else that large is
+ * left to the device, which refuses it (too_long).
+ */
+static int packet_send(struct port *p, const uint8_t *frame, size_t len)
+{
+    struct port_packet *pp = (struct port_packet *)p;
+    size_t pos = 0;
+    long n;
+
+    if (len <= (size_t)pp->mtu + 14)
+        return queue_or_send(p, frame, len);
+    while ((n = pkt_tcp_next_segment(frame, len, pp->mtu, &pos, pp->seg, sizeof(pp->seg))) > 0)
+        if (queue_or_send(p, pp->seg, (size_t)n) < 0)
+            return -1;
+    if (n < 0 && pos == 0)
+        return queue_or_send(p, frame, len);
+    p->st.segmented++;
     return 0;
 }
 
@@ -344,10 +369,18 @@ static const struct port_ops ops[] = {
 /* A v2 slot: the frame header, the link header and the interface's MTU
  * (and a VLAN tag), rounded up to a power of two; or COLO_PROXY_RING_FRAME
  * (the tests' way to make frames that do not fit). */
+/* The interface's MTU (1500 if it cannot be read). */
+static unsigned iface_mtu(int fd, const char *ifname)
+{
+    struct ifreq ifr = { 0 };
+
+    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+    return ioctl(fd, SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu > 0 ? (unsigned)ifr.ifr_mtu : 1500;
+}
+
 static unsigned v2_slot(int fd, const char *ifname)
 {
     const char *env = getenv("COLO_PROXY_RING_FRAME");
-    struct ifreq ifr = { 0 };
     unsigned need, slot = 256;
 
     if (env && *env) {
@@ -358,9 +391,7 @@ static unsigned v2_slot(int fd, const char *ifname)
         colo_warn("COLO_PROXY_RING_FRAME=%s: not a multiple of %d between %zu and %u; ignored", env,
                   TPACKET_ALIGNMENT, (size_t)TPACKET2_HDRLEN + 64, V2_BLOCK);
     }
-    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
-    need = (ioctl(fd, SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu > 0 ? (unsigned)ifr.ifr_mtu : 1500) +
-           (unsigned)TPACKET_ALIGN(TPACKET2_HDRLEN) + 16 + 18;
+    need = iface_mtu(fd, ifname) + (unsigned)TPACKET_ALIGN(TPACKET2_HDRLEN) + 16 + 18;
     while (slot < need && slot < V2_BLOCK)
         slot *= 2;
     return slot;
@@ -432,6 +463,8 @@ struct port *port_open_packet(const char *ifname, const char *role, enum port_ri
      * is what holds v2's copies of large frames. */
     if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &(int){ 8 << 20 }, sizeof(int)) < 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &(int){ 8 << 20 }, sizeof(int));
+    if (fd >= 0)
+        pp->mtu = iface_mtu(fd, ifname);
     /* The ring and the checksum status before bind: no frame arrives
      * before they are there. */
     if (fd < 0 || setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof(one)) < 0 ||

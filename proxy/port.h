@@ -58,8 +58,10 @@ struct port_stats {
      * (transmit checksum offload of a local sender: another VM's netback,
      * dom0's own stack), completed by the proxy before use (packet.h). */
     uint64_t csum_filled;
-    /* Frames the interface refused as too large to send (EMSGSIZE). */
-    uint64_t oversize;
+    /* TCP frames larger than the interface's MTU (a local sender's
+     * segmentation offload) cut into segments before sending; and frames
+     * the interface refused all the same as too large (EMSGSIZE). */
+    uint64_t segmented, oversize;
 };
 
 struct port {

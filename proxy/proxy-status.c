@@ -30,6 +30,7 @@ static void ports_json(yajl_gen g, struct port *const *ports, int nports)
         colo_json_num(g, "truncated", ps->truncated);
         colo_json_num(g, "drops", ps->drops);
         colo_json_num(g, "csum_filled", ps->csum_filled);
+        colo_json_num(g, "segmented", ps->segmented);
         colo_json_num(g, "oversize", ps->oversize);
         yajl_gen_map_close(g);
     }

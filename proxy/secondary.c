@@ -85,7 +85,7 @@ static char *on_status(void *opaque)
     struct secondary *s = opaque;
     char *json = NULL;
 
-    uint64_t drops = 0, truncated = 0, csum = 0, oversize = 0;
+    uint64_t drops = 0, truncated = 0, csum = 0, segmented = 0, oversize = 0;
 
     /* Frames lost on the way in: the kernel's drops and frames too long for
      * the ring (port.h). */
@@ -93,14 +93,15 @@ static char *on_status(void *opaque)
         drops += s->ports[i]->st.drops;
         truncated += s->ports[i]->st.truncated;
         csum += s->ports[i]->st.csum_filled;
+        segmented += s->ports[i]->st.segmented;
         oversize += s->ports[i]->st.oversize;
     }
     if (asprintf(&json, "{\"role\":\"proxy-secondary\",\"subscribed\":%s,\"failed_over\":%s,\"to_svm\":%" PRIu64
                  ",\"from_svm\":%" PRIu64 ",\"translated\":%zu,\"checkpoints\":%" PRIu64
                  ",\"drops\":%" PRIu64 ",\"truncated\":%" PRIu64 ",\"csum_filled\":%" PRIu64
-                 ",\"oversize\":%" PRIu64 "}",
+                 ",\"segmented\":%" PRIu64 ",\"oversize\":%" PRIu64 "}",
                  s->subscribed ? "true" : "false", s->failed_over ? "true" : "false", s->to_svm, s->from_svm,
-                 rw_translated(s->rw), s->checkpoints, drops, truncated, csum, oversize) < 0)
+                 rw_translated(s->rw), s->checkpoints, drops, truncated, csum, segmented, oversize) < 0)
         return NULL;
     return json;
 }

@@ -318,6 +318,76 @@ static void test_fill_checksum_udp_and_others(void **state)
     }
 }
 
+/* pkt_tcp_next_segment cuts a 5000-byte segment (what a sender with
+ * segmentation offload hands the switch) into MTU-sized ones, as its NIC
+ * would have. */
+static void test_segment_offloaded_frame(void **state)
+{
+    static uint8_t big[14 + 40 + 20 + 5000], seg[1600], joined[5000];
+
+    (void)state;
+    for (int v6 = 0; v6 <= 1; v6++) {
+        size_t hdr = tcp(true, 1000, 7, ACK | PSH | 0x01 /* FIN */ | 0x80 /* CWR */, NULL, v6);
+        size_t total = hdr + sizeof(joined), pos = 0, off = 0, mss = 1500 - (v6 ? 60 : 40);
+        unsigned count = 0;
+        long r;
+
+        memcpy(big, f, hdr);
+        for (size_t i = 0; i < sizeof(joined); i++)
+            big[hdr + i] = (uint8_t)(i * 7 + i / 251);
+        if (v6)
+            big[14 + 4] = (uint8_t)((20 + 5000) >> 8), big[14 + 5] = (uint8_t)(20 + 5000);
+        else
+            big[14 + 2] = (uint8_t)((40 + 5000) >> 8), big[14 + 3] = (uint8_t)(40 + 5000),
+            big[14 + 4] = 0x12, big[14 + 5] = 0xfe;     /* IP ID 0x12fe */
+        assert_int_equal(pkt_fill_checksum(big, total), 0);
+        memset(joined, 0, sizeof(joined));
+        while ((r = pkt_tcp_next_segment(big, total, 1500, &pos, seg, sizeof(seg))) > 0) {
+            struct pkt p;
+            const char *why;
+            bool last;
+
+            assert_true((size_t)r <= 14 + 1500);
+            assert_int_equal(pkt_parse(seg, (size_t)r, &p, &why), 0);
+            assert_true(rw_tcp_checksum_ok(seg, (size_t)r));
+            assert_int_equal(p.seq, 1000 + off);
+            last = off + p.payload_len == sizeof(joined);
+            assert_int_equal(p.flags & (0x01 | PSH), last ? (0x01 | PSH) : 0);
+            assert_int_equal(p.flags & 0x80, count == 0 ? 0x80 : 0);
+            assert_int_equal(p.flags & ACK, ACK);
+            if (!v6) {
+                unsigned sum = 0;
+
+                for (int i = 0; i < 20; i += 2)
+                    sum += (unsigned)(seg[14 + i] << 8 | seg[14 + i + 1]);
+                while (sum >> 16)
+                    sum = (sum & 0xffff) + (sum >> 16);
+                assert_int_equal(sum, 0xffff);                  /* IP header checksum */
+                assert_int_equal(seg[14 + 4] << 8 | seg[14 + 5], 0x12fe + count);
+            }
+            assert_true(off + p.payload_len <= sizeof(joined));
+            memcpy(joined + off, p.payload, p.payload_len);
+            off += p.payload_len;
+            count++;
+        }
+        assert_int_equal(r, 0);
+        assert_int_equal(count, (5000 + mss - 1) / mss);
+        assert_memory_equal(joined, big + hdr, sizeof(joined));
+        /* Cannot be cut: an MTU the headers fill, an output buffer too small. */
+        pos = 0;
+        assert_int_equal(pkt_tcp_next_segment(big, total, v6 ? 60 : 40, &pos, seg, sizeof(seg)), -1);
+        pos = 0;
+        assert_int_equal(pkt_tcp_next_segment(big, total, 1500, &pos, seg, 100), -1);
+    }
+    memset(f, 0, 60);
+    f[12] = 0x08, f[13] = 0x06;                                 /* ARP: not TCP */
+    {
+        size_t pos = 0;
+
+        assert_int_equal(pkt_tcp_next_segment(f, 60, 1500, &pos, big, sizeof(big)), -1);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -330,6 +400,7 @@ int main(void)
         cmocka_unit_test(test_unknown_and_garbage),
         cmocka_unit_test(test_fill_checksum_tcp),
         cmocka_unit_test(test_fill_checksum_udp_and_others),
+        cmocka_unit_test(test_segment_offloaded_frame),
     };
 
     return cmocka_run_group_tests_name("rewrite", tests, NULL, NULL);
