@@ -95,3 +95,19 @@ fpu_check() {
     _r=$(lab-fpu-check "$1" "$2" 1 2>&1)
     case $_r in *" bad=0") return 0 ;; *) return 1 ;; esac
 }
+
+# The guests' web service on 10.9.0.2 (guest/init, lab_ip): get [SECONDS]
+# makes one HTTP request through bash's /dev/tcp, bounded by SECONDS (5);
+# answers SECONDS [PER-TRY] says whether the page comes back within
+# SECONDS.  (Not busybox wget: the static busybox's wget segfaulted in dom0.)
+get() {
+    timeout "${1:-5}" bash -c 'exec 3<>/dev/tcp/10.9.0.2/80 && printf "GET / HTTP/1.0\r\n\r\n" >&3 && cat <&3' 2>/dev/null
+}
+answers() {
+    _end=$(($(now) + $1))
+    while [ "$(now)" -lt $_end ]; do
+        get "${2:-5}" | grep -q COLO-LAB-SERVICE && return 0
+        sleep 1
+    done
+    return 1
+}

@@ -18,20 +18,6 @@ modprobe tun; modprobe bridge
 [ -c /dev/net/tun ] || infra "dom0 has no /dev/net/tun (modprobe tun)"
 ip link add xenbr0 type bridge && ip addr add 10.9.0.1/24 dev xenbr0 && ip link set xenbr0 up
 ip link add xenbr1 type bridge && ip link set xenbr1 up
-# get: one HTTP request to the service, through bash's /dev/tcp, bounded.
-# (Not busybox wget: the static busybox's wget segfaulted in dom0.)
-get() {
-    timeout 5 bash -c 'exec 3<>/dev/tcp/10.9.0.2/80 && printf "GET / HTTP/1.0\r\n\r\n" >&3 && cat <&3' 2>/dev/null
-}
-# answers SECONDS: the service's page comes back within SECONDS.
-answers() {
-    _i=0
-    while [ $_i -lt "$1" ]; do
-        get | grep -q COLO-LAB-SERVICE && return 0
-        sleep 1; _i=$((_i + 1))
-    done
-    return 1
-}
 # What dom0's network looks like (after a failed check).
 show_net() {
     echo "---- dom0 network"

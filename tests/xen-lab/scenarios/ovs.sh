@@ -26,17 +26,6 @@ RECV="XL_COLO_RUNDIR=$W/sec xl-colo migrate-receive --colo -d --coloft-script $S
 PLOG=/var/log/xen/console/guest-opvm.log
 OVSLOG=/var/log/xen/ovs
 
-get() {         # get [SECONDS]: one HTTP request, at most SECONDS (5)
-    timeout "${1:-5}" bash -c 'exec 3<>/dev/tcp/10.9.0.2/80 && printf "GET / HTTP/1.0\r\n\r\n" >&3 && cat <&3' 2>/dev/null
-}
-answers() {     # answers SECONDS [PER-TRY]: the service's page comes back within SECONDS
-    _end=$(($(now) + $1))
-    while [ "$(now)" -lt $_end ]; do
-        get "${2:-5}" | grep -q COLO-LAB-SERVICE && return 0
-        sleep 1
-    done
-    return 1
-}
 cookie_flows() { ovs-ofctl dump-flows "$1" 2>/dev/null | grep -c "cookie=0xc010"; }
 pstatus() { colo-ctl -c "unix:$W/$1/opvm.vif0.ctl" status --json 2>/dev/null; }
 field() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" | head -1; }
