@@ -114,7 +114,9 @@ if start_qemu q ",notify_dev=nfy,compare_timeout=300,expired_scan_cycle=100"; th
     # buffer, then reports it and stops reading that chardev for good.
     python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"\x7f\xff\xff\xff" + bytes(70000))' \
         "$W/q-sin.sock" 2>/dev/null
-    sleep 0.5
+    # QEMU reports it once it has read past its buffer: on a loaded machine
+    # that took longer than half a second (CI, once), so wait, bounded.
+    wait_for "$W/q.err" 'secondary_in error' 10
     check "QEMU 7.2 colo-compare: a 2 GiB length on secondary_in - QEMU survives and says so" \
         test -n "$(grep 'secondary_in error' "$W/q.err")" -a -d "/proc/$QEMU_PID"
     grep -h -E 'oversized|secondary_in error' "$W/q.err" | sed 's/^/INFO: QEMU said: /'
