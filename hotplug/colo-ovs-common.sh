@@ -22,8 +22,14 @@
 # name, so replacing or removing them never touches anything else, and is
 # done in one OpenFlow bundle (atomic: no frame sees half a layout).  What
 # the scripts set up is recorded in the vif's external-ids (colo-role,
-# colo-state, colo-mac, colo-forward), so failover and teardown need only
-# the bridge and the vif.
+# colo-state, colo-mac, colo-forward, colo-vlan), so failover and teardown
+# need only the bridge and the vif.
+#
+# A vif in a VLAN (bridge=xenbr0.10: an access port, tag 10) gets flows of
+# its own: OVS applies a port's tag only in NORMAL, so the VM's place in its
+# VLAN is a patch-port pair, VIF-xa (tag 10) and VIF-xb.  NORMAL delivers
+# the VLAN's frames for the VM to VIF-xa, they come back in at VIF-xb, and
+# a flow copies them to the vif and the forward link (docs/networking.md).
 
 COLO_OVS_TIMEOUT=${COLO_OVS_TIMEOUT:-30}
 
@@ -113,8 +119,40 @@ colo_check_mac() {
 
 vsctl() { ovs-vsctl --timeout="$COLO_OVS_TIMEOUT" "$@"; }
 
+# A bridge as Xen's vif scripts write it: NAME, NAME.VLAN (the vif an access
+# port of that VLAN) or NAME:VLAN:VLAN... (a trunk).  Sets bridge (the name)
+# and vlan (the tag, or empty).  Trunks are refused: the guest then tags its
+# own frames, and neither the comparator nor the rewriter looks inside a tag.
+colo_bridge_spec() {    # SPEC
+    local spec=$1
+    [[ $spec =~ ^([^.:]+)(\.([0-9]+))?(:([0-9]+(:[0-9]+)*))?$ ]] ||
+        colo_fatal "bridge '$spec' is not NAME, NAME.VLAN or NAME:VLAN[:VLAN...]"
+    bridge=${BASH_REMATCH[1]} vlan=${BASH_REMATCH[3]}
+    [ -z "${BASH_REMATCH[5]}" ] ||
+        colo_fatal "bridge '$spec': trunk vifs (:VLAN...) are not supported for COLO (the guest would tag its own frames, which the proxy does not parse); give the vif one VLAN, NAME.VLAN"
+    if [ -n "$vlan" ]; then
+        [ ${#vlan} -le 4 ] && [ $((10#$vlan)) -ge 1 ] && [ $((10#$vlan)) -le 4094 ] ||
+            colo_fatal "bridge '$spec': VLAN '$vlan' is not between 1 and 4094"
+        vlan=$((10#$vlan))
+    fi
+}
+
+# The VLAN a port is an access port of (its tag), or nothing; a trunk or a
+# port in another VLAN mode is refused.
+colo_port_vlan() {      # PORT
+    local out tag trunks mode
+    out=$(vsctl get Port "$1" tag trunks vlan_mode 2> /dev/null) || colo_fatal "no port '$1' in Open vSwitch"
+    { read -r tag; read -r trunks; read -r mode; } <<< "$out"
+    [ "$trunks" = "[]" ] || colo_fatal "vif '$1' is a trunk port (trunks $trunks): not supported for COLO"
+    case $mode in "[]" | access) ;; *)
+        [ "$tag" = "[]" ] && [ "$mode" = trunk ] ||
+            colo_fatal "vif '$1' has vlan_mode $mode: only untagged vifs and access ports (tag=N) are supported for COLO" ;;
+    esac
+    [ "$tag" = "[]" ] || echo "$tag"
+}
+
 colo_check_bridge() {
-    case $1 in *[.:]*) colo_fatal "bridge '$1': VLAN tags and trunks are not supported for COLO vifs" ;; esac
+    case $1 in *[.:]*) colo_fatal "bridge '$1': internal error, a bridge name with a VLAN part" ;; esac
     vsctl br-exists "$1" 2> /dev/null || {
         vsctl show > /dev/null 2>&1 || colo_fatal "cannot reach Open vSwitch (is ovsdb-server running? OVS_RUNDIR=${OVS_RUNDIR:-default})"
         colo_fatal "bridge '$1' does not exist in Open vSwitch"
@@ -181,11 +219,11 @@ colo_get_id() {         # VIF KEY: the value, or nothing
 
 # The OpenFlow port numbers the flows name, looked up (and checked) in this
 # shell, before any flow is written: OF_VIF, OF_FWD, OF_X<suffix>.
-colo_ofports() {        # ROLE VIF FWD PROXY-PREFIX
+colo_ofports() {        # ROLE VIF FWD PROXY-PREFIX (and $vlan)
     local s
     OF_VIF=$(colo_ofport "$2") || exit 1
     OF_FWD=$(colo_ofport "$3") || exit 1
-    for s in $(colo_proxy_suffixes "$1"); do
+    for s in $(colo_port_suffixes "$1" "$vlan"); do
         printf -v "OF_X$s" '%s' "$(colo_ofport "$4$s")" || exit 1
     done
 }
@@ -197,6 +235,20 @@ colo_input_flows() {    # MAC OUTPUTS
     echo "priority=100,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00,actions=$2,NORMAL"
 }
 
+# NORMAL, for a frame of the VM's: untagged, NORMAL itself; in a VLAN, as
+# if the frame came in at VIF-xa, so that NORMAL tags it for the VLAN and
+# learns the VM's MAC there.
+colo_vm_normal() {
+    if [ -n "$vlan" ]; then echo "load:$OF_Xa->NXM_OF_IN_PORT[],NORMAL"; else echo NORMAL; fi
+}
+
+# Frames for the VM to OUTPUTS: untagged, every frame for its MAC and every
+# broadcast (colo_input_flows); in a VLAN, what NORMAL delivers to VIF-xa,
+# which comes back in at VIF-xb - only the VLAN's frames.
+colo_vm_input() {       # MAC OUTPUTS
+    if [ -n "$vlan" ]; then echo "priority=200,in_port=$OF_Xb,actions=$2"; else colo_input_flows "$@"; fi
+}
+
 # The primary: input to the PVM and (forward link) to the SVM; the PVM's
 # output to the proxy only; the SVM's (from the forward link) to the proxy
 # only; what the proxy releases goes into the bridge as if the PVM sent it.
@@ -205,19 +257,19 @@ colo_primary_flows() {          # MAC
     echo "priority=200,in_port=$OF_FWD,actions=output:$OF_Xs"
     echo "priority=200,in_port=$OF_Xp,actions=drop"
     echo "priority=200,in_port=$OF_Xs,actions=drop"
-    echo "priority=200,in_port=$OF_Xc,actions=NORMAL"
-    colo_input_flows "$1" "output:$OF_VIF,output:$OF_FWD"
+    echo "priority=200,in_port=$OF_Xc,actions=$(colo_vm_normal)"
+    colo_vm_input "$1" "output:$OF_VIF,output:$OF_FWD"
 }
 
 # The primary after failover (the secondary is gone): the PVM talks to the
 # bridge directly; what the proxy still releases goes out too.
 colo_primary_alone_flows() {    # MAC
-    echo "priority=200,in_port=$OF_VIF,actions=NORMAL"
+    echo "priority=200,in_port=$OF_VIF,actions=$(colo_vm_normal)"
     echo "priority=200,in_port=$OF_FWD,actions=drop"
     echo "priority=200,in_port=$OF_Xp,actions=drop"
     echo "priority=200,in_port=$OF_Xs,actions=drop"
-    echo "priority=200,in_port=$OF_Xc,actions=NORMAL"
-    colo_input_flows "$1" "output:$OF_VIF"
+    echo "priority=200,in_port=$OF_Xc,actions=$(colo_vm_normal)"
+    colo_vm_input "$1" "output:$OF_VIF"
 }
 
 # The secondary: what comes over the forward link reaches the SVM only
@@ -237,17 +289,19 @@ colo_secondary_flows() {        # MAC
 
 # The secondary after failover: the rewriter's forward port now faces the
 # bridge (clients know the PVM's sequence numbers: the rewriter keeps
-# translating connections opened before failover).
+# translating connections opened before failover).  In a VLAN that port is
+# an access port of it, which NORMAL learns the VM's MAC on and floods to.
 colo_secondary_alone_flows() {  # MAC
     echo "priority=200,in_port=$OF_FWD,actions=drop"
     echo "priority=200,in_port=$OF_Xf,actions=NORMAL"
     echo "priority=200,in_port=$OF_Xv,actions=output:$OF_VIF"
     echo "priority=200,in_port=$OF_VIF,actions=output:$OF_Xv"
-    colo_input_flows "$1" "output:$OF_Xf"
+    [ -n "$vlan" ] || colo_input_flows "$1" "output:$OF_Xf"
 }
 
 # The proxy's ports are named after the vif: VIF-xc, -xp, -xs (primary:
-# client, pvm, svm), VIF-xf, -xv (secondary: forward, svm).
+# client, pvm, svm), VIF-xf, -xv (secondary: forward, svm); a VLAN vif's
+# patch pair on the primary is VIF-xa, -xb.
 colo_proxy_prefix() { echo "$1-x"; }
 colo_proxy_suffixes() {
     case $1 in
@@ -256,9 +310,27 @@ colo_proxy_suffixes() {
     *) colo_fatal "mode '$1' is neither primary nor secondary" ;;
     esac
 }
+colo_port_suffixes() {  # ROLE VLAN: the proxy's ports, and the patch pair
+    colo_proxy_suffixes "$1"
+    [ "$1" = primary ] && [ -n "$2" ] && echo a b
+    return 0
+}
 
-colo_validate() {       # MODE BRIDGE VIF FWD MAC: everything checked before anything changes
-    local mode=$1; shift
+# The primary's patch pair for a vif in VLAN TAG: VIF-xa an access port of
+# the VLAN that NORMAL floods and learns the VM's MAC on; VIF-xb, its peer,
+# never a NORMAL target - what arrives there the flows route.
+colo_add_vlan_pair() {  # BRIDGE PREFIX TAG
+    vsctl --may-exist add-port "$1" "${2}a" -- set Interface "${2}a" type=patch "options:peer=${2}b" \
+        external-ids:colo-proxy-port=true -- set Port "${2}a" "tag=$3" \
+        -- --may-exist add-port "$1" "${2}b" -- set Interface "${2}b" type=patch "options:peer=${2}a" \
+        external-ids:colo-proxy-port=true || colo_fatal "cannot add the patch ports ${2}a/${2}b to bridge '$1'"
+    colo_no_flood "$1" "${2}b"
+}
+
+# Everything checked before anything changes.  Sets vlan: the vif's access
+# VLAN, which its port's tag says (bridge=NAME.VLAN must agree with it).
+colo_validate() {       # MODE BRIDGE VIF FWD MAC
+    local mode=$1 pv; shift
     colo_proxy_suffixes "$mode" > /dev/null
     colo_check_tools
     colo_check_ifname "$2" "vif"
@@ -266,6 +338,10 @@ colo_validate() {       # MODE BRIDGE VIF FWD MAC: everything checked before any
     colo_check_mac "$4"
     colo_check_bridge "$1"
     colo_check_port "$1" "$2" "vif"
+    pv=$(colo_port_vlan "$2") || exit 1
+    [ -z "$vlan" ] || [ "$vlan" = "$pv" ] ||
+        colo_fatal "vif '$2' is ${pv:+in VLAN $pv}${pv:-untagged} on '$1', not in VLAN $vlan as the bridge '$1.$vlan' says"
+    vlan=$pv
     [ "$3" != "$2" ] || colo_fatal "forwarddev '$3' is the vif itself"
     if ! vsctl port-to-br "$3" > /dev/null 2>&1; then
         # A dedicated interface not yet on the bridge (e.g. eth1): add it.
@@ -275,19 +351,36 @@ colo_validate() {       # MODE BRIDGE VIF FWD MAC: everything checked before any
     colo_check_port "$1" "$3" "forwarddev"
 }
 
-# colo_ovs_setup MODE BRIDGE VIF FWD MAC
+# colo_ovs_setup MODE BRIDGE VIF FWD MAC (and $vlan from the bridge spec)
 colo_ovs_setup() {
     local mode=$1 br=$2 vif=$3 fwd=$4 mac=${5,,} px cookie s
     colo_validate "$mode" "$br" "$vif" "$fwd" "$mac"
     px=$(colo_proxy_prefix "$vif")
     cookie=$(colo_cookie "$vif")
     for s in $(colo_proxy_suffixes "$mode"); do colo_add_proxy_port "$br" "$px$s"; done
+    if [ -n "$vlan" ]; then
+        if [ "$mode" = primary ]; then
+            colo_add_vlan_pair "$br" "$px" "$vlan"
+        else
+            vsctl set Port "${px}f" "tag=$vlan" || colo_fatal "cannot put '${px}f' in VLAN $vlan"
+        fi
+    else
+        # Set up again without a VLAN: nothing of an earlier one may stay.
+        vsctl -- --if-exists del-port "$br" "${px}a" -- --if-exists del-port "$br" "${px}b" ||
+            colo_fatal "cannot remove the patch ports ${px}a/${px}b"
+        if [ "$mode" = secondary ]; then
+            vsctl clear Port "${px}f" tag || colo_fatal "cannot clear the VLAN of '${px}f'"
+        fi
+    fi
     colo_no_flood "$br" "$vif"
     colo_no_flood "$br" "$fwd"
     colo_ofports "$mode" "$vif" "$fwd" "$px"
-    colo_set_ids "$vif" "colo-role=$mode" colo-state=protecting "colo-mac=$mac" "colo-forward=$fwd"
+    colo_set_ids "$vif" "colo-role=$mode" colo-state=protecting "colo-mac=$mac" "colo-forward=$fwd" "colo-vlan=${vlan:-none}"
     colo_replace_flows "$br" "$cookie" "$("colo_${mode}_flows" "$mac")"
-    colo_log info "$mode: $vif on $br protected (forward link $fwd, proxy ports ${px}*, cookie $cookie)"
+    # NORMAL may know the VM's MAC on the vif (from before protection): it
+    # must learn it anew on VIF-xa, from the first frame the proxy releases.
+    if [ -n "$vlan" ]; then ovs-appctl fdb/del "$br" "$vlan" "$mac" > /dev/null 2>&1; fi
+    colo_log info "$mode: $vif on $br${vlan:+ (VLAN $vlan)} protected (forward link $fwd, proxy ports ${px}*, cookie $cookie)"
 }
 
 # The recorded setup of a vif: sets role, mac, fwd, or fails clearly.
@@ -299,6 +392,8 @@ colo_recorded() {       # BRIDGE VIF
     role=$(colo_get_id "$2" colo-role)
     mac=$(colo_get_id "$2" colo-mac)
     fwd=$(colo_get_id "$2" colo-forward)
+    vlan=$(colo_get_id "$2" colo-vlan)
+    [ "$vlan" != none ] || vlan=
     [ -n "$role" ] || colo_fatal "vif '$2' on '$1' was not set up for COLO (no colo-role in its external-ids)"
 }
 
@@ -308,6 +403,8 @@ colo_ovs_failover() {
     colo_recorded "$br" "$vif"
     px=$(colo_proxy_prefix "$vif")
     colo_ofports "$role" "$vif" "$fwd" "$px"
+    # In a VLAN the rewriter's port is now where NORMAL finds the VM.
+    [ "$role" = secondary ] && [ -n "$vlan" ] && colo_flood "$br" "${px}f"
     colo_replace_flows "$br" "$(colo_cookie "$vif")" "$("colo_${role}_alone_flows" "$mac")"
     colo_set_ids "$vif" colo-state=failed-over
     # NORMAL may have learnt the VM's MAC on a port that no longer carries it.
@@ -342,13 +439,14 @@ colo_ovs_teardown() {
     px=$(colo_proxy_prefix "$vif")
     ovs-ofctl del-flows "$br" "cookie=$(colo_cookie "$vif")/-1" ||
         colo_fatal "cannot remove the COLO flows of '$vif' from '$br'"
-    for p in "${px}c" "${px}p" "${px}s" "${px}f" "${px}v"; do
+    for p in "${px}c" "${px}p" "${px}s" "${px}f" "${px}v" "${px}a" "${px}b"; do
         vsctl --if-exists del-port "$br" "$p" || colo_fatal "cannot remove port '$p'"
     done
     if vsctl port-to-br "$vif" > /dev/null 2>&1; then
         colo_flood "$br" "$vif"
         vsctl remove Interface "$vif" external-ids colo-role -- remove Interface "$vif" external-ids colo-state \
-            -- remove Interface "$vif" external-ids colo-mac -- remove Interface "$vif" external-ids colo-forward ||
+            -- remove Interface "$vif" external-ids colo-mac -- remove Interface "$vif" external-ids colo-forward \
+            -- remove Interface "$vif" external-ids colo-vlan ||
             colo_fatal "cannot clear the COLO record of '$vif'"
     fi
     # The forward link stays no-flood: it is dedicated to this vif, and a
@@ -358,13 +456,15 @@ colo_ovs_teardown() {
     colo_log info "$vif on $br: COLO flows and proxy ports removed"
 }
 
-# The vif itself, as Xen's vif-openvswitch plugs it: on the bridge, up.
+# The vif itself, as Xen's vif-openvswitch plugs it: on the bridge (an
+# access port of $vlan if the bridge named one), up.
 colo_vif_online() {     # BRIDGE VIF
     colo_check_tools
     colo_check_ifname "$2" "vif"
     colo_check_bridge "$1"
     ip link show "$2" > /dev/null 2>&1 || colo_fatal "vif '$2': no such interface"
-    vsctl -- --if-exists del-port "$2" -- add-port "$1" "$2" || colo_fatal "cannot add vif '$2' to bridge '$1'"
+    vsctl -- --if-exists del-port "$2" -- add-port "$1" "$2" ${vlan:+"tag=$vlan"} ||
+        colo_fatal "cannot add vif '$2' to bridge '$1'"
     ip link set "$2" up || colo_fatal "cannot bring vif '$2' up"
 }
 

@@ -51,6 +51,39 @@ check "... no flow, no proxy port left; the vif stays, floodable again" \
 check "... the forward link stays out of flooding (a flooding one would close a loop)" no_flood fwd0
 check "teardown twice is harmless" sw "$SETUP" teardown bridge=br0 vifname=vif5.0
 
+# 1b. A vif in a VLAN (bridge=br0.10): an access port; on the primary a
+#     patch pair in the VLAN, on the secondary the rewriter's port in it.
+#     (proxy-vlan.sh sends traffic through it.)
+check "vif-colo-ovs online bridge=br0.10 plugs the vif as an access port of VLAN 10" \
+    eval 'sw "$VIF" online vif=vif5.0 bridge=br0.10 && [ "$(ovs-vsctl get Port vif5.0 tag)" = 10 ]'
+check "setup mode=primary bridge=br0.10 succeeds" \
+    sw "$SETUP" setup mode=primary bridge=br0.10 vifname=vif5.0 forwarddev=fwd0 mac=$MAC
+check "... a patch pair: vif5.0-xa in VLAN 10 (flooded), vif5.0-xb (never flooded)" \
+    eval '[ "$(ovs-vsctl get Port vif5.0-xa tag)" = 10 ] && ! no_flood vif5.0-xa && no_flood vif5.0-xb'
+check "... six flows: no MAC-wide input flow, the VLAN's frames come in at vif5.0-xb ($(cookie_flows))" \
+    eval '[ "$(cookie_flows)" = 6 ] && ! ovs-ofctl dump-flows br0 | grep -q dl_dst= &&
+        ovs-ofctl dump-flows br0 | grep -q "in_port=$(ovs-vsctl get Interface vif5.0-xb ofport) actions=output:$(ovs-vsctl get Interface vif5.0 ofport),output:$(ovs-vsctl get Interface fwd0 ofport)$"'
+check "... released frames enter NORMAL as if from vif5.0-xa" \
+    grep -q "in_port=$(ovs-vsctl get Interface vif5.0-xc ofport) actions=load:0x$(printf %x "$(ovs-vsctl get Interface vif5.0-xa ofport)")->NXM_OF_IN_PORT\[\],NORMAL" \
+    <<< "$(ovs-ofctl dump-flows br0)"
+check "... recorded: colo-vlan=10" test "$(ovs-vsctl get Interface vif5.0 external-ids:colo-vlan)" = '"10"'
+check "failover (primary, VLAN): the PVM enters NORMAL as if from vif5.0-xa" eval '
+    sw "$SETUP" failover bridge=br0 vifname=vif5.0 &&
+    ovs-ofctl dump-flows br0 | grep -q "in_port=$(ovs-vsctl get Interface vif5.0 ofport) actions=load:.*->NXM_OF_IN_PORT\[\],NORMAL"'
+check "setup again without the VLAN part takes the vif's tag" \
+    eval 'sw "$SETUP" setup mode=primary bridge=br0 vifname=vif5.0 forwarddev=fwd0 mac=$MAC 2> "$WORK/s2.err" &&
+        grep -q "(VLAN 10)" "$WORK/s2.err" && [ "$(cookie_flows)" = 6 ]'
+check "setup mode=secondary in the VLAN: the rewriter's forward port in VLAN 10, not flooded" eval '
+    sw "$SETUP" teardown bridge=br0 vifname=vif5.0 &&
+    sw "$SETUP" setup mode=secondary bridge=br0.10 vifname=vif5.0 forwarddev=fwd0 mac=$MAC &&
+    [ "$(ovs-vsctl get Port vif5.0-xf tag)" = 10 ] && no_flood vif5.0-xf && [ "$(cookie_flows)" = 6 ]'
+check "failover (secondary, VLAN): NORMAL now floods to the rewriter, no MAC-wide flow" eval '
+    sw "$SETUP" failover bridge=br0 vifname=vif5.0 && ! no_flood vif5.0-xf && [ "$(cookie_flows)" = 4 ]'
+check "teardown removes the patch pair, the proxy ports and the VLAN record" eval '
+    sw "$SETUP" teardown bridge=br0 vifname=vif5.0 && [ "$(ovs-vsctl list-ports br0 | grep -c -- -x)" = 0 ] &&
+    [ -z "$(ovs-vsctl --if-exists get Interface vif5.0 external-ids:colo-vlan 2> /dev/null)" ]'
+ovs-vsctl clear Port vif5.0 tag
+
 # 2. Bad input: exit status 1, the culprit named, nothing changed.
 ports_before=$(ovs-vsctl list-ports br0)
 refused() {     # refused NAME PATTERN COMMAND...
@@ -73,7 +106,12 @@ refused "bad MAC" "mac 'zz:1' is not a MAC address" sw "$SETUP" setup $P mac=zz:
 refused "multicast MAC" "multicast" sw "$SETUP" setup $P mac=01:00:5e:00:00:01
 refused "missing forward link" "forwarddev 'nosuchdev': no such port or interface" sw "$SETUP" setup $P forwarddev=nosuchdev mac=$MAC
 refused "vif name too long for the proxy ports" "longer than 15" sw "$SETUP" setup $P vifname=abcdefghijklm mac=$MAC
-refused "VLAN syntax" "VLAN tags" sw "$SETUP" setup $P bridge=br0.10 mac=$MAC
+refused "a VLAN the vif is not in" "is untagged on 'br0', not in VLAN 10" sw "$SETUP" setup $P bridge=br0.10 mac=$MAC
+refused "a trunk vif (bridge=NAME:VLAN:VLAN)" "trunk vifs" sw "$SETUP" setup $P bridge=br0:10:20 mac=$MAC
+refused "VLAN out of range" "not between 1 and 4094" sw "$SETUP" setup $P bridge=br0.4095 mac=$MAC
+refused "malformed bridge" "is not NAME, NAME.VLAN" sw "$SETUP" setup $P bridge=br0.ten mac=$MAC
+refused "a vif that is a trunk port" "is a trunk port" \
+    eval '(ovs-vsctl set Port vif5.0 trunks=10,20; sw "$SETUP" setup $P mac=$MAC; rc=$?; ovs-vsctl clear Port vif5.0 trunks; exit $rc)'
 refused "failover of an unprotected vif" "was not set up for COLO" sw "$SETUP" failover bridge=br0 vifname=vif5.0
 refused "unknown NAME=VALUE" "unknown parameter 'PATH'" sw "$SETUP" setup PATH=/tmp $P mac=$MAC
 mkdir -p "$WORK/bin"

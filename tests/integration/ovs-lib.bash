@@ -236,3 +236,28 @@ ovs_listening() {   # NS PORT
     done
     return 1
 }
+
+# A connection that spans a failover (colo-netload keep, $NL): 20 requests
+# before, then - once ovs_keep_check says go - 20 more on the same one.
+ovs_keep_open() {   # PORT
+    rm -f "$WORK/go"
+    ip netns exec "$NC" timeout 100 "$NL" keep "$VM_IP" "$1" 20 "$WORK/go" 60 > "$WORK/keep.out" 2>&1 &
+    PIDS+=($!)
+    wait_for "$WORK/keep.out" "first 20" 20
+}
+ovs_keep_check() {
+    touch "$WORK/go"
+    for _ in $(seq 200); do grep -q -E "^(ok|FAIL)" "$WORK/keep.out" && break; sleep 0.1; done
+    check "a connection opened before failover carries on with the SVM ($(tail -1 "$WORK/keep.out"))" \
+        grep -q "^ok 40" "$WORK/keep.out"
+}
+
+# The secondary takes over: its rewriter must acknowledge FAILOVER (it then
+# translates) before the hotplug script sends the SVM's output to clients.
+ovs_secondary_failover() {  # REWRITER-CONTROL-SOCKET BRIDGE-SPEC [WHAT]
+    local ack
+    ack=$("$COLO_BUILDDIR/tests/integration/colo-rec" "unix:$1" FAILOVER)
+    check "the secondary's rewriter acknowledges FAILOVER ($ack)" test "$ack" = FAILOVER
+    check "secondary failover${3:+ $3}: the hotplug script re-points the flows" \
+        ovs_on brs "$HOTPLUG/colo-ovs-setup" failover "bridge=$2" vifname=vif2.0
+}
