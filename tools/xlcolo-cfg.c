@@ -275,6 +275,42 @@ static int check_ifname(struct ctx *c, int i, const char *key, const char *v, si
     return 0;
 }
 
+/*
+ * bridge=NAME, or NAME.VLAN for a vif that is an access port of VLAN 1-4094
+ * (Xen's vif-openvswitch syntax; the hotplug script makes the COLO flows
+ * for it).  NAME:VLAN:... (a trunk: the guest tags its own frames) is
+ * refused here, with the reason, rather than by the script at protection.
+ */
+static int check_bridge(struct ctx *c, int i, const char *v, size_t vlen, struct xlc_vif *vif)
+{
+    const char *colon = memchr(v, ':', vlen), *dot = memchr(v, '.', vlen);
+    char name[XLC_IFNAME_MAX];
+    size_t nlen = dot ? (size_t)(dot - v) : vlen;
+
+    if (colon)
+        return fail(c, "vif %d: 'bridge=%.*s': trunk vifs (BRIDGE:VLAN...) are not supported "
+                    "for COLO; a vif in one VLAN is BRIDGE.VLAN", i, (int)vlen, v);
+    if (check_ifname(c, i, "bridge", v, nlen, name) < 0)
+        return -1;
+    if (dot) {
+        const char *d = dot + 1;
+        size_t dlen = vlen - nlen - 1;
+        unsigned tag = 0;
+        bool digits = dlen >= 1 && dlen <= 4;
+
+        for (size_t k = 0; digits && k < dlen; k++) {
+            digits = d[k] >= '0' && d[k] <= '9';
+            tag = tag * 10 + (unsigned)(d[k] - '0');
+        }
+        if (!digits || tag < 1 || tag > 4094)
+            return fail(c, "vif %d: 'bridge=%.*s': the VLAN after the '.' must be a number "
+                        "from 1 to 4094", i, (int)vlen, v);
+    }
+    memcpy(vif->bridge, v, vlen);
+    vif->bridge[vlen] = '\0';
+    return 0;
+}
+
 static int check_forwarddev(struct ctx *c, int i, const char *v, size_t vlen,
                             const char *bridge, size_t blen, struct xlc_vif *vif)
 {
@@ -321,8 +357,10 @@ static int check_vifs(struct ctx *c, XLU_Config *cfg, struct xlc_cfg_info *info)
             } else if (is_key(key, klen, "forwarddev")) {
                 fwd = val ? val : "", fwdlen = vlen;
             } else if (is_key(key, klen, "bridge") && val) {
-                bridge = val, blen = vlen;
-                if (check_ifname(c, i, "bridge", val, vlen, vif->bridge) < 0)
+                const char *dot = memchr(val, '.', vlen);
+
+                bridge = val, blen = dot ? (size_t)(dot - val) : vlen;     /* its name */
+                if (check_bridge(c, i, val, vlen, vif) < 0)
                     return -1;
             } else if (is_key(key, klen, "type") && val) {
                 vif->pv = vlen == 3 && !memcmp(val, "vif", 3);

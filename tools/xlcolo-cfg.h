@@ -45,12 +45,13 @@ struct xlc_cfg_policy {
 
 #define XLC_VIFS_MAX 8              /* vifs of one COLO domain */
 #define XLC_IFNAME_MAX 16           /* IFNAMSIZ, with the NUL */
+#define XLC_BRIDGE_MAX 21           /* an interface name, ".4094", the NUL */
 
 /* A vif as the xl.cfg describes it; what xl-colo wires for it. */
 struct xlc_vif {
     int index;                      /* its place in the list: libxl's devid */
     char mac[18];
-    char bridge[XLC_IFNAME_MAX];    /* xl's default: xenbr0 */
+    char bridge[XLC_BRIDGE_MAX];    /* NAME or NAME.VLAN; xl's default: xenbr0 */
     char forwarddev[XLC_IFNAME_MAX];/* empty if none (-p) */
     char vifname[XLC_IFNAME_MAX];   /* empty: libxl names it vifDOMID.INDEX */
     bool pv;                        /* type=vif: no emulated NIC, the PV vif carries it */

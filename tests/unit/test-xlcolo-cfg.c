@@ -69,6 +69,20 @@ static void refused(const char *disks, const char *vifs, const char *extra,
         fail_msg("'%s' does not name the domain and '%s'", err, want);
 }
 
+/* refused() for each of N values, put into a vif spec and the error wanted
+ * (both printf formats of one %s). */
+static void refused_each(const char *vif_fmt, const char *want_fmt, const char *const *values,
+                         size_t n, const struct xlc_cfg_policy *p)
+{
+    for (size_t i = 0; i < n; i++) {
+        char v[256], want[160];
+
+        snprintf(v, sizeof(v), vif_fmt, values[i]);
+        snprintf(want, sizeof(want), want_fmt, values[i]);
+        refused(NULL, v, NULL, p, want);
+    }
+}
+
 static void test_good(void **state)
 {
     assert_int_equal(check_parts("'" COLO_DISK "'", "'" VIF "'", NULL, &strict), 0);
@@ -265,34 +279,27 @@ static void test_vifs(void **state)
                                  &receiver), 0);
     static const char *const bad[] = { "", "a/b", "eth:1", "averyveryverylongname", "..",
                                        "." };
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        char v[256], want[96];
-
-        snprintf(v, sizeof(v), "'mac=00:16:3e:00:00:01, forwarddev=%s'", bad[i]);
-        snprintf(want, sizeof(want), "vif 0: 'forwarddev=%s' is not a network interface name",
-                 bad[i]);
-        refused(NULL, v, NULL, &strict, want);
-        refused(NULL, v, NULL, &userspace, want);   /* given, it must make sense */
-    }
-    refused(NULL, "'mac=00:16:3e:00:00:01, bridge=br0, forwarddev=br0'", NULL, &strict,
-            "vif 0: 'forwarddev=br0' is also its bridge");
-    assert_int_equal(check_parts(NULL, "'" VIF "', 'mac=00:16:3e:00:00:02, forwarddev=eth2'",
-                                 NULL, &strict), 0);
-    assert_int_equal(info.vifs, 2);
-    /* what xl-colo wires for each vif */
-    assert_string_equal(info.vif[0].mac, "00:16:3e:00:00:01");
-    assert_string_equal(info.vif[0].bridge, "xenbr0");
-    assert_string_equal(info.vif[0].forwarddev, "eth1");
-    assert_string_equal(info.vif[0].vifname, "");
-    assert_int_equal(info.vif[1].index, 1);
-    assert_string_equal(info.vif[1].bridge, "xenbr0");     /* xl's default */
-    assert_string_equal(info.vif[1].forwarddev, "eth2");
-    assert_int_equal(check_parts(NULL, "'mac=00:16:3e:00:00:01, bridge=br1, vifname=web0, "
+    refused_each("'mac=00:16:3e:00:00:01, forwarddev=%s'",
+                 "vif 0: 'forwarddev=%s' is not a network interface name", bad,
+                 sizeof(bad) / sizeof(bad[0]), &strict);
+    refused_each("'mac=00:16:3e:00:00:01, forwarddev=%s'",      /* given, it must make sense */
+                 "vif 0: 'forwarddev=%s' is not a network interface name", bad,
+                 sizeof(bad) / sizeof(bad[0]), &userspace);
+    /* a vif in a VLAN (an access port) is passed on whole; trunks are refused */
+    assert_int_equal(check_parts(NULL, "'mac=00:16:3e:00:00:01, bridge=xenbr-storage.4094, "
                                  "forwarddev=eth1'", NULL, &strict), 0);
-    assert_string_equal(info.vif[0].vifname, "web0");
-    assert_string_equal(info.vif[0].bridge, "br1");
-    refused(NULL, "'mac=00:16:3e:00:00:01, bridge=br 1, forwarddev=eth1'", NULL, &strict,
-            "vif 0: 'bridge=br 1' is not a network interface name");
+    assert_string_equal(info.vif[0].bridge, "xenbr-storage.4094");
+    refused(NULL, "'mac=00:16:3e:00:00:01, bridge=xenbr0:10:20, forwarddev=eth1'", NULL, &strict,
+            "vif 0: 'bridge=xenbr0:10:20': trunk vifs (BRIDGE:VLAN...) are not supported");
+    static const char *const badvlan[] = { "br0.0", "br0.4095", "br0.", "br0.1x", "br0.10000",
+                                           "br0.-1", "br0.1.2" };
+    refused_each("'mac=00:16:3e:00:00:01, bridge=%s, forwarddev=eth1'",
+                 "'bridge=%s': the VLAN after the '.' must be a number", badvlan,
+                 sizeof(badvlan) / sizeof(badvlan[0]), &strict);
+    refused(NULL, "'mac=00:16:3e:00:00:01, bridge=.10, forwarddev=eth1'", NULL, &strict,
+            "is not a network interface name");
+    refused(NULL, "'mac=00:16:3e:00:00:01, bridge=br0.10, forwarddev=br0'", NULL, &strict,
+            "vif 0: 'forwarddev=br0' is also its bridge");
     refused(NULL, "'mac=00:16:3e:00:00:01, vifname=a\"b, forwarddev=eth1'", NULL, &strict,
             "is not a network interface name");
     refused(NULL, "'mac=00:16:3e:00:00, forwarddev=eth1'", NULL, &strict,
