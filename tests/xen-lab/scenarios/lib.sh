@@ -66,11 +66,11 @@ refused() {
 
 # Boot an HVM guest from /lab/guests/NAME.cfg and wait for its dirtier.
 # A guest that never gets there is an infrastructure failure.
-boot_guest() {      # boot_guest NAME SECONDS
+boot_guest() {      # boot_guest NAME SECONDS [CONFIG]
     _log=/var/log/xen/console/guest-$1.log
     rm -f "$_log"
     _t0=$(now)
-    if ! xl create "/lab/guests/$1.cfg" > "/tmp/xl-create-$1.log" 2>&1; then
+    if ! xl create "${3:-/lab/guests/$1.cfg}" > "/tmp/xl-create-$1.log" 2>&1; then
         infra "xl create $1 failed"; show "/tmp/xl-create-$1.log"; return 1
     fi
     if ! wait_log "$_log" "DIRTIER tick=" "$2"; then

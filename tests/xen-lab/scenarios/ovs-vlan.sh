@@ -1,0 +1,5 @@
+# ovs-vlan: the ovs scenario with the guest's vif in VLAN 10
+# (bridge=brp.10, an access port): docs/networking.md, "A vif in a VLAN".
+# Not in scenarios.list: tests/xen-lab/run-lab BUILDDIR ovs ovs-vlan
+OVS_SCENARIO=ovs-vlan OVS_VLAN=10
+. /lab/scenarios/ovs.sh
