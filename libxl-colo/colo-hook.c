@@ -110,23 +110,32 @@ int colo_hook_reap(const char *opt, pid_t pid, bool last)
     return report(opt, st);
 }
 
-int colo_hook_wait(const char *opt, pid_t pid, int timeout_ms)
+int colo_wait_child(pid_t pid, int timeout_ms, int *status)
 {
-    uint64_t deadline = colo_now_ns() + (uint64_t)timeout_ms * 1000000u;
-    int st;
+    uint64_t deadline = colo_now_ns() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000u;
 
     for (;;) {
-        pid_t r = waitpid(pid, &st, WNOHANG);
+        pid_t r = waitpid(pid, status, WNOHANG);
 
         if (r == pid)
-            return report(opt, st) > 0 ? 0 : -1;
-        if (r < 0 && errno != EINTR) {
-            colo_log_errno("cannot wait for the %s command", opt);
+            return 1;
+        if (r < 0 && errno != EINTR)
             return -1;
-        }
-        if (colo_now_ns() >= deadline)
-            break;
+        if (timeout_ms >= 0 && colo_now_ns() >= deadline)
+            return 0;
         nanosleep(&(struct timespec){ .tv_nsec = 10000000 }, NULL);    /* 10 ms */
+    }
+}
+
+int colo_hook_wait(const char *opt, pid_t pid, int timeout_ms)
+{
+    int st, r = colo_wait_child(pid, timeout_ms, &st);
+
+    if (r > 0)
+        return report(opt, st) > 0 ? 0 : -1;
+    if (r < 0) {
+        colo_log_errno("cannot wait for the %s command", opt);
+        return -1;
     }
     colo_err("the %s command did not finish within %d ms; stopping it", opt, timeout_ms);
     kill(-pid, SIGKILL);

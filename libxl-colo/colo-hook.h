@@ -47,4 +47,13 @@ int colo_hook_reap(const char *opt, pid_t pid, bool last);
  * killed.  0 if it exited with status 0, -1 otherwise (logged). */
 int colo_hook_wait(const char *opt, pid_t pid, int timeout_ms);
 
+/*
+ * Wait up to timeout_ms (-1: for ever) for child pid to end, polling every
+ * 10 ms (the callers run no SIGCHLD handler and keep their other children
+ * unreaped): 1 when it has ended (*status its wait status), 0 if it still
+ * runs, -1 if it cannot be waited for (reaped elsewhere or not our child;
+ * errno from waitpid).  Shared by the engine's hooks and xl-colo.
+ */
+int colo_wait_child(pid_t pid, int timeout_ms, int *status);
+
 #endif

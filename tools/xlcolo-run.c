@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "colo-hook.h"
 #include "colo-log.h"
 #include "xlcolo-run.h"
 
@@ -308,21 +309,11 @@ fail:
 
 int xlc_wait_pid(pid_t pid, int timeout_ms, int *status)
 {
-    struct timespec ts = { 0, 20 * 1000000 };
+    int r = colo_wait_child(pid, timeout_ms, status);
 
-    for (int waited = 0;; waited += 20) {
-        pid_t r = waitpid(pid, status, WNOHANG);
-
-        if (r == pid)
-            return 1;
-        if (r < 0 && errno != EINTR) {
-            *status = 0;
-            return 1;       /* not ours, or gone already */
-        }
-        if (timeout_ms >= 0 && waited >= timeout_ms)
-            return 0;
-        nanosleep(&ts, NULL);
-    }
+    if (r < 0)
+        *status = 0;        /* not ours, or gone already: ended as far as we can tell */
+    return r != 0;
 }
 
 int xlc_stop_pid(pid_t pid, int grace_ms)

@@ -103,7 +103,8 @@ int xlc_timeout_args(char **argv, int n, unsigned io_ms, unsigned peer_ms, char 
 pid_t xlc_spawn_shell(const char *cmd, int *to_fd, int *from_fd);
 
 /* Wait up to timeout_ms (-1: forever) for pid to exit: 1 and *status, or 0
- * if it has not. */
+ * if it has not; 1 with *status 0 if it cannot be waited for (not ours, or
+ * reaped already).  colo_wait_child() with xl-colo's reading of errors. */
 int xlc_wait_pid(pid_t pid, int timeout_ms, int *status);
 
 /* SIGTERM, grace_ms to exit, then SIGKILL; returns the wait status. */
