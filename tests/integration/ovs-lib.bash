@@ -261,3 +261,36 @@ ovs_secondary_failover() {  # REWRITER-CONTROL-SOCKET BRIDGE-SPEC [WHAT]
     check "secondary failover${3:+ $3}: the hotplug script re-points the flows" \
         ovs_on brs "$HOTPLUG/colo-ovs-setup" failover "bridge=$2" vifname=vif2.0
 }
+
+# The scenarios' servers and proxies ($NL, $PROXY: colo-netload, colo-proxy).
+# Each step starts afresh: the earlier step's servers killed and every TCP
+# socket left in the kernels aborted (ss -K) while no proxy runs, so that
+# nothing of an earlier step (a FIN the PVM retransmits, held because the
+# tests' "checkpoints" cannot really copy kernel state) reaches this step's
+# proxy; and the servers listen on a port of the step's own.  OVS_CLIENTS:
+# the client namespaces whose sockets are aborted too (default $NC).
+ovs_servers() {     # PORT [SVM-DIVERGE-WORD]: (re)start the VM servers
+    local n p
+    for n in $NP $NS; do for p in $(ip netns pids "$n"); do kill -9 "$p"; done; done
+    for n in ${OVS_CLIENTS:-$NC} $NP $NS; do ip netns exec "$n" ss -K -tn state all > /dev/null 2>&1; done
+    ip netns exec "$NP" timeout 170 "$NL" serve "$1" > /dev/null 2>&1 & PIDS+=($!)
+    ip netns exec "$NS" timeout 170 "$NL" serve "$1" ${2:-} > /dev/null 2>&1 & PIDS+=($!)
+    # Both must listen before a client connects: a SYN only the PVM
+    # accepts is (rightly) a divergence.
+    ovs_listening "$NP" "$1" && ovs_listening "$NS" "$1"
+}
+ovs_proxies() {     # LOG PROXY-ARGS...: both proxies, fresh (pids PRI, SEC)
+    local log=$1; shift
+    # (not through a shell function: $! must be timeout's own pid, which
+    # passes the SIGINT of ovs_stop_pid on to the daemon)
+    ip netns exec "$SW" timeout 170 "$PROXY" --client vif1.0-xc --pvm vif1.0-xp --svm vif1.0-xs "$@" \
+        > "$WORK/$log.out" 2> "$WORK/$log.err" & PRI=$!; PIDS+=($PRI)
+    "${SEC_SW[@]}" timeout 170 "$PROXY" secondary --forward vif2.0-xf --svm vif2.0-xv \
+        --control "unix:$WORK/$log.sctl" > "$WORK/$log.sec.out" 2> "$WORK/$log.sec.err" & SEC=$!; PIDS+=($SEC)
+    wait_for "$WORK/$log.err" "comparing" 5 && wait_for "$WORK/$log.sec.err" "rewriting" 5
+}
+ovs_stop_pid() {    # PID: SIGINT, and wait (bounded) until it has written its statistics
+    kill -INT "$1" 2> /dev/null
+    for _ in $(seq 50); do kill -0 "$1" 2> /dev/null || return 0; sleep 0.1; done
+}
+ovs_stop_proxies() { ovs_stop_pid "$PRI"; ovs_stop_pid "$SEC"; }

@@ -20,41 +20,11 @@ check "the layout is set up: LAN, primary and secondary bridges, vifs plugged" o
 check "the hotplug script protects the vif on both hosts" ovs_protect
 
 in_ns() { local n=$1; shift; ip netns exec "$n" timeout 170 "$@"; }
-# Each step starts afresh: the earlier step's servers killed and every TCP
-# socket left in the three kernels aborted (ss -K) while no proxy runs, so
-# that nothing of an earlier step (a FIN the PVM retransmits, held because
-# the test's "checkpoints" cannot really copy kernel state) reaches this
-# step's proxy; and the servers listen on a port of the step's own.
-servers() {     # servers PORT [SVM-DIVERGE-WORD]: (re)start the VM servers
-    local n p
-    for n in $NP $NS; do for p in $(ip netns pids "$n"); do kill -9 "$p"; done; done
-    for n in $NC $NP $NS; do ip netns exec "$n" ss -K -tn state all > /dev/null 2>&1; done
-    in_ns "$NP" "$NL" serve "$1" > /dev/null 2>&1 & PIDS+=($!)
-    in_ns "$NS" "$NL" serve "$1" ${2:-} > /dev/null 2>&1 & PIDS+=($!)
-    # Both must listen before a client connects: a SYN only the PVM
-    # accepts is (rightly) a divergence.
-    ovs_listening "$NP" "$1" && ovs_listening "$NS" "$1"
-}
 svm_stop() { local p; for p in $(ip netns pids "$NS"); do kill -"$1" "$p"; done; }
 port_count() {  # port_count PORT rx|tx: frames OVS counted on a port of brp
     ovs-ofctl dump-ports brp "$(ovs-vsctl get Interface "$1" ofport)" |
         sed -n "s/.*$2 pkts=\([0-9]*\).*/\1/p"
 }
-proxies() {     # proxies LOG PROXY-ARGS...: both proxies, fresh (pids PRI, SEC)
-    local log=$1; shift
-    # (not through a shell function: $! must be timeout's own pid, which
-    # passes the SIGINT of stop() on to the daemon)
-    ip netns exec "$SW" timeout 170 "$PROXY" --client vif1.0-xc --pvm vif1.0-xp --svm vif1.0-xs "$@" \
-        > "$WORK/$log.out" 2> "$WORK/$log.err" & PRI=$!; PIDS+=($PRI)
-    "${SEC_SW[@]}" timeout 170 "$PROXY" secondary --forward vif2.0-xf --svm vif2.0-xv \
-        --control "unix:$WORK/$log.sctl" > "$WORK/$log.sec.out" 2> "$WORK/$log.sec.err" & SEC=$!; PIDS+=($SEC)
-    wait_for "$WORK/$log.err" "comparing" 5 && wait_for "$WORK/$log.sec.err" "rewriting" 5
-}
-stop() {        # stop PID: SIGINT, and wait (bounded) until it has written its statistics
-    kill -INT "$1" 2> /dev/null
-    for _ in $(seq 50); do kill -0 "$1" 2> /dev/null || return 0; sleep 0.1; done
-}
-stop_proxies() { stop "$PRI"; stop "$SEC"; }
 engine() {      # engine NAME DELAY-MS [early]: a fake engine's control socket
     bg "$1" 170 $FAKE "$WORK/$1.ctl" "$2" ${3:-}
     for _ in $(seq 50); do [ -S "$WORK/$1.ctl" ] && return 0; sleep 0.1; done
@@ -66,8 +36,8 @@ elapsed() { echo "$2 - $1" | bc; }     # elapsed FROM TO (seconds)
 #    connections open at once: everything answered, no divergence, no
 #    checkpoint, although the SVM's MTU (1000) makes it segment differently
 #    and each kernel picks its own initial sequence numbers.
-servers 8080
-proxies p1 --svm-lag 2000
+ovs_servers 8080
+ovs_proxies p1 --svm-lag 2000
 out=$(in_ns "$NC" "$NL" requests $VM_IP 8080 200 50 50 120)
 check "10,000 requests over 200 connections answered through OVS and the proxy ($out)" grep -q "^ok 10000 " <<< "$out"
 out=$(in_ns "$NC" "$NL" requests $VM_IP 8080 1000 2 1000 120 hold)
@@ -76,7 +46,7 @@ check "1,000 concurrent connections, all established at once and answered ($out)
 out=$(in_ns "$NC" "$NL" download $VM_IP 8080 20000000)
 check "a 20 MB download, the VM closing first ($out)" grep -q "bytes 20000000 " <<< "$out"
 sleep 0.5
-stop_proxies
+ovs_stop_proxies
 check "... and its last acknowledgement released too: nothing left held" grep -q '"held":0,' "$WORK/p1.out"
 check "no false divergence (different MSS, segmentation and ISNs)" grep -q '"divergences":0' "$WORK/p1.out"
 check "no checkpoint was asked for" eval 'grep -q "\"checkpoints\":0," "$WORK/p1.out" &&
@@ -88,9 +58,9 @@ echo "(${SECONDS}s)"
 # 2. The SVM answers one request differently: a checkpoint is asked for at
 #    once (long before the SVM-lag timeout), and no byte of the answer leaves
 #    before the checkpoint is done; then the PVM's answer does.
-servers 8081 secret
+ovs_servers 8081 secret
 engine e2 1500 early
-proxies p2 --engine "unix:$WORK/e2.ctl" --svm-lag 5000
+ovs_proxies p2 --engine "unix:$WORK/e2.ctl" --svm-lag 5000
 ans=$(in_ns "$NC" "$NL" ask $VM_IP 8081 tell-secret 10)
 sent=$(sed -n 's/^sent //p' <<< "$ans")
 got=$(sed -n 's/^answer \([0-9.]*\) .*/\1/p' <<< "$ans")
@@ -105,14 +75,14 @@ check "the proxy subscribed to checkpoints and answered CHECKPOINT_DONE 1 once i
     grep -q "^answer 1 " "$WORK/e2.out"
 check "a CHECKPOINT_DONE sent before the subscription took was neither acted on nor answered" \
     eval 'grep -q "committed before our subscription took" "$WORK/p2.err" && ! grep -q "^answer 0 " "$WORK/e2.out"'
-stop_proxies
+ovs_stop_proxies
 
 echo "(${SECONDS}s)"
 # 3. A silent SVM (its server stopped; its kernel still acknowledges): a
 #    checkpoint request once the SVM-lag timeout (500 ms) has passed.
-servers 8082
+ovs_servers 8082
 engine e3 200
-proxies p3 --engine "unix:$WORK/e3.ctl" --svm-lag 500
+ovs_proxies p3 --engine "unix:$WORK/e3.ctl" --svm-lag 500
 svm_stop STOP
 ans=$(in_ns "$NC" "$NL" ask $VM_IP 8082 hello 10)
 sent=$(sed -n 's/^sent //p' <<< "$ans")
@@ -120,7 +90,7 @@ req=$(sed -n 's/^request svm-lag //p' "$WORK/e3.out" | head -1)
 check "SVM silent: a checkpoint request after the timeout ($(elapsed "$sent" "${req:-0}") s)" \
     test -n "$req" -a "$(echo "${req:-0} - $sent >= 0.5 && ${req:-0} - $sent < 2.5" | bc)" = 1
 check "SVM silent: the PVM's answer released after the checkpoint" grep -q "answer .* RESP 0 hello hello" <<< "$ans"
-stop_proxies
+ovs_stop_proxies
 
 echo "(${SECONDS}s)"
 # 4. The held-bytes cap: 2 MB from the PVM while the SVM stays silent; the
@@ -128,14 +98,14 @@ echo "(${SECONDS}s)"
 #    first flight, so that every flight reaches it - and drops nothing:
 #    every frame OVS gave the proxy was released or is still held, every
 #    frame released reached OVS, every byte reached the client.
-servers 8083
+ovs_servers 8083
 engine e4 20
-proxies p4 --engine "unix:$WORK/e4.ctl" --svm-lag 10000 --max-held 8192
+ovs_proxies p4 --engine "unix:$WORK/e4.ctl" --svm-lag 10000 --max-held 8192
 svm_stop STOP
 xp0=$(port_count vif1.0-xp tx)
 out=$(in_ns "$NC" "$NL" download $VM_IP 8083 2000000)
 xp1=$(port_count vif1.0-xp tx)
-stop_proxies
+ovs_stop_proxies
 svm_stop CONT
 n=$(grep -c "^request queue-full" "$WORK/e4.out")
 check "queue cap: checkpoint requests for queue-full ($n), none for svm-lag" \
@@ -148,7 +118,7 @@ check "queue cap: no frame dropped in the proxy ($rel released + $held held >= $
 echo "(${SECONDS}s)"
 # 5. The secondary lost: failover on the primary puts the PVM straight on
 #    the bridge, no proxy in the path; then the vif is protected again.
-servers 8084
+ovs_servers 8084
 sw "$HOTPLUG/colo-ovs-setup" failover bridge=brp vifname=vif1.0
 out=$(in_ns "$NC" "$NL" requests $VM_IP 8084 10 10 5 30)
 check "primary failover: the PVM answers with no proxy running ($out)" grep -q "^ok 100 " <<< "$out"
@@ -163,11 +133,11 @@ echo "(${SECONDS}s)"
 # 6. The primary host dies: its uplink is cut, the secondary fails over.  A
 #    connection opened before (the client knows the PVM's sequence numbers)
 #    carries on with the SVM; new ones too; the LAN learns where the MAC is.
-servers 8085
-proxies p6 --svm-lag 2000
+ovs_servers 8085
+ovs_proxies p6 --svm-lag 2000
 ovs_keep_open 8085
 ovs-vsctl del-port brn n-p                              # the primary host is gone
-stop "$PRI"
+ovs_stop_pid "$PRI"
 ovs_secondary_failover "$WORK/p6.sctl" brs
 fdb=$(ovs-appctl fdb/show brn | awk -v m=$VM_MAC '$3 == m { print $1 }')
 check "the announce taught the LAN that the VM's MAC is behind the secondary now (port $fdb)" \
@@ -175,7 +145,7 @@ check "the announce taught the LAN that the VM's MAC is behind the secondary now
 ovs_keep_check
 out=$(in_ns "$NC" "$NL" requests $VM_IP 8085 20 10 10 30)
 check "new connections are answered by the SVM ($out)" grep -q "^ok 200 " <<< "$out"
-stop "$SEC"
+ovs_stop_pid "$SEC"
 check "the rewriter went on translating after failover" grep -q '"failed_over":true' "$WORK/p6.sec.out"
 check "no crash: every proxy ended with its statistics" \
     test "$(cat "$WORK"/p[1-6].out "$WORK"/p[1-6].sec.out | grep -c '{')" = 10

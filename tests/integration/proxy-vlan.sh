@@ -17,6 +17,7 @@ OVS_HOSTS=1
 . "$(dirname "$0")/ovs-lib.bash"
 NB=colo-b$id NX=colo-x$id NY=colo-y$id      # the neighbour and the outsiders
 NB_IP=10.77.0.7 NX_IP=10.77.0.20 NY_IP=10.77.0.21
+OVS_CLIENTS="$NC $NB"                       # their sockets reset at each step too
 trap 'for n in $NB $NX $NY; do ip netns del "$n" 2> /dev/null; done; ovs_cleanup; cleanup' EXIT
 
 if ! ovs_start; then
@@ -45,25 +46,6 @@ check "... the primary's patch pair: vif1.0-xa in VLAN 10, vif1.0-xb its peer" \
     test "$(ovs-vsctl get Port vif1.0-xa tag)/$(ovs-vsctl get Interface vif1.0-xb options:peer)" = '10/vif1.0-xa'
 check "... the setup is recorded with its VLAN" test "$(ovs-vsctl get Interface vif1.0 external-ids:colo-vlan)" = '"10"'
 
-servers() {     # servers PORT: (re)start both VMs' servers
-    local n p
-    for n in $NP $NS; do for p in $(ip netns pids "$n"); do kill -9 "$p"; done; done
-    for n in $NC $NB $NP $NS; do ip netns exec "$n" ss -K -tn state all > /dev/null 2>&1; done
-    in_ns "$NP" "$NL" serve "$1" > /dev/null 2>&1 & PIDS+=($!)
-    in_ns "$NS" "$NL" serve "$1" > /dev/null 2>&1 & PIDS+=($!)
-    ovs_listening "$NP" "$1" && ovs_listening "$NS" "$1"
-}
-proxies() {     # proxies LOG: both proxies, fresh (pids PRI, SEC)
-    ip netns exec "$SW" timeout 100 "$PROXY" --client vif1.0-xc --pvm vif1.0-xp --svm vif1.0-xs --svm-lag 2000 \
-        > "$WORK/$1.out" 2> "$WORK/$1.err" & PRI=$!; PIDS+=($PRI)
-    ip netns exec "$SW" timeout 100 "$PROXY" secondary --forward vif2.0-xf --svm vif2.0-xv \
-        --control "unix:$WORK/$1.sctl" > "$WORK/$1.sec.out" 2> "$WORK/$1.sec.err" & SEC=$!; PIDS+=($SEC)
-    wait_for "$WORK/$1.err" "comparing" 5 && wait_for "$WORK/$1.sec.err" "rewriting" 5
-}
-stop() {        # stop PID: SIGINT, and wait (bounded) for its statistics
-    kill -INT "$1" 2> /dev/null
-    for _ in $(seq 50); do kill -0 "$1" 2> /dev/null || return 0; sleep 0.1; done
-}
 # An outsider sends to the VM's address in VLAN 20 (a UDP datagram: its
 # kernel asks for the address by ARP first): nobody may answer.  The
 # neighbour's request shows that the probe works.
@@ -84,8 +66,8 @@ seen_outsiders() { ip -n "$1" neigh show | grep -q -E "^($NX_IP|$NY_IP) "; }
 
 # 1. Both VLAN-10 hosts answered through the comparator, nothing diverges,
 #    the SVM serves the same connections (the rewriter translates them).
-servers 8090
-proxies v1
+ovs_servers 8090
+ovs_proxies v1 --svm-lag 2000
 out=$(in_ns "$NC" "$NL" requests $VM_IP 8090 100 20 20 60)
 check "the client (VLAN 10, across the trunk uplink) is answered through the comparator ($out)" \
     grep -q "^ok 2000 " <<< "$out"
@@ -96,7 +78,7 @@ check "the neighbour in VLAN 10 resolves the VM's address by ARP" arp_probe "$NB
 check "the outsiders in VLAN 20 get no answer from the VM's address" eval 'shut_out "$NX" && shut_out "$NY"'
 check "... their ARP requests reached neither the PVM nor the SVM" eval '! seen_outsiders "$NP" && ! seen_outsiders "$NS"'
 sleep 0.5
-stop "$PRI"; stop "$SEC"
+ovs_stop_proxies
 check "no false divergence, no checkpoint asked for" \
     eval 'grep -q "\"divergences\":0" "$WORK/v1.out" && grep -q "\"checkpoints\":0," "$WORK/v1.out"'
 rel=$(json_num "$WORK/v1.out" released) tr=$(json_num "$WORK/v1.sec.out" translated)
@@ -104,7 +86,7 @@ check "the comparator released the PVM's output ($rel frames) and the SVM served
     test "${rel:-0}" -gt 3000 -a "${tr:-0}" -ge 140
 
 # 2. The secondary lost: the PVM talks to VLAN 10 directly.
-servers 8091
+ovs_servers 8091
 check "primary failover in a VLAN" sw "$HOTPLUG/colo-ovs-setup" failover bridge=brp.10 vifname=vif1.0
 out=$(in_ns "$NC" "$NL" requests $VM_IP 8091 10 10 5 30)
 check "... the client is answered by the PVM, no proxy running ($out)" grep -q "^ok 100 " <<< "$out"
@@ -118,11 +100,11 @@ check "the vif can be protected again" setup brp primary vif1.0 p-fwd
 
 # 3. The primary host dies: the secondary fails over; a connection opened
 #    before carries on with the SVM in VLAN 10, new ones too.
-servers 8092
-proxies v3
+ovs_servers 8092
+ovs_proxies v3 --svm-lag 2000
 ovs_keep_open 8092
 ovs-vsctl del-port brn n-p -- del-port brp nb0          # the primary host is gone
-stop "$PRI"
+ovs_stop_pid "$PRI"
 ovs_secondary_failover "$WORK/v3.sctl" brs.10 "in a VLAN"
 fdb=$(ovs-appctl fdb/show brn | awk -v m=$VM_MAC '$2 == 10 && $3 == m { print $1 }')
 check "the announce taught the LAN, in VLAN 10, that the VM is behind the secondary (port $fdb)" \
@@ -133,7 +115,7 @@ check "new connections are answered by the SVM in VLAN 10 ($out)" grep -q "^ok 2
 ip -n "$NY" neigh flush all
 check "the outsider on the LAN in VLAN 20 still gets no answer" shut_out "$NY"
 check "... nor did its ARP requests reach the SVM" eval '! seen_outsiders "$NS"'
-stop "$SEC"
+ovs_stop_pid "$SEC"
 check "the rewriter went on translating after failover" grep -q '"failed_over":true' "$WORK/v3.sec.out"
 check "no sanitizer report from any proxy" \
     test -z "$(grep -l -E 'ERROR: (Address|Undefined|Leak)Sanitizer|runtime error' "$WORK"/v*.err)"
