@@ -281,7 +281,8 @@ static int check_ifname(struct ctx *c, int i, const char *key, const char *v, si
  * for it).  NAME:VLAN:... (a trunk: the guest tags its own frames) is
  * refused here, with the reason, rather than by the script at protection.
  */
-static int check_bridge(struct ctx *c, int i, const char *v, size_t vlen, struct xlc_vif *vif)
+static int check_bridge(struct ctx *c, int i, const char *v, size_t vlen, struct xlc_vif *vif,
+                        size_t *name_len)
 {
     const char *colon = memchr(v, ':', vlen), *dot = memchr(v, '.', vlen);
     char name[XLC_IFNAME_MAX];
@@ -308,6 +309,7 @@ static int check_bridge(struct ctx *c, int i, const char *v, size_t vlen, struct
     }
     memcpy(vif->bridge, v, vlen);
     vif->bridge[vlen] = '\0';
+    *name_len = nlen;
     return 0;
 }
 
@@ -357,10 +359,8 @@ static int check_vifs(struct ctx *c, XLU_Config *cfg, struct xlc_cfg_info *info)
             } else if (is_key(key, klen, "forwarddev")) {
                 fwd = val ? val : "", fwdlen = vlen;
             } else if (is_key(key, klen, "bridge") && val) {
-                const char *dot = memchr(val, '.', vlen);
-
-                bridge = val, blen = dot ? (size_t)(dot - val) : vlen;     /* its name */
-                if (check_bridge(c, i, val, vlen, vif) < 0)
+                bridge = val;
+                if (check_bridge(c, i, val, vlen, vif, &blen) < 0)     /* blen: its name */
                     return -1;
             } else if (is_key(key, klen, "type") && val) {
                 vif->pv = vlen == 3 && !memcmp(val, "vif", 3);
