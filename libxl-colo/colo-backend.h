@@ -69,6 +69,13 @@ struct colo_backend {
     int  (*logdirty_disable)(struct colo_domain *d);
     int  (*dirty_read_clear)(struct colo_domain *d, struct colo_bitmap *into);
 
+    /* Optional, primary: the SVM's dirty pfns for this checkpoint, handed
+     * over before dirty_read_clear, for a backend whose own save loop
+     * merges them (xen with save=libxenguest: libxenguest reads them on its
+     * back channel before it sends the checkpoint's pages).  When set, the
+     * engine reads the dirty log only after the SVM's list has come. */
+    int  (*peer_dirty)(struct colo_domain *d, const struct colo_bitmap *svm_dirty);
+
     /* Copy pages out of / into guest memory; pfns ascending, n <= COLO_MAX_PAGE_BATCH. */
     int  (*read_pages)(struct colo_domain *d, const uint64_t *pfns, uint32_t n, void *buf);
     int  (*write_pages)(struct colo_domain *d, const uint64_t *pfns, uint32_t n, const void *buf);

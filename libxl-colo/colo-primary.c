@@ -329,10 +329,8 @@ int colo_primary_checkpoint(struct colo_engine *e, enum colo_trigger cause)
         return local_fault(e, "suspending the PVM");
     e->suspended = true;
     colo_bitmap_clear_all(&e->dirty);
-    if (e->be->dirty_read_clear(e->dom, &e->dirty) < 0)
+    if (!e->be->peer_dirty && e->be->dirty_read_clear(e->dom, &e->dirty) < 0)
         return local_fault(e, "reading the dirty log");
-    if (cause == COLO_TRIGGER_INITIAL)
-        colo_bitmap_set(&e->dirty, 0);  /* harmless; keeps the first checkpoint non-empty */
     mark[COLO_PHASE_SUSPEND] = colo_now_ns();
 
     set_state(e, COLO_P_WAIT_SVM_SUSPENDED);
@@ -344,7 +342,13 @@ int colo_primary_checkpoint(struct colo_engine *e, enum colo_trigger cause)
     if (recv_svm_dirty(e, r.u.suspended.nr_dirty) < 0)
         return lose_secondary(e);
     e->stats.svm_dirty_last = r.u.suspended.nr_dirty;
+    /* A backend that merges the SVM's pages itself gets them first. */
+    if (e->be->peer_dirty && (e->be->peer_dirty(e->dom, &e->svm_dirty) < 0 ||
+                              e->be->dirty_read_clear(e->dom, &e->dirty) < 0))
+        return local_fault(e, "reading the dirty log");
     colo_bitmap_or(&e->dirty, &e->svm_dirty);
+    if (cause == COLO_TRIGGER_INITIAL)
+        colo_bitmap_set(&e->dirty, 0);  /* harmless; keeps the first checkpoint non-empty */
     mark[COLO_PHASE_SVM_DIRTY] = colo_now_ns();
 
     set_state(e, COLO_P_SEND_STATE);

@@ -234,7 +234,10 @@ int colo_xen_save_device(struct colo_domain *d, void **blob, size_t *len)
 
     *blob = NULL;
     *len = 0;
-    if (!(ctx = read_hvm_context(d, &size)))
+    /* save=libxenguest: the HVM context of its stream's checkpoint.  The
+     * params stay ours: its HVM_PARAMS record lists the toolstack's pfns
+     * (xenstore, console, ioreq), which the SVM keeps its own of. */
+    if (!(ctx = d->xcs ? colo_xen_xcs_hvm_context(d, &size) : read_hvm_context(d, &size)))
         return -1;
     for (size_t i = 0; i < NR_GUEST_PARAMS; i++) {
         params[i].index = guest_params[i];

@@ -85,6 +85,7 @@ void colo_xen_domain_free(struct colo_domain *d)
 {
     if (!d)
         return;
+    colo_xen_xcs_stop(d);
     colo_xen_dirty_buffer_free(d);
     colo_bitmap_free(&d->hole);
     free(d->dm_cmdline);
@@ -260,6 +261,9 @@ static int xen_suspend(struct colo_domain *d)
         return colo_xen_qemu_stop(d);
     }
     if (!d->suspended) {
+        /* save=libxenguest: its loop must be at its suspend callback. */
+        if (d->xcs && colo_xen_xcs_suspend_begin(d) < 0)
+            return -1;
         if (xc_domain_shutdown(d->xch, d->domid, SHUTDOWN_suspend) < 0) {
             colo_log_errno("xen: cannot suspend domain %" PRIu32 " (%s)", d->domid, d->name);
             return -1;
@@ -268,7 +272,11 @@ static int xen_suspend(struct colo_domain *d)
             return -1;
         d->suspended = true;
     }
-    return colo_xen_qemu_stop(d);
+    if (colo_xen_qemu_stop(d) < 0)
+        return -1;
+    if (d->xcs)
+        colo_xen_xcs_suspended(d);
+    return 0;
 }
 
 static int xen_resume(struct colo_domain *d)
@@ -291,7 +299,14 @@ static int xen_resume(struct colo_domain *d)
         }
         d->fresh = false;
     }
+    if (d->xcs)
+        colo_xen_xcs_resumed(d);
     return 0;
+}
+
+static int xen_peer_dirty(struct colo_domain *d, const struct colo_bitmap *svm_dirty)
+{
+    return d->xcs ? colo_xen_xcs_peer_dirty(d, svm_dirty) : 0;
 }
 
 static void xen_destroy(struct colo_domain *d)
@@ -336,6 +351,7 @@ const struct colo_backend colo_backend_xen = {
     .logdirty_enable  = colo_xen_logdirty_enable,
     .logdirty_disable = colo_xen_logdirty_disable,
     .dirty_read_clear = colo_xen_dirty_read_clear,
+    .peer_dirty       = xen_peer_dirty,
     .read_pages       = colo_xen_read_pages,
     .ram_pfns         = colo_xen_ram_pfns,
     .write_pages      = colo_xen_write_pages,

@@ -7,6 +7,7 @@
  *   xen-device.c    device state: HVM context + params + qemu-xen via QMP
  *   xen-svm.c       create_secondary: build the SVM with libxl
  *   xen-xlcfg.c     the xl.cfg subset the SVM is built from
+ *   xen-xcsave.c    save=libxenguest: the primary on xc_domain_save's loop
  *
  * See docs/xen-backend.md for the design.
  *
@@ -59,6 +60,10 @@ struct colo_domain {
      */
     struct colo_bitmap       hole;
 
+    /* save=libxenguest: libxenguest's save loop and its shadow (xen-xcsave.c);
+     * NULL in the pages mode and before log-dirty is enabled. */
+    struct colo_xen_xcsave  *xcs;
+
     /* The log-dirty bitmap Xen fills, in hypercall-safe memory. */
     xc_hypercall_buffer_t    dirty_hbuf;
     unsigned                 dirty_hbuf_pages;
@@ -96,6 +101,20 @@ int  colo_xen_qemu_cont(struct colo_domain *d);
 int  colo_xen_dm_capture(struct colo_domain *d);
 /* Start the SVM's qemu-xen again, loading the device state in state_path. */
 int  colo_xen_dm_restart(struct colo_domain *d, const char *state_path);
+
+/* xen-xcsave.c: save=libxenguest (the primary's memory and HVM context from
+ * xc_domain_save's COLO stream; see the top of that file) */
+int  colo_xen_xcs_start(struct colo_domain *d);             /* at logdirty_enable */
+void colo_xen_xcs_stop(struct colo_domain *d);              /* let libxenguest go */
+int  colo_xen_xcs_suspend_begin(struct colo_domain *d);     /* wait for it to ask */
+void colo_xen_xcs_suspended(struct colo_domain *d);         /* ... and let it go on */
+void colo_xen_xcs_resumed(struct colo_domain *d);
+int  colo_xen_xcs_peer_dirty(struct colo_domain *d, const struct colo_bitmap *svm);
+int  colo_xen_xcs_dirty_read_clear(struct colo_domain *d, struct colo_bitmap *into);
+int  colo_xen_xcs_read_pages(struct colo_domain *d, const uint64_t *pfns, uint32_t n, void *buf);
+int  colo_xen_xcs_ram_pfns(struct colo_domain *d, struct colo_bitmap *map);
+/* The last checkpoint's HVM context (malloc'd); NULL if none (said why). */
+uint8_t *colo_xen_xcs_hvm_context(struct colo_domain *d, int *size);
 
 /* xen-svm.c */
 int  colo_xen_create_secondary(const struct colo_domain_spec *spec,

@@ -95,6 +95,9 @@ int colo_xen_logdirty_enable(struct colo_domain *d)
     size_t bytes = bitmap_bytes(d->nr_pages);
     unsigned pages = (unsigned)((bytes + XC_PAGE_SIZE - 1) / XC_PAGE_SIZE);
 
+    /* save=libxenguest: its loop enables (and disables) log-dirty itself. */
+    if (d->spec.save == COLO_XEN_SAVE_LIBXENGUEST)
+        return colo_xen_xcs_start(d);
     if (d->logdirty)
         return 0;
     if (!d->dirty_hbuf_pages) {
@@ -147,6 +150,8 @@ int colo_xen_logdirty_disable(struct colo_domain *d)
 {
     int rc = 0;
 
+    colo_xen_xcs_stop(d);
+
     if (d->qemu_logdirty) {
         if (colo_xen_qemu_logdirty(d, false) < 0) {
             colo_warn("xen: qemu-xen of domain %" PRIu32 " still logs dirty pages", d->domid);
@@ -173,6 +178,8 @@ int colo_xen_dirty_read_clear(struct colo_domain *d, struct colo_bitmap *into)
     long long rc;
     uint64_t ignored = 0, n;
 
+    if (d->xcs)
+        return colo_xen_xcs_dirty_read_clear(d, into);
     if (!d->logdirty || !d->dirty_hbuf_pages) {
         colo_err("xen: dirty log of domain %" PRIu32 " read while log-dirty is off", d->domid);
         errno = EINVAL;
@@ -231,6 +238,8 @@ int colo_xen_read_pages(struct colo_domain *d, const uint64_t *pfns, uint32_t n,
 
     if (n == 0)
         return 0;
+    if (d->xcs)     /* save=libxenguest: from the stream's shadow */
+        return check_batch(d, pfns, n, arr) < 0 ? -1 : colo_xen_xcs_read_pages(d, pfns, n, buf);
     if (check_batch(d, pfns, n, arr) < 0 || hole_cache(d) < 0)
         return -1;
     /* Known holes read as zeros without a hypercall; map the rest. */
@@ -277,9 +286,11 @@ int colo_xen_read_pages(struct colo_domain *d, const uint64_t *pfns, uint32_t n,
 int colo_xen_ram_pfns(struct colo_domain *d, struct colo_bitmap *map)
 {
     uint64_t pfns[COLO_MAX_PAGE_BATCH], ram = 0;
-    unsigned char *scratch = malloc((size_t)COLO_MAX_PAGE_BATCH * COLO_PAGE_SIZE);
+    unsigned char *scratch;
 
-    if (!scratch) {
+    if (d->xcs)
+        return colo_xen_xcs_ram_pfns(d, map);
+    if (!(scratch = malloc((size_t)COLO_MAX_PAGE_BATCH * COLO_PAGE_SIZE))) {
         colo_log_errno("xen: no memory to scan domain %" PRIu32, d->domid);
         return -1;
     }

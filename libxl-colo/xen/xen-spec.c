@@ -12,7 +12,7 @@
 
 #include "xen-spec.h"
 
-static const char known_keys[] = "domid, name, config, qmp, statedir, timeout, qemu-state";
+static const char known_keys[] = "domid, name, config, qmp, statedir, timeout, qemu-state, save";
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -69,7 +69,7 @@ static int parse_item(struct colo_xen_spec *s, const char *key, size_t klen,
                       char *err, size_t errlen)
 {
     static const char *const keys[] = { "domid", "name", "config", "qmp", "statedir", "timeout",
-                                        "qemu-state" };
+                                        "qemu-state", "save" };
     unsigned long long n;
     int k = -1;
 
@@ -142,6 +142,16 @@ static int parse_item(struct colo_xen_spec *s, const char *key, size_t klen,
         else {
             set_err(err, errlen, "option 'qemu-state': '%.*s' is not auto, load, restart or keep",
                     (int)vlen, val);
+            return -1;
+        }
+        return 0;
+    case 7: /* save */
+        if (vlen == 5 && memcmp(val, "pages", 5) == 0)
+            s->save = COLO_XEN_SAVE_PAGES;
+        else if (vlen == 11 && memcmp(val, "libxenguest", 11) == 0)
+            s->save = COLO_XEN_SAVE_LIBXENGUEST;
+        else {
+            set_err(err, errlen, "option 'save': '%.*s' is not pages or libxenguest", (int)vlen, val);
             return -1;
         }
         return 0;
@@ -225,6 +235,11 @@ int colo_xen_spec_check_primary(struct colo_xen_spec *s, const char *spec_name,
 
 int colo_xen_spec_check_secondary(const struct colo_xen_spec *s, char *err, size_t errlen)
 {
+    if (s->save != COLO_XEN_SAVE_PAGES) {
+        set_err(err, errlen, "option 'save' is for the primary; the secondary receives "
+                "pages whichever way the primary reads them");
+        return -1;
+    }
     if (!s->config[0]) {
         set_err(err, errlen, "option 'config' missing: the secondary builds the SVM from "
                 "an xl.cfg (config=/etc/xen/NAME.cfg)");

@@ -21,6 +21,12 @@
  *                  the SVM keep its own emulated-device state (keep); auto
  *                  picks load or restart by the SVM's QEMU version (see
  *                  colo_xen_qemu_loads_state)
+ *   save=pages|libxenguest
+ *                  primary: how the PVM's memory and vCPU state are read at
+ *                  checkpoints - page by page through foreign mappings
+ *                  (pages, the default), or from libxenguest's own COLO
+ *                  loop, xc_domain_save(XC_STREAM_COLO), run in a helper
+ *                  thread (libxenguest, xen-xcsave.c)
  *
  * Copyright (C) 2026 the xen-colo authors.  GPL-2.0-or-later.
  */
@@ -42,6 +48,8 @@ enum colo_xen_qemu_state {
     COLO_XEN_QEMU_AUTO, COLO_XEN_QEMU_LOAD, COLO_XEN_QEMU_KEEP, COLO_XEN_QEMU_RESTART
 };
 
+enum colo_xen_save { COLO_XEN_SAVE_PAGES, COLO_XEN_SAVE_LIBXENGUEST };
+
 struct colo_xen_spec {
     bool     has_domid;
     uint32_t domid;
@@ -51,6 +59,7 @@ struct colo_xen_spec {
     char     state_dir[COLO_XEN_PATH_MAX];
     unsigned timeout_ms;
     enum colo_xen_qemu_state qemu_state;
+    enum colo_xen_save save;
 };
 
 /*

@@ -126,8 +126,28 @@ static int fake_resume(struct colo_domain *d)
 static int fake_ld_on(struct colo_domain *d) { d->logdirty = true; colo_bitmap_clear_all(&d->log); return 0; }
 static int fake_ld_off(struct colo_domain *d) { d->logdirty = false; return 0; }
 
+/* The optional peer_dirty op (a backend whose own save loop merges the
+ * SVM's pages): counted, and the primary's dirty log must not be read in a
+ * checkpoint before it came. */
+static unsigned peer_calls, dirty_before_peer;
+static uint64_t peer_pfns;
+static bool peer_pending;
+
+static int fake_peer_dirty(struct colo_domain *d, const struct colo_bitmap *svm_dirty)
+{
+    (void)d;
+    peer_calls++;
+    peer_pfns += colo_bitmap_count(svm_dirty);
+    peer_pending = true;
+    return 0;
+}
+
 static int fake_dirty(struct colo_domain *d, struct colo_bitmap *into)
 {
+    if (be->peer_dirty && d != the_svm) {
+        dirty_before_peer += !peer_pending;
+        peer_pending = false;
+    }
     if (should_fail(d, OP_DIRTY) || !d->logdirty)
         return -1;
     colo_bitmap_or(into, &d->log);
@@ -211,6 +231,8 @@ static int fake_ram_pfns(struct colo_domain *d, struct colo_bitmap *map)
     return 0;
 }
 static const struct colo_backend fake_backend_holes = { FAKE_OPS, .ram_pfns = fake_ram_pfns };
+/* A fourth: with peer_dirty. */
+static const struct colo_backend fake_backend_peer = { FAKE_OPS, .peer_dirty = fake_peer_dirty };
 
 
 static void fake_free(struct colo_domain *d)
@@ -617,6 +639,25 @@ static void test_initial_copy_skips_holes(void **state)
     end_session();
 }
 
+/* With peer_dirty the SVM's list reaches the backend in every checkpoint,
+ * before the primary's dirty log is read, and the SVM still equals the
+ * PVM at each checkpoint (the engine's own union is unchanged). */
+static void test_peer_dirty_before_dirty_log(void **state)
+{
+    struct cut_rule none = { 0 };
+
+    be = *state;
+    peer_calls = dirty_before_peer = 0;
+    peer_pfns = 0;
+    peer_pending = false;
+    run_session(&none, 3);
+    assert_int_equal(P.e.stats.checkpoints, 4);
+    assert_int_equal(peer_calls, 4);
+    assert_int_equal(dirty_before_peer, 0);
+    assert_true(peer_pfns > 0);         /* the SVM's own writes were handed over */
+    end_session();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -628,6 +669,9 @@ int main(void)
         BOTH(test_backend_faults),
         cmocka_unit_test_prestate(test_initial_copy_skips_holes, (void *)&fake_backend_holes),
         cmocka_unit_test_prestate(test_svm_equals_pvm_at_each_checkpoint, (void *)&fake_backend_holes),
+        cmocka_unit_test_prestate(test_peer_dirty_before_dirty_log, (void *)&fake_backend_peer),
+        cmocka_unit_test_prestate(test_svm_equals_pvm_at_each_checkpoint, (void *)&fake_backend_peer),
+        cmocka_unit_test_prestate(test_good_run_state_sequence, (void *)&fake_backend_peer),
     };
 
     colo_log_init("test-engine", getenv("COLO_TEST_DEBUG") ? COLO_LOG_DEBUG : COLO_LOG_ERROR);

@@ -39,6 +39,7 @@ static void test_defaults(void **state)
     parse_ok("");
     assert_string_equal(s.qmp_path, "");
     assert_int_equal(s.qemu_state, COLO_XEN_QEMU_AUTO);
+    assert_int_equal(s.save, COLO_XEN_SAVE_PAGES);
 }
 
 static void test_all_keys(void **state)
@@ -63,6 +64,10 @@ static void test_all_keys(void **state)
     assert_int_equal(s.qemu_state, COLO_XEN_QEMU_AUTO);
     parse_ok("config=/c,qemu-state=restart");
     assert_int_equal(s.qemu_state, COLO_XEN_QEMU_RESTART);
+    parse_ok("name=g,save=libxenguest");
+    assert_int_equal(s.save, COLO_XEN_SAVE_LIBXENGUEST);
+    parse_ok("save=pages");
+    assert_int_equal(s.save, COLO_XEN_SAVE_PAGES);
 }
 
 static void test_bad_keys_named(void **state)
@@ -94,6 +99,9 @@ static void test_bad_values(void **state)
     parse_bad("qemu-state=", "'qemu-state'");
     parse_bad("qemu-state=restarts", "is not auto, load, restart or keep");
     parse_bad("qemu-state=keep,qemu-state=load", "'qemu-state'");
+    parse_bad("save=xc", "is not pages or libxenguest");
+    parse_bad("save=libxenguests", "'save'");
+    parse_bad("save=", "'save' has an empty value");
 
     char longname[100];
     memset(longname, 'a', sizeof(longname));
@@ -151,6 +159,10 @@ static void test_secondary_checks(void **state)
     parse_ok("config=/g.cfg,domid=3");
     assert_int_equal(colo_xen_spec_check_secondary(&s, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "'domid'"));
+
+    parse_ok("config=/g.cfg,save=libxenguest");
+    assert_int_equal(colo_xen_spec_check_secondary(&s, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "'save' is for the primary"));
 }
 
 static void test_small_error_buffer(void **state)

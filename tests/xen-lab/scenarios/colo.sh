@@ -102,34 +102,11 @@ if boot_guest pvm 240; then
         sleep 0.2
     done
     check "no qemu-xen of the SVM is left after xl destroy" test -n "$gone"
-    # Page by page: the only page allowed to differ is pfn 0xfdfff, where
-    # hvmloader mapped the PVM's shared_info - a page Xen owns and rewrites
-    # (time), never in the dirty log, and not guest RAM.  The backend does
-    # not yet know Xen-owned pfns (docs/xen-backend.md).  One pass of awk
-    # per checkpoint: pfns whose hash differs or that only one side hashed.
-    ncmp=0 nother=0
-    for k in $(seq 0 8); do
-        [ -s $W/dump/pvm-$k.txt ] && [ -s $W/dump/svm-$k.txt ] || continue
-        ncmp=$((ncmp + 1))
-        o=$(awk 'NR == FNR { h[$1] = $2; next }
-                 { if (!($1 in h) || h[$1] != $2) print $1; delete h[$1] }
-                 END { for (p in h) print p }' $W/dump/pvm-$k.txt $W/dump/svm-$k.txt |
-            grep -v -x 1040383 | sort -n | head -5 | tr '\n' ' ')
-        [ -n "$o" ] && { nother=$((nother + 1)); echo "LAB-INFO checkpoint $k: pfns differ: $o"; }
-    done
+    # Page by page, and the vCPU registers (lib.sh says what is compared).
+    compare_dumps 8
     check "SVM RAM equals PVM RAM page by page at checkpoints 0-8 ($ncmp compared; Xen's shared_info page aside)" \
         test "$ncmp" -eq 9 -a "$nother" -eq 0
-    # The vCPU registers: Xen's CPU save records of each domain, read back
-    # from Xen with both suspended (the PVM's as it stopped, the SVM's after
-    # the checkpoint was loaded), the TSC aside (docs/xen-backend.md).
-    nv=0 vbad=""
-    for k in $(seq 0 8); do
-        pv=$(sed -n "s/.*verify: checkpoint $k pvm vcpu digest //p" $W/pri.err | head -1)
-        sv=$(sed -n "s/.*verify: checkpoint $k svm vcpu digest //p" $W/sec.err | head -1)
-        [ -n "$pv" ] && [ -n "$sv" ] || continue
-        nv=$((nv + 1))
-        [ "$pv" = "$sv" ] || vbad="$vbad $k"
-    done
+    compare_vcpus 8
     check "the SVM's vCPU context equals the PVM's at checkpoints 0-8 ($nv compared${vbad:+; differ at$vbad})" \
         test "$nv" -eq 9 -a -z "$vbad"
     # The comparison can tell states apart: when the SVM is suspended, before

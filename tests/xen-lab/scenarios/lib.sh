@@ -111,3 +111,39 @@ answers() {
     done
     return 1
 }
+
+# compare_dumps LAST: the per-page hashes --verify dumped into $W/dump at
+# checkpoints 0..LAST, PVM's against SVM's.  The only page allowed to
+# differ is pfn 0xfdfff, where hvmloader mapped the PVM's shared_info - a
+# page Xen owns and rewrites (time), never in the dirty log, and not guest
+# RAM; the backend does not yet know Xen-owned pfns (docs/xen-backend.md).
+# One pass of awk per checkpoint: pfns whose hash differs or that only one
+# side hashed.  Sets ncmp (checkpoints compared) and nother (checkpoints
+# where other pages differ, printed).
+compare_dumps() {
+    ncmp=0 nother=0
+    for _k in $(seq 0 "$1"); do
+        [ -s $W/dump/pvm-$_k.txt ] && [ -s $W/dump/svm-$_k.txt ] || continue
+        ncmp=$((ncmp + 1))
+        _o=$(awk 'NR == FNR { h[$1] = $2; next }
+                  { if (!($1 in h) || h[$1] != $2) print $1; delete h[$1] }
+                  END { for (p in h) print p }' $W/dump/pvm-$_k.txt $W/dump/svm-$_k.txt |
+            grep -v -x 1040383 | sort -n | head -5 | tr '\n' ' ')
+        [ -n "$_o" ] && { nother=$((nother + 1)); echo "LAB-INFO checkpoint $_k: pfns differ: $_o"; }
+    done
+}
+
+# compare_vcpus LAST: the vCPU digests --verify logged at checkpoints
+# 0..LAST (Xen's CPU save records of each domain, read back with both
+# suspended, the TSC aside), PVM's ($W/pri.err) against SVM's
+# ($W/sec.err).  Sets nv (compared) and vbad (checkpoints that differ).
+compare_vcpus() {
+    nv=0 vbad=""
+    for _k in $(seq 0 "$1"); do
+        _pv=$(sed -n "s/.*verify: checkpoint $_k pvm vcpu digest //p" $W/pri.err | head -1)
+        _sv=$(sed -n "s/.*verify: checkpoint $_k svm vcpu digest //p" $W/sec.err | head -1)
+        [ -n "$_pv" ] && [ -n "$_sv" ] || continue
+        nv=$((nv + 1))
+        [ "$_pv" = "$_sv" ] || vbad="$vbad $_k"
+    done
+}

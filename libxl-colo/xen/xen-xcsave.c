@@ -1,0 +1,709 @@
+/*
+ * xen-xcsave.c - save=libxenguest: the PVM's memory and vCPU state come
+ * from libxenguest's own COLO loop, xc_domain_save(XCFLAGS_LIVE,
+ * XC_STREAM_COLO), instead of page-by-page foreign mappings.
+ *
+ * libxenguest owns a checkpoint loop, and so does the engine.  They meet
+ * here (docs/xen-backend.md, "save=libxenguest"):
+ *
+ *   saver thread   runs xc_domain_save.  Its callbacks are rendezvous
+ *                  points: suspend waits until the engine has suspended
+ *                  the domain, postcopy until it has resumed it,
+ *                  wait_checkpoint until it wants the next checkpoint.
+ *   reader thread  reads the stream (xc-stream.c) into a shadow of the
+ *                  PVM's memory: pages before the first CHECKPOINT record
+ *                  at once, each later checkpoint buffered and applied
+ *                  whole at its CHECKPOINT, after which the shadow is the
+ *                  PVM's memory at suspension (the lab's xcsave scenario
+ *                  checks that, page for page).
+ *   engine thread  suspend/resume do what the pages mode does, then let
+ *                  libxenguest go on; peer_dirty writes the SVM's dirty
+ *                  pfns onto libxenguest's back channel; dirty_read_clear
+ *                  waits for the CHECKPOINT and hands over the pfns that
+ *                  came since; read_pages reads the shadow; save_device
+ *                  takes the stream's HVM context.
+ *
+ * Only the engine thread suspends and resumes the domain; libxenguest only
+ * checks that it is suspended.  Stopping (the engine lets go, or fails)
+ * makes every callback return 0 and shuts the sockets, so libxenguest
+ * returns wherever it blocks, and turns log-dirty off as it leaves.
+ *
+ * Copyright (C) 2026 the xen-colo authors.  GPL-2.0-or-later.
+ */
+#include "xen-sys.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "colo-log.h"
+#include "colo-proto.h"
+#include "qmp.h"
+#include "xc-stream.h"
+#include "xen-domain.h"
+
+#define NODATA (1ull << 59)     /* in a pending entry: a page without data */
+
+struct colo_xen_xcsave {
+    xc_interface   *xch;            /* the saver's own handle */
+    int             io[2];          /* libxenguest writes [0], the reader reads [1] */
+    int             back[2];        /* libxenguest reads [0], peer_dirty writes [1] */
+    pthread_t       saver, reader;
+    bool            have_saver, have_reader;
+    pthread_mutex_t lock;
+    pthread_cond_t  cond;
+    unsigned        wait_ms;        /* bound on every wait for the other threads */
+
+    /* Rendezvous, under lock. */
+    bool     paused;                /* paused across libxenguest's log-dirty enable */
+    bool     want_suspend;          /* engine: take the next checkpoint */
+    bool     at_suspend;            /* libxenguest waits in its suspend callback */
+    bool     suspended, resumed;    /* engine: done; the callback may return */
+    bool     stop;                  /* engine: let go */
+    bool     saver_done;
+    int      saver_rc;
+    unsigned engine_ckpts;          /* checkpoints the engine has taken */
+
+    /* The shadow, under lock. */
+    uint64_t           p2m_size;
+    uint8_t           *mem;         /* p2m_size pages, mapped lazily */
+    struct colo_bitmap seen;        /* pfns the stream named at least once */
+    uint64_t           nseen;       /* ... how many: p2m_size after the first pass */
+    struct colo_bitmap have;        /* ... with data (RAM) */
+    struct colo_bitmap changed;     /* ... that came since the engine last took them */
+    uint64_t          *pent;        /* the current checkpoint's entries */
+    uint8_t           *pdata;       /* ... and their pages */
+    size_t             pn, pcap, pnd, pdcap;
+    uint8_t           *ctx, *pctx;  /* HVM context: applied, pending */
+    uint32_t           ctx_len, pctx_len;
+    unsigned           epoch;       /* CHECKPOINT records applied */
+    bool               ended;       /* the stream ended, or could not be read */
+    const char        *why;
+};
+
+/* Wait on x->cond (locked) until done() or the deadline; done()'s last word. */
+static bool wait_until(struct colo_xen_xcsave *x, const struct timespec *deadline,
+                       bool (*done)(struct colo_xen_xcsave *, void *), void *arg)
+{
+    while (!done(x, arg))
+        if (pthread_cond_timedwait(&x->cond, &x->lock, deadline) == ETIMEDOUT)
+            return done(x, arg);
+    return true;
+}
+
+static struct timespec deadline_ms(unsigned ms)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_REALTIME, &t);
+    t.tv_sec += ms / 1000;
+    t.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000L;
+    }
+    return t;
+}
+
+/* ---- the reader thread ---- */
+
+static void put_page(struct colo_xen_xcsave *x, uint64_t pfn, const uint8_t *data)
+{
+    bool had = colo_bitmap_test(&x->have, pfn);
+
+    if (!colo_bitmap_test(&x->seen, pfn))
+        x->nseen++;
+
+    if (data) {
+        memcpy(x->mem + pfn * COLO_PAGE_SIZE, data, COLO_PAGE_SIZE);
+        colo_bitmap_set(&x->have, pfn);
+    } else {
+        colo_bitmap_clear(&x->have, pfn);
+    }
+    colo_bitmap_set(&x->seen, pfn);
+    /* A hole that stays a hole is no news; 4 GiB of them come first. */
+    if (data || had)
+        colo_bitmap_set(&x->changed, pfn);
+}
+
+static int stage(struct colo_xen_xcsave *x, uint64_t e, const uint8_t *data)
+{
+    uint64_t pfn = colo_xcs_entry_pfn(e);
+
+    if (x->epoch == 0) {            /* before the first CHECKPOINT: at once */
+        pthread_mutex_lock(&x->lock);
+        put_page(x, pfn, data);
+        pthread_cond_broadcast(&x->cond);
+        pthread_mutex_unlock(&x->lock);
+        return 0;
+    }
+    if (x->pn == x->pcap) {
+        size_t cap = x->pcap ? 2 * x->pcap : 1024;
+        uint64_t *p = realloc(x->pent, cap * sizeof(*p));
+
+        if (!p)
+            return -1;
+        x->pent = p, x->pcap = cap;
+    }
+    x->pent[x->pn++] = pfn | (data ? 0 : NODATA);
+    if (data) {
+        if (x->pnd == x->pdcap) {
+            size_t cap = x->pdcap ? 2 * x->pdcap : 256;
+            uint8_t *p = realloc(x->pdata, cap * COLO_PAGE_SIZE);
+
+            if (!p)
+                return -1;
+            x->pdata = p, x->pdcap = cap;
+        }
+        memcpy(x->pdata + x->pnd++ * COLO_PAGE_SIZE, data, COLO_PAGE_SIZE);
+    }
+    return 0;
+}
+
+static void apply_checkpoint(struct colo_xen_xcsave *x)
+{
+    size_t d = 0;
+
+    pthread_mutex_lock(&x->lock);
+    for (size_t i = 0; i < x->pn; i++)
+        put_page(x, x->pent[i] & ~NODATA,
+                 x->pent[i] & NODATA ? NULL : x->pdata + d++ * COLO_PAGE_SIZE);
+    x->pn = x->pnd = 0;
+    if (x->pctx) {
+        free(x->ctx);
+        x->ctx = x->pctx, x->ctx_len = x->pctx_len;
+        x->pctx = NULL;
+    }
+    x->epoch++;
+    pthread_cond_broadcast(&x->cond);
+    pthread_mutex_unlock(&x->lock);
+}
+
+static int take_record(struct colo_xen_xcsave *x, uint32_t type, const uint8_t *body,
+                       uint32_t len, const char **why)
+{
+    struct colo_xcs_pages p;
+
+    switch (type) {
+    case COLO_XCS_PAGE_DATA:
+        if (colo_xcs_page_data(body, len, x->p2m_size, &p, why) < 0)
+            return -1;
+        for (uint32_t i = 0, d = 0; i < p.count; i++) {
+            uint64_t e = colo_xcs_entry(&p, i);
+            bool data = colo_xcs_type_has_data(colo_xcs_entry_type(e)) == 1;
+
+            if (stage(x, e, data ? p.data + (size_t)d++ * COLO_PAGE_SIZE : NULL) < 0) {
+                *why = "out of memory for a checkpoint's pages";
+                return -1;
+            }
+        }
+        return 0;
+    case COLO_XCS_HVM_CONTEXT:
+        free(x->pctx);
+        if (!(x->pctx = malloc(len))) {
+            *why = "out of memory for the HVM context";
+            return -1;
+        }
+        memcpy(x->pctx, body, len);
+        x->pctx_len = len;
+        return 0;
+    case COLO_XCS_CHECKPOINT:
+        apply_checkpoint(x);
+        return 0;
+    case COLO_XCS_END:
+        *why = "an END record in a COLO stream";
+        return -1;
+    default:    /* TSC_INFO, HVM_PARAMS, the policies: see the top of the file */
+        return 0;
+    }
+}
+
+static void *reader_main(void *arg)
+{
+    struct colo_xen_xcsave *x = arg;
+    struct colo_xcs_reader r;
+    const char *why = NULL;
+    const uint8_t *body;
+    uint32_t type, len;
+    int rc;
+
+    colo_xcs_reader_init(&r, x->io[1]);
+    rc = colo_xcs_read_headers(&r, &why) < 0 ? -1 : 1;
+    if (rc > 0 && r.dom.type != COLO_XCS_DOMAIN_HVM) {
+        why = "not an HVM guest's stream";
+        rc = -1;
+    }
+    while (rc > 0 && (rc = colo_xcs_read_record(&r, &type, &body, &len, &why)) > 0)
+        if (take_record(x, type, body, len, &why) < 0)
+            rc = -1;
+    if (rc < 0) {
+        colo_err("xen: libxenguest's stream, record %" PRIu64 " (byte %" PRIu64 "): %s",
+                 r.records, r.offset, why ? why : "unreadable");
+        shutdown(x->io[1], SHUT_RDWR);      /* libxenguest's next write fails */
+    }
+    colo_xcs_reader_free(&r);
+    pthread_mutex_lock(&x->lock);
+    x->ended = true;
+    x->why = rc < 0 ? "libxenguest's stream could not be read" : "libxenguest's stream ended";
+    pthread_cond_broadcast(&x->cond);
+    pthread_mutex_unlock(&x->lock);
+    return NULL;
+}
+
+/* ---- the saver thread and libxenguest's callbacks ---- */
+
+static int cb_qemu_logdirty(uint32_t domid, unsigned enable, void *data)
+{
+    struct colo_domain *d = data;
+    struct colo_qmp_arg arg = { .key = "enable", .type = COLO_QMP_BOOL, .b = enable != 0 };
+
+    (void)domid;
+    if (colo_qmp_oneshot(d->qmp_path, d->spec.timeout_ms, "xen-set-global-dirty-log", &arg, 1) < 0) {
+        colo_err("xen: cannot switch qemu-xen's dirty log %s for libxenguest", enable ? "on" : "off");
+        return -1;
+    }
+    return 0;
+}
+
+static int cb_precopy(struct precopy_stats s, void *data)
+{
+    struct colo_domain *d = data;
+    struct colo_xen_xcsave *x = d->xcs;
+    bool want;
+
+    pthread_mutex_lock(&x->lock);
+    /* The first call comes right after libxenguest switched log-dirty on. */
+    if (x->paused) {
+        xc_domain_unpause(x->xch, d->domid);
+        x->paused = false;
+    }
+    want = x->want_suspend || x->stop;
+    pthread_mutex_unlock(&x->lock);
+    colo_debug("xen: libxenguest precopy pass %u: %ld dirty", s.iteration, s.dirty_count);
+    /* libxenguest's own rule (at most 4 passes, or under 50 pages dirty),
+     * and at once when the engine wants its first checkpoint. */
+    if (want || (s.dirty_count >= 0 && s.dirty_count < 50) || s.iteration >= 4)
+        return XGS_POLICY_STOP_AND_COPY;
+    return XGS_POLICY_CONTINUE_PRECOPY;
+}
+
+static int cb_suspend(void *data)
+{
+    struct colo_xen_xcsave *x = ((struct colo_domain *)data)->xcs;
+    int ok;
+
+    pthread_mutex_lock(&x->lock);
+    x->at_suspend = true;
+    pthread_cond_broadcast(&x->cond);
+    while (!x->stop && !x->suspended)
+        pthread_cond_wait(&x->cond, &x->lock);
+    ok = !x->stop;
+    x->at_suspend = x->suspended = false;
+    pthread_mutex_unlock(&x->lock);
+    return ok;
+}
+
+static int cb_checkpoint(void *data)
+{
+    struct colo_xen_xcsave *x = ((struct colo_domain *)data)->xcs;
+    int ok;
+
+    pthread_mutex_lock(&x->lock);
+    ok = !x->stop;
+    pthread_mutex_unlock(&x->lock);
+    return ok;
+}
+
+static int cb_postcopy(void *data)
+{
+    struct colo_xen_xcsave *x = ((struct colo_domain *)data)->xcs;
+    int ok;
+
+    pthread_mutex_lock(&x->lock);
+    while (!x->stop && !x->resumed)
+        pthread_cond_wait(&x->cond, &x->lock);
+    ok = !x->stop;
+    x->resumed = false;
+    pthread_mutex_unlock(&x->lock);
+    return ok;
+}
+
+static int cb_wait_checkpoint(void *data)
+{
+    struct colo_xen_xcsave *x = ((struct colo_domain *)data)->xcs;
+    int ok;
+
+    pthread_mutex_lock(&x->lock);
+    while (!x->stop && !x->want_suspend)
+        pthread_cond_wait(&x->cond, &x->lock);
+    ok = !x->stop;
+    pthread_mutex_unlock(&x->lock);
+    return ok;
+}
+
+static void *saver_main(void *arg)
+{
+    struct colo_domain *d = arg;
+    struct colo_xen_xcsave *x = d->xcs;
+    struct save_callbacks cb = {
+        .suspend = cb_suspend, .precopy_policy = cb_precopy, .postcopy = cb_postcopy,
+        .checkpoint = cb_checkpoint, .wait_checkpoint = cb_wait_checkpoint,
+        .switch_qemu_logdirty = cb_qemu_logdirty, .data = d,
+    };
+    int rc = xc_domain_save(x->xch, x->io[0], d->domid, XCFLAGS_LIVE, &cb, XC_STREAM_COLO, x->back[0]);
+    bool stopped;
+
+    shutdown(x->io[0], SHUT_WR);        /* a COLO stream ends by closing */
+    pthread_mutex_lock(&x->lock);
+    if (x->paused) {
+        xc_domain_unpause(x->xch, d->domid);
+        x->paused = false;
+    }
+    x->saver_done = true;
+    x->saver_rc = rc;
+    stopped = x->stop;
+    pthread_cond_broadcast(&x->cond);
+    pthread_mutex_unlock(&x->lock);
+    if (rc != 0 || !stopped)
+        colo_err("xen: libxenguest's save of domain %" PRIu32 " ended (%d)%s", d->domid, rc,
+                 stopped ? "" : " while the engine still needed it");
+    return NULL;
+}
+
+/* ---- what the engine calls ---- */
+
+/* Whether libxenguest can still serve the engine; says why not. */
+static bool alive(struct colo_domain *d, const char *what)
+{
+    struct colo_xen_xcsave *x = d->xcs;
+    const char *why = NULL;
+
+    pthread_mutex_lock(&x->lock);
+    if (x->saver_done || x->ended)
+        why = x->ended && x->why ? x->why : "libxenguest's save has ended";
+    pthread_mutex_unlock(&x->lock);
+    if (why)
+        colo_err("xen: %s: %s", what, why);
+    return !why;
+}
+
+int colo_xen_xcs_start(struct colo_domain *d)
+{
+    struct colo_xen_xcsave *x;
+    xen_pfn_t gpfns;
+
+    if (d->xcs)
+        return 0;
+    if (!(x = calloc(1, sizeof(*x)))) {
+        colo_err("xen: out of memory");
+        return -1;
+    }
+    d->xcs = x;
+    x->io[0] = x->io[1] = x->back[0] = x->back[1] = -1;
+    x->mem = MAP_FAILED;
+    pthread_mutex_init(&x->lock, NULL);
+    pthread_cond_init(&x->cond, NULL);
+    /* libxenguest's passes over all of an HVM guest's pfns outlast a QMP
+     * exchange; give it six of them. */
+    x->wait_ms = 6 * d->spec.timeout_ms;
+    signal(SIGPIPE, SIG_IGN);   /* a write to a stopped stream fails with EPIPE */
+    if (xc_domain_nr_gpfns(d->xch, d->domid, &gpfns) < 0 || gpfns == 0) {
+        colo_log_errno("xen: cannot size the p2m of domain %" PRIu32, d->domid);
+        goto fail;
+    }
+    x->p2m_size = gpfns;
+    /* The shadow spans every pfn but only RAM pages are ever touched. */
+    x->mem = mmap(NULL, x->p2m_size * COLO_PAGE_SIZE, PROT_READ | PROT_WRITE,
+                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (x->mem == MAP_FAILED || colo_bitmap_init(&x->seen, x->p2m_size) < 0 ||
+        colo_bitmap_init(&x->have, x->p2m_size) < 0 ||
+        colo_bitmap_init(&x->changed, x->p2m_size) < 0) {
+        colo_log_errno("xen: cannot allocate the shadow of domain %" PRIu32 "'s memory", d->domid);
+        goto fail;
+    }
+    if (!(x->xch = xc_interface_open((xentoollog_logger *)d->logger, NULL, 0)) ||
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, x->io) < 0 ||
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, x->back) < 0) {
+        colo_log_errno("xen: cannot set up libxenguest's save");
+        goto fail;
+    }
+    /* Paused until libxenguest's first precopy_policy call, which comes
+     * right after it enabled log-dirty ("Log-dirty enable"). */
+    x->paused = xc_domain_pause(d->xch, d->domid) == 0;
+    if (pthread_create(&x->reader, NULL, reader_main, x) != 0)
+        goto fail;
+    x->have_reader = true;
+    if (pthread_create(&x->saver, NULL, saver_main, d) != 0)
+        goto fail;
+    x->have_saver = true;
+    colo_info("xen: domain %" PRIu32 " (%s): libxenguest's COLO save runs (p2m %#" PRIx64 " pfns)",
+              d->domid, d->name, x->p2m_size);
+    return 0;
+fail:
+    colo_xen_xcs_stop(d);
+    return -1;
+}
+
+void colo_xen_xcs_stop(struct colo_domain *d)
+{
+    struct colo_xen_xcsave *x = d->xcs;
+
+    if (!x)
+        return;
+    pthread_mutex_lock(&x->lock);
+    x->stop = true;
+    pthread_cond_broadcast(&x->cond);
+    pthread_mutex_unlock(&x->lock);
+    for (int i = 0; i < 2; i++) {
+        if (x->io[i] >= 0)
+            shutdown(x->io[i], SHUT_RDWR);
+        if (x->back[i] >= 0)
+            shutdown(x->back[i], SHUT_RDWR);
+    }
+    if (x->have_saver)
+        pthread_join(x->saver, NULL);
+    if (x->have_reader)
+        pthread_join(x->reader, NULL);
+    if (x->paused)
+        xc_domain_unpause(d->xch, d->domid);
+    for (int i = 0; i < 2; i++) {
+        if (x->io[i] >= 0)
+            close(x->io[i]);
+        if (x->back[i] >= 0)
+            close(x->back[i]);
+    }
+    if (x->xch)
+        xc_interface_close(x->xch);
+    if (x->mem != MAP_FAILED)
+        munmap(x->mem, x->p2m_size * COLO_PAGE_SIZE);
+    colo_bitmap_free(&x->seen);
+    colo_bitmap_free(&x->have);
+    colo_bitmap_free(&x->changed);
+    free(x->pent);
+    free(x->pdata);
+    free(x->ctx);
+    free(x->pctx);
+    pthread_cond_destroy(&x->cond);
+    pthread_mutex_destroy(&x->lock);
+    free(x);
+    d->xcs = NULL;
+}
+
+static bool at_suspend(struct colo_xen_xcsave *x, void *arg)
+{
+    (void)arg;
+    return x->at_suspend || x->saver_done || x->ended;
+}
+
+int colo_xen_xcs_suspend_begin(struct colo_domain *d)
+{
+    struct colo_xen_xcsave *x = d->xcs;
+    struct timespec t = deadline_ms(x->wait_ms);
+    bool ok;
+
+    pthread_mutex_lock(&x->lock);
+    x->want_suspend = true;
+    pthread_cond_broadcast(&x->cond);
+    ok = wait_until(x, &t, at_suspend, NULL) && x->at_suspend;
+    pthread_mutex_unlock(&x->lock);
+    if (!ok) {
+        if (alive(d, "suspending for libxenguest"))
+            colo_err("xen: libxenguest did not ask to suspend domain %" PRIu32 " within %u ms",
+                     d->domid, x->wait_ms);
+        return -1;
+    }
+    return 0;
+}
+
+void colo_xen_xcs_suspended(struct colo_domain *d)
+{
+    struct colo_xen_xcsave *x = d->xcs;
+
+    pthread_mutex_lock(&x->lock);
+    x->want_suspend = false;
+    x->resumed = false;         /* a resume before this checkpoint is not its resume */
+    x->suspended = true;
+    pthread_cond_broadcast(&x->cond);
+    pthread_mutex_unlock(&x->lock);
+}
+
+void colo_xen_xcs_resumed(struct colo_domain *d)
+{
+    struct colo_xen_xcsave *x = d->xcs;
+
+    pthread_mutex_lock(&x->lock);
+    x->resumed = true;
+    pthread_cond_broadcast(&x->cond);
+    pthread_mutex_unlock(&x->lock);
+}
+
+int colo_xen_xcs_peer_dirty(struct colo_domain *d, const struct colo_bitmap *svm)
+{
+    struct colo_xen_xcsave *x = d->xcs;
+    uint64_t n = 0, *pfns;
+    uint8_t *rec;
+    size_t len, off = 0;
+    int rc = 0;
+
+    /* libxenguest reads a list from the second checkpoint on: the first
+     * ends its live phase, and the SVM has not run yet. */
+    if (x->engine_ckpts == 0)
+        return 0;
+    for (uint64_t p = colo_bitmap_next(svm, 0); p < svm->nbits; p = colo_bitmap_next(svm, p + 1))
+        n += p < x->p2m_size;
+    if (n > COLO_XCS_MAX_BODY / 8) {
+        colo_err("xen: %" PRIu64 " SVM dirty pfns are more than one record holds", n);
+        return -1;
+    }
+    len = colo_xcs_dirty_list_size((uint32_t)n);
+    pfns = malloc((n ? n : 1) * sizeof(*pfns));
+    rec = malloc(len);
+    if (!pfns || !rec) {
+        colo_err("xen: out of memory for the SVM's dirty list");
+        rc = -1;
+        goto out;
+    }
+    n = 0;
+    for (uint64_t p = colo_bitmap_next(svm, 0); p < svm->nbits; p = colo_bitmap_next(svm, p + 1))
+        if (p < x->p2m_size)
+            pfns[n++] = p;
+    colo_xcs_enc_dirty_list(rec, len, pfns, (uint32_t)n);
+    colo_debug("xen: %" PRIu64 " SVM dirty pfns onto libxenguest's back channel", n);
+    while (off < len) {
+        ssize_t w = write(x->back[1], rec + off, len - off);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            colo_log_errno("xen: cannot hand the SVM's dirty pfns to libxenguest");
+            rc = -1;
+            goto out;
+        }
+        off += (size_t)w;
+    }
+out:
+    free(pfns);
+    free(rec);
+    return rc;
+}
+
+static bool reached(struct colo_xen_xcsave *x, void *target)
+{
+    return x->epoch >= *(unsigned *)target || x->ended;
+}
+
+int colo_xen_xcs_dirty_read_clear(struct colo_domain *d, struct colo_bitmap *into)
+{
+    struct colo_xen_xcsave *x = d->xcs;
+    struct timespec t = deadline_ms(x->wait_ms);
+    unsigned target = x->engine_ckpts + 1;
+    bool ok;
+
+    pthread_mutex_lock(&x->lock);
+    ok = wait_until(x, &t, reached, &target) && x->epoch >= target;
+    if (ok) {
+        for (uint64_t p = colo_bitmap_next(&x->changed, 0); p < x->changed.nbits;
+             p = colo_bitmap_next(&x->changed, p + 1))
+            if (p < d->nr_pages)
+                colo_bitmap_set(into, p);
+        colo_bitmap_clear_all(&x->changed);
+        x->engine_ckpts = target;
+    }
+    pthread_mutex_unlock(&x->lock);
+    if (!ok) {
+        if (alive(d, "reading libxenguest's checkpoint"))
+            colo_err("xen: libxenguest's checkpoint %u of domain %" PRIu32 " did not come within %u ms",
+                     target, d->domid, x->wait_ms);
+        return -1;
+    }
+    return 0;
+}
+
+int colo_xen_xcs_read_pages(struct colo_domain *d, const uint64_t *pfns, uint32_t n, void *buf)
+{
+    struct colo_xen_xcsave *x = d->xcs;
+    struct timespec t = deadline_ms(x->wait_ms);
+    uint8_t *out = buf;
+    int rc = 0;
+
+    pthread_mutex_lock(&x->lock);
+    for (uint32_t i = 0; i < n && rc == 0; i++) {
+        /* The initial copy runs beside libxenguest's first pass: wait for
+         * each page to have come once. */
+        while (pfns[i] < x->p2m_size && !colo_bitmap_test(&x->seen, pfns[i]) && !x->ended)
+            if (pthread_cond_timedwait(&x->cond, &x->lock, &t) == ETIMEDOUT)
+                break;
+        if (pfns[i] >= x->p2m_size || !colo_bitmap_test(&x->have, pfns[i])) {
+            if (pfns[i] < x->p2m_size && !colo_bitmap_test(&x->seen, pfns[i]))
+                rc = -1;
+            else
+                memset(out + (size_t)i * COLO_PAGE_SIZE, 0, COLO_PAGE_SIZE);   /* a hole */
+        } else {
+            memcpy(out + (size_t)i * COLO_PAGE_SIZE, x->mem + pfns[i] * COLO_PAGE_SIZE, COLO_PAGE_SIZE);
+        }
+        if (rc == 0)
+            colo_bitmap_clear(&x->changed, pfns[i]);    /* sent as it is now */
+    }
+    pthread_mutex_unlock(&x->lock);
+    if (rc < 0 && alive(d, "reading libxenguest's pages"))
+        colo_err("xen: libxenguest did not send the pages of domain %" PRIu32 " within %u ms",
+                 d->domid, x->wait_ms);
+    return rc;
+}
+
+static bool first_pass_done(struct colo_xen_xcsave *x, void *arg)
+{
+    (void)arg;
+    return x->nseen == x->p2m_size || x->ended;
+}
+
+int colo_xen_xcs_ram_pfns(struct colo_domain *d, struct colo_bitmap *map)
+{
+    struct colo_xen_xcsave *x = d->xcs;
+    struct timespec t = deadline_ms(x->wait_ms);
+    uint64_t ram = 0;
+    bool ok;
+
+    /* libxenguest's first pass names every pfn, holes as XTAB: after it,
+     * "have" is the guest's RAM. */
+    pthread_mutex_lock(&x->lock);
+    ok = wait_until(x, &t, first_pass_done, NULL) && x->nseen == x->p2m_size;
+    if (ok)
+        for (uint64_t p = colo_bitmap_next(&x->have, 0); p < x->have.nbits && p < d->nr_pages;
+             p = colo_bitmap_next(&x->have, p + 1), ram++)
+            colo_bitmap_set(map, p);
+    pthread_mutex_unlock(&x->lock);
+    if (!ok) {
+        if (alive(d, "finding the guest's RAM in libxenguest's stream"))
+            colo_err("xen: libxenguest's first pass over domain %" PRIu32 " did not end within %u ms",
+                     d->domid, x->wait_ms);
+        return -1;
+    }
+    colo_info("xen: domain %" PRIu32 ": %" PRIu64 " of %" PRIu64 " pfns are RAM (%" PRIu64
+              " MiB) in libxenguest's first pass; the rest are holes", d->domid, ram, d->nr_pages,
+              ram / 256);
+    return 0;
+}
+
+uint8_t *colo_xen_xcs_hvm_context(struct colo_domain *d, int *size)
+{
+    struct colo_xen_xcsave *x = d->xcs;
+    uint8_t *ctx = NULL;
+
+    pthread_mutex_lock(&x->lock);
+    if (x->ctx && (ctx = malloc(x->ctx_len))) {
+        memcpy(ctx, x->ctx, x->ctx_len);
+        *size = (int)x->ctx_len;
+    }
+    pthread_mutex_unlock(&x->lock);
+    if (!ctx)
+        colo_err("xen: no HVM context from libxenguest for domain %" PRIu32 " yet", d->domid);
+    return ctx;
+}
