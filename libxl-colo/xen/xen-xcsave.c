@@ -25,8 +25,10 @@
  *
  * Only the engine thread suspends and resumes the domain; libxenguest only
  * checks that it is suspended.  Stopping (the engine lets go, or fails)
- * makes every callback return 0 and shuts the sockets, so libxenguest
- * returns wherever it blocks, and turns log-dirty off as it leaves.
+ * makes every callback return 0, hands libxenguest an empty list if it
+ * waits for one (colo_xen_xcs_stop says why) and shuts the stream, so
+ * libxenguest returns wherever it blocks, and turns log-dirty off as it
+ * leaves.
  *
  * Copyright (C) 2026 the xen-colo authors.  GPL-2.0-or-later.
  */
@@ -70,6 +72,7 @@ struct colo_xen_xcsave {
     bool     saver_done;
     int      saver_rc;
     unsigned engine_ckpts;          /* checkpoints the engine has taken */
+    bool     list_owed;             /* libxenguest reads (or will) a dirty list */
 
     /* The shadow, under lock. */
     uint64_t           p2m_size;
@@ -461,12 +464,25 @@ void colo_xen_xcs_stop(struct colo_domain *d)
     x->stop = true;
     pthread_cond_broadcast(&x->cond);
     pthread_mutex_unlock(&x->lock);
-    for (int i = 0; i < 2; i++) {
+    /*
+     * libxenguest 4.17 must never fail to read the SVM's list: on that
+     * path it frees a record buffer it never set (xg_sr_save.c,
+     * colo_merge_secondary_dirty_bitmap) and the process dies - seen in
+     * the lab's xc-stop scenario.  So a list it waits for is given (empty),
+     * and the back channel stays open until it has returned.  Shutting the
+     * stream makes its next write fail instead, a path that cleans up.
+     */
+    if (x->list_owed && x->back[1] >= 0) {
+        uint8_t empty[COLO_XCS_RHDR_SIZE];
+
+        colo_xcs_enc_dirty_list(empty, sizeof(empty), NULL, 0);
+        if (write(x->back[1], empty, sizeof(empty)) != (ssize_t)sizeof(empty))
+            colo_log_errno("xen: cannot give libxenguest the empty list it waits for");
+        x->list_owed = false;
+    }
+    for (int i = 0; i < 2; i++)
         if (x->io[i] >= 0)
             shutdown(x->io[i], SHUT_RDWR);
-        if (x->back[i] >= 0)
-            shutdown(x->back[i], SHUT_RDWR);
-    }
     if (x->have_saver)
         pthread_join(x->saver, NULL);
     if (x->have_reader)
@@ -530,6 +546,8 @@ void colo_xen_xcs_suspended(struct colo_domain *d)
     x->want_suspend = false;
     x->resumed = false;         /* a resume before this checkpoint is not its resume */
     x->suspended = true;
+    /* Past its live phase libxenguest now reads the SVM's list. */
+    x->list_owed = x->engine_ckpts > 0;
     pthread_cond_broadcast(&x->cond);
     pthread_mutex_unlock(&x->lock);
 }
@@ -576,6 +594,7 @@ int colo_xen_xcs_peer_dirty(struct colo_domain *d, const struct colo_bitmap *svm
             pfns[n++] = p;
     colo_xcs_enc_dirty_list(rec, len, pfns, (uint32_t)n);
     colo_debug("xen: %" PRIu64 " SVM dirty pfns onto libxenguest's back channel", n);
+    x->list_owed = false;       /* a failed write below is no less final */
     while (off < len) {
         ssize_t w = write(x->back[1], rec + off, len - off);
 
