@@ -71,7 +71,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
 "usage: xl-colo remus -c [-i MS] [-u] [-s SSH] [-e] [-N SCRIPT] [-F] [-p] [-C XLCFG]\n"
-"                     [--io-timeout MS] [--peer-timeout MS] DOMAIN HOST\n"
+"                     [--io-timeout MS] [--peer-timeout MS] [--save pages|libxenguest]\n"
+"                     DOMAIN HOST\n"
 "       xl-colo migrate-receive --colo [-e] [-d] [--coloft-script SCRIPT]\n"
 "                     [--userspace-colo-proxy] [--listen ADDR:PORT]\n"
 "       xl-colo colo-status [--json] DOMAIN\n"

@@ -108,10 +108,10 @@ enum xlc_parse xlc_parse_remus(int argc, char **argv, struct xlc_remus_opts *o,
                                char *err, size_t errlen)
 {
     static const char optstring[] = ":Fbundi:s:N:ecpC:h";
-    enum { OPT_IO = 0x100, OPT_PEER };
+    enum { OPT_IO = 0x100, OPT_PEER, OPT_SAVE };
     static const struct option longopts[] = {
         { "colo", 0, 0, 'c' }, { "help", 0, 0, 'h' }, { "io-timeout", 1, 0, OPT_IO },
-        { "peer-timeout", 1, 0, OPT_PEER }, { 0, 0, 0, 0 },
+        { "peer-timeout", 1, 0, OPT_PEER }, { "save", 1, 0, OPT_SAVE }, { 0, 0, 0, 0 },
     };
     struct argv_copy a;
     char first[160] = "";
@@ -143,6 +143,15 @@ enum xlc_parse xlc_parse_remus(int argc, char **argv, struct xlc_remus_opts *o,
             break;
         case OPT_PEER:
             timeout_opt("--peer-timeout", optarg, &o->peer_timeout_ms, first, sizeof(first));
+            break;
+        case OPT_SAVE:
+            if (strcmp(optarg, "pages") && strcmp(optarg, "libxenguest")) {
+                if (!first[0])
+                    snprintf(first, sizeof(first), "--save '%.60s' is not pages or libxenguest",
+                             optarg);
+            } else {
+                o->save = optarg;
+            }
             break;
         case 'i':
             o->interval_set = true;

@@ -91,6 +91,9 @@ static void usage(FILE *f)
 "  -C XLCFG         the domain's xl.cfg (default /etc/xen/DOMAIN.cfg, /etc/xen/DOMAIN)\n"
 "  --io-timeout MS, --peer-timeout MS\n"
 "                   the engines' timeouts (slow or distant hosts), on both sides\n"
+"  --save pages|libxenguest\n"
+"                   how the primary reads the PVM: page by page (default), or\n"
+"                   through libxenguest's own COLO loop (xc_domain_save)\n"
 "  -b, -n, -d       refused with -c, as by xl\n"
 "see xl-colo(1)\n", XLC_DEFAULT_INTERVAL_MS);
 }
@@ -221,7 +224,8 @@ static int start_engine(struct remus *m, const char *peer)
     int n = 0;
 
     if (!strcmp(m->backend, "xen"))
-        snprintf(dom, sizeof(dom), "%s,domid=%u", m->dom.name, m->dom.domid);
+        snprintf(dom, sizeof(dom), "%s,domid=%u%s%s", m->dom.name, m->dom.domid,
+                 m->o.save ? ",save=" : "", m->o.save ? m->o.save : "");
     else
         snprintf(dom, sizeof(dom), "%s,mem=%ldM%s%s", m->dom.name, m->info.memory_mib,
                  simopts && simopts[0] ? "," : "", simopts ? simopts : "");
@@ -488,6 +492,11 @@ static int prepare(struct remus *m)
 
     if (!(m->backend = xlc_backend()))
         return -1;
+    if (m->o.save && strcmp(m->backend, "xen")) {
+        colo_err("--save chooses how the xen backend reads the PVM; the %s backend has no "
+                 "such choice", m->backend);
+        return -1;
+    }
     if (xlc_domain_find(m->backend, m->o.domain, &m->dom) < 0)
         return -1;
     if (m->dom.type != XLC_GUEST_HVM) {

@@ -106,6 +106,8 @@ XL_COLO_RUNDIR=$WORK/sec "$X" colo-status --json vm1 > "$WORK/s.json" 2>&1
 check "colo-status --json (secondary): running" grep -q '"role":"secondary","state":"running"' "$WORK/s.json"
 refused "a protected domain cannot be protected twice" 1 "domain 'vm1' is already protected" -- \
     "$X" remus -c -C "$WORK/vm1.cfg" -s '' vm1 "$RECV"
+refused "--save is for the xen backend" 1 "--save chooses how the xen backend reads the PVM; the sim backend" -- \
+    env XL_COLO_RUNDIR="$WORK/pri2" "$X" remus -c --save libxenguest -C "$WORK/vm1.cfg" -s '' vm1 "$RECV"
 refused "a receiving host refuses a second replication of the same domain" 1 \
     "domain 'vm1' is already replicated to this host" -- \
     env XL_COLO_RUNDIR="$WORK/pri2" "$X" remus -c -C "$WORK/vm1.cfg" -s '' vm1 "$RECV"

@@ -73,6 +73,11 @@ static void test_remus_every_option(void **state)
                            "vm1", "h"), XLC_PARSE_OK);
     assert_int_equal(o.io_timeout_ms, 30000);
     assert_int_equal(o.peer_timeout_ms, 15000);
+    assert_null(o.save);
+    assert_int_equal(REMUS(&o, err, "remus", "-c", "--save", "libxenguest", "vm1", "h"), XLC_PARSE_OK);
+    assert_string_equal(o.save, "libxenguest");
+    assert_int_equal(REMUS(&o, err, "remus", "-c", "--save=pages", "vm1", "h"), XLC_PARSE_OK);
+    assert_string_equal(o.save, "pages");
 
     /* clustered letters, options after the operands, -i 0 */
     assert_int_equal(REMUS(&o, err, "remus", "vm1", "-ec", "host2", "-i0"), XLC_PARSE_OK);
@@ -153,6 +158,9 @@ static void test_remus_malformed(void **state)
     assert_int_equal(REMUS(&o, err, "remus", "-c", "--peer-timeout", "soon", "vm1", "h"),
                      XLC_PARSE_ERROR);
     assert_contains(err, "--peer-timeout 'soon'");
+    assert_int_equal(REMUS(&o, err, "remus", "-c", "--save", "xc", "vm1", "h"), XLC_PARSE_ERROR);
+    assert_contains(err, "--save 'xc' is not pages or libxenguest");
+    assert_int_equal(REMUS(&o, err, "remus", "-c", "vm1", "h", "--save"), XLC_PARSE_ERROR);
 }
 
 static void test_receive(void **state)
