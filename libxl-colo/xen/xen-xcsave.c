@@ -47,7 +47,6 @@
 
 #include "colo-log.h"
 #include "colo-proto.h"
-#include "qmp.h"
 #include "xc-stream.h"
 #include "xen-domain.h"
 
@@ -70,7 +69,6 @@ struct colo_xen_xcsave {
     bool     suspended, resumed;    /* engine: done; the callback may return */
     bool     stop;                  /* engine: let go */
     bool     saver_done;
-    int      saver_rc;
     unsigned engine_ckpts;          /* checkpoints the engine has taken */
     bool     list_owed;             /* libxenguest reads (or will) a dirty list */
 
@@ -265,10 +263,9 @@ static void *reader_main(void *arg)
 static int cb_qemu_logdirty(uint32_t domid, unsigned enable, void *data)
 {
     struct colo_domain *d = data;
-    struct colo_qmp_arg arg = { .key = "enable", .type = COLO_QMP_BOOL, .b = enable != 0 };
 
     (void)domid;
-    if (colo_qmp_oneshot(d->qmp_path, d->spec.timeout_ms, "xen-set-global-dirty-log", &arg, 1) < 0) {
+    if (colo_xen_qemu_logdirty(d, enable != 0) < 0) {
         colo_err("xen: cannot switch qemu-xen's dirty log %s for libxenguest", enable ? "on" : "off");
         return -1;
     }
@@ -370,7 +367,6 @@ static void *saver_main(void *arg)
         x->paused = false;
     }
     x->saver_done = true;
-    x->saver_rc = rc;
     stopped = x->stop;
     pthread_cond_broadcast(&x->cond);
     pthread_mutex_unlock(&x->lock);
