@@ -111,7 +111,10 @@ void colo_xen_xcs_suspended(struct colo_domain *d);         /* ... and let it go
 void colo_xen_xcs_resumed(struct colo_domain *d);
 int  colo_xen_xcs_peer_dirty(struct colo_domain *d, const struct colo_bitmap *svm);
 int  colo_xen_xcs_dirty_read_clear(struct colo_domain *d, struct colo_bitmap *into);
-int  colo_xen_xcs_read_pages(struct colo_domain *d, const uint64_t *pfns, uint32_t n, void *buf);
+/* The pages of pfns (ascending) the current checkpoint has; got[i] says
+ * which.  The rest are the guest's own: map them. */
+void colo_xen_xcs_read_pages(struct colo_domain *d, const uint64_t *pfns, uint32_t n, void *buf,
+                             bool *got);
 int  colo_xen_xcs_ram_pfns(struct colo_domain *d, struct colo_bitmap *map);
 /* The last checkpoint's HVM context (malloc'd); NULL if none (said why). */
 uint8_t *colo_xen_xcs_hvm_context(struct colo_domain *d, int *size);

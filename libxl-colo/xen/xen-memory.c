@@ -232,18 +232,23 @@ int colo_xen_read_pages(struct colo_domain *d, const uint64_t *pfns, uint32_t n,
     xen_pfn_t arr[COLO_MAX_PAGE_BATCH];
     int err[COLO_MAX_PAGE_BATCH];
     uint32_t idx[COLO_MAX_PAGE_BATCH];   /* arr[k] is pfns[idx[k]] */
+    bool got[COLO_MAX_PAGE_BATCH] = { false };
     unsigned char *out = buf;
     uint32_t holes = 0, m = 0;
     void *map;
 
     if (n == 0)
         return 0;
-    if (d->xcs)     /* save=libxenguest: from the stream's shadow */
-        return check_batch(d, pfns, n, arr) < 0 ? -1 : colo_xen_xcs_read_pages(d, pfns, n, buf);
     if (check_batch(d, pfns, n, arr) < 0 || hole_cache(d) < 0)
         return -1;
+    /* save=libxenguest: the pages of libxenguest's current checkpoint
+     * first (xen-xcsave.c says why the rest may come from the guest). */
+    if (d->xcs)
+        colo_xen_xcs_read_pages(d, pfns, n, buf, got);
     /* Known holes read as zeros without a hypercall; map the rest. */
     for (uint32_t i = 0; i < n; i++) {
+        if (got[i])
+            continue;
         if (colo_bitmap_test(&d->hole, pfns[i]))
             memset(out + (size_t)i * COLO_PAGE_SIZE, 0, COLO_PAGE_SIZE);
         else {

@@ -10,18 +10,29 @@
  *                  points: suspend waits until the engine has suspended
  *                  the domain, postcopy until it has resumed it,
  *                  wait_checkpoint until it wants the next checkpoint.
- *   reader thread  reads the stream (xc-stream.c) into a shadow of the
- *                  PVM's memory: pages before the first CHECKPOINT record
- *                  at once, each later checkpoint buffered and applied
- *                  whole at its CHECKPOINT, after which the shadow is the
- *                  PVM's memory at suspension (the lab's xcsave scenario
- *                  checks that, page for page).
+ *   reader thread  reads the stream (xc-stream.c).  Before the first
+ *                  CHECKPOINT record it keeps no page data: it learns the
+ *                  guest's RAM from libxenguest's first pass, and which
+ *                  pfns libxenguest sent again after it.  Each later
+ *                  checkpoint's pages are buffered and, at its CHECKPOINT
+ *                  record, become the checkpoint the engine sends from;
+ *                  they are dropped when the PVM resumes.
  *   engine thread  suspend/resume do what the pages mode does, then let
  *                  libxenguest go on; peer_dirty writes the SVM's dirty
  *                  pfns onto libxenguest's back channel; dirty_read_clear
  *                  waits for the CHECKPOINT and hands over the pfns that
- *                  came since; read_pages reads the shadow; save_device
- *                  takes the stream's HVM context.
+ *                  came since; read_pages takes a page from the current
+ *                  checkpoint if it is there and maps it from the guest
+ *                  otherwise; save_device takes the stream's HVM context.
+ *
+ * Why the engine may map pages from the guest: every read outside a
+ * checkpoint's pages is either the initial copy (the guest runs; any page
+ * it writes after the engine read it, libxenguest sends again, and the
+ * reader marks it changed, so it goes out again at the first checkpoint)
+ * or happens while the PVM is suspended, when the guest's memory is what
+ * libxenguest's stream says it is (the lab's xcsave scenario checks that,
+ * page for page).  So dom0 holds one checkpoint's pages at a time, not a
+ * copy of the guest.
  *
  * Only the engine thread suspends and resumes the domain; libxenguest only
  * checks that it is suspended.  Stopping (the engine lets go, or fails)
@@ -40,7 +51,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -51,6 +61,21 @@
 #include "xen-domain.h"
 
 #define NODATA (1ull << 59)     /* in a pending entry: a page without data */
+#define CHUNK_PAGES 256         /* a page store grows 1 MiB at a time */
+
+/* Pages in arrival order, in chunks that never move once written. */
+struct pagestore {
+    uint8_t **chunk;
+    size_t    nchunk, cap, n;
+};
+
+/* One pfn of the current checkpoint: its page in the store, or a hole. */
+struct slot {
+    uint64_t pfn;
+    uint64_t idx;               /* index in the store; HOLE for a hole */
+    uint64_t seq;               /* arrival order: the last of a pfn wins */
+};
+#define HOLE UINT64_MAX
 
 struct colo_xen_xcsave {
     xc_interface   *xch;            /* the saver's own handle */
@@ -72,16 +97,20 @@ struct colo_xen_xcsave {
     unsigned engine_ckpts;          /* checkpoints the engine has taken */
     bool     list_owed;             /* libxenguest reads (or will) a dirty list */
 
-    /* The shadow, under lock. */
+    /* What the stream said, under lock. */
     uint64_t           p2m_size;
-    uint8_t           *mem;         /* p2m_size pages, mapped lazily */
     struct colo_bitmap seen;        /* pfns the stream named at least once */
     uint64_t           nseen;       /* ... how many: p2m_size after the first pass */
-    struct colo_bitmap have;        /* ... with data (RAM) */
+    struct colo_bitmap have;        /* ... last with data (RAM) */
     struct colo_bitmap changed;     /* ... that came since the engine last took them */
-    uint64_t          *pent;        /* the current checkpoint's entries */
-    uint8_t           *pdata;       /* ... and their pages */
-    size_t             pn, pcap, pnd, pdcap;
+    struct slot       *cur;         /* the applied checkpoint, sorted by pfn */
+    size_t             ncur;
+    struct pagestore   cur_pages;   /* ... its pages */
+    size_t             peak;        /* most pages one checkpoint brought */
+    /* The checkpoint being read (reader thread only). */
+    uint64_t          *pent;        /* entries in arrival order */
+    size_t             pn, pcap;
+    struct pagestore   pend_pages;
     uint8_t           *ctx, *pctx;  /* HVM context: applied, pending */
     uint32_t           ctx_len, pctx_len;
     unsigned           epoch;       /* CHECKPOINT records applied */
@@ -115,22 +144,59 @@ static struct timespec deadline_ms(unsigned ms)
 
 /* ---- the reader thread ---- */
 
-static void put_page(struct colo_xen_xcsave *x, uint64_t pfn, const uint8_t *data)
+static void store_free(struct pagestore *ps)
+{
+    for (size_t i = 0; i < ps->nchunk; i++)
+        free(ps->chunk[i]);
+    free(ps->chunk);
+    *ps = (struct pagestore){ 0 };
+}
+
+static uint8_t *store_at(const struct pagestore *ps, uint64_t i)
+{
+    return ps->chunk[i / CHUNK_PAGES] + (i % CHUNK_PAGES) * COLO_PAGE_SIZE;
+}
+
+static int store_add(struct pagestore *ps, const uint8_t *page)
+{
+    if (ps->n == ps->nchunk * CHUNK_PAGES) {
+        if (ps->nchunk == ps->cap) {
+            size_t cap = ps->cap ? 2 * ps->cap : 16;
+            uint8_t **c = realloc(ps->chunk, cap * sizeof(*c));
+
+            if (!c)
+                return -1;
+            ps->chunk = c, ps->cap = cap;
+        }
+        if (!(ps->chunk[ps->nchunk] = malloc((size_t)CHUNK_PAGES * COLO_PAGE_SIZE)))
+            return -1;
+        ps->nchunk++;
+    }
+    memcpy(store_at(ps, ps->n++), page, COLO_PAGE_SIZE);
+    return 0;
+}
+
+/*
+ * The stream named pfn, with or without data (under lock).  Before the
+ * first pass is over a page is only counted: the engine's initial copy
+ * reads the guest after that pass.  Anything the stream sends after it
+ * is news: the guest wrote it since libxenguest last read it.
+ */
+static void note_page(struct colo_xen_xcsave *x, uint64_t pfn, bool data)
 {
     bool had = colo_bitmap_test(&x->have, pfn);
+    bool first_pass = x->nseen < x->p2m_size;
 
-    if (!colo_bitmap_test(&x->seen, pfn))
+    if (!colo_bitmap_test(&x->seen, pfn)) {
+        colo_bitmap_set(&x->seen, pfn);
         x->nseen++;
-
-    if (data) {
-        memcpy(x->mem + pfn * COLO_PAGE_SIZE, data, COLO_PAGE_SIZE);
-        colo_bitmap_set(&x->have, pfn);
-    } else {
-        colo_bitmap_clear(&x->have, pfn);
     }
-    colo_bitmap_set(&x->seen, pfn);
+    if (data)
+        colo_bitmap_set(&x->have, pfn);
+    else
+        colo_bitmap_clear(&x->have, pfn);
     /* A hole that stays a hole is no news; 4 GiB of them come first. */
-    if (data || had)
+    if (!first_pass && (data || had))
         colo_bitmap_set(&x->changed, pfn);
 }
 
@@ -138,9 +204,9 @@ static int stage(struct colo_xen_xcsave *x, uint64_t e, const uint8_t *data)
 {
     uint64_t pfn = colo_xcs_entry_pfn(e);
 
-    if (x->epoch == 0) {            /* before the first CHECKPOINT: at once */
+    if (x->epoch == 0) {            /* before the first CHECKPOINT: no data kept */
         pthread_mutex_lock(&x->lock);
-        put_page(x, pfn, data);
+        note_page(x, pfn, data != NULL);
         pthread_cond_broadcast(&x->cond);
         pthread_mutex_unlock(&x->lock);
         return 0;
@@ -153,30 +219,49 @@ static int stage(struct colo_xen_xcsave *x, uint64_t e, const uint8_t *data)
             return -1;
         x->pent = p, x->pcap = cap;
     }
+    if (data && store_add(&x->pend_pages, data) < 0)
+        return -1;
     x->pent[x->pn++] = pfn | (data ? 0 : NODATA);
-    if (data) {
-        if (x->pnd == x->pdcap) {
-            size_t cap = x->pdcap ? 2 * x->pdcap : 256;
-            uint8_t *p = realloc(x->pdata, cap * COLO_PAGE_SIZE);
-
-            if (!p)
-                return -1;
-            x->pdata = p, x->pdcap = cap;
-        }
-        memcpy(x->pdata + x->pnd++ * COLO_PAGE_SIZE, data, COLO_PAGE_SIZE);
-    }
     return 0;
 }
 
-static void apply_checkpoint(struct colo_xen_xcsave *x)
+static int slot_cmp(const void *a, const void *b)
 {
-    size_t d = 0;
+    const struct slot *p = a, *q = b;
+
+    if (p->pfn != q->pfn)
+        return p->pfn < q->pfn ? -1 : 1;
+    return p->seq < q->seq ? -1 : p->seq > q->seq;
+}
+
+/* The checkpoint's CHECKPOINT record: what was read becomes current. */
+static int apply_checkpoint(struct colo_xen_xcsave *x)
+{
+    struct slot *sl = malloc((x->pn ? x->pn : 1) * sizeof(*sl));
+    size_t d = 0, n = 0;
+
+    if (!sl)
+        return -1;
+    for (size_t i = 0; i < x->pn; i++)
+        sl[i] = (struct slot){ x->pent[i] & ~NODATA, x->pent[i] & NODATA ? HOLE : d++, i };
+    qsort(sl, x->pn, sizeof(*sl), slot_cmp);
+    for (size_t i = 0; i < x->pn; i++) {     /* one slot per pfn, the last one sent */
+        if (n > 0 && sl[n - 1].pfn == sl[i].pfn)
+            n--;
+        sl[n++] = sl[i];
+    }
 
     pthread_mutex_lock(&x->lock);
-    for (size_t i = 0; i < x->pn; i++)
-        put_page(x, x->pent[i] & ~NODATA,
-                 x->pent[i] & NODATA ? NULL : x->pdata + d++ * COLO_PAGE_SIZE);
-    x->pn = x->pnd = 0;
+    for (size_t i = 0; i < n; i++)
+        note_page(x, sl[i].pfn, sl[i].idx != HOLE);
+    free(x->cur);
+    store_free(&x->cur_pages);
+    x->cur = sl, x->ncur = n;
+    x->cur_pages = x->pend_pages;
+    x->pend_pages = (struct pagestore){ 0 };
+    if (x->pn > x->peak)
+        x->peak = x->pn;
+    x->pn = 0;
     if (x->pctx) {
         free(x->ctx);
         x->ctx = x->pctx, x->ctx_len = x->pctx_len;
@@ -185,6 +270,9 @@ static void apply_checkpoint(struct colo_xen_xcsave *x)
     x->epoch++;
     pthread_cond_broadcast(&x->cond);
     pthread_mutex_unlock(&x->lock);
+    colo_debug("xen: libxenguest's checkpoint %u: %zu pfns, %zu pages held until the resume",
+               x->epoch, n, d);
+    return 0;
 }
 
 static int take_record(struct colo_xen_xcsave *x, uint32_t type, const uint8_t *body,
@@ -216,7 +304,10 @@ static int take_record(struct colo_xen_xcsave *x, uint32_t type, const uint8_t *
         x->pctx_len = len;
         return 0;
     case COLO_XCS_CHECKPOINT:
-        apply_checkpoint(x);
+        if (apply_checkpoint(x) < 0) {
+            *why = "out of memory for a checkpoint's index";
+            return -1;
+        }
         return 0;
     case COLO_XCS_END:
         *why = "an END record in a COLO stream";
@@ -406,7 +497,6 @@ int colo_xen_xcs_start(struct colo_domain *d)
     }
     d->xcs = x;
     x->io[0] = x->io[1] = x->back[0] = x->back[1] = -1;
-    x->mem = MAP_FAILED;
     pthread_mutex_init(&x->lock, NULL);
     pthread_cond_init(&x->cond, NULL);
     /* libxenguest's passes over all of an HVM guest's pfns outlast a QMP
@@ -418,13 +508,10 @@ int colo_xen_xcs_start(struct colo_domain *d)
         goto fail;
     }
     x->p2m_size = gpfns;
-    /* The shadow spans every pfn but only RAM pages are ever touched. */
-    x->mem = mmap(NULL, x->p2m_size * COLO_PAGE_SIZE, PROT_READ | PROT_WRITE,
-                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (x->mem == MAP_FAILED || colo_bitmap_init(&x->seen, x->p2m_size) < 0 ||
+    if (colo_bitmap_init(&x->seen, x->p2m_size) < 0 ||
         colo_bitmap_init(&x->have, x->p2m_size) < 0 ||
         colo_bitmap_init(&x->changed, x->p2m_size) < 0) {
-        colo_log_errno("xen: cannot allocate the shadow of domain %" PRIu32 "'s memory", d->domid);
+        colo_log_errno("xen: cannot allocate the pfn maps of domain %" PRIu32, d->domid);
         goto fail;
     }
     if (!(x->xch = xc_interface_open((xentoollog_logger *)d->logger, NULL, 0)) ||
@@ -493,13 +580,16 @@ void colo_xen_xcs_stop(struct colo_domain *d)
     }
     if (x->xch)
         xc_interface_close(x->xch);
-    if (x->mem != MAP_FAILED)
-        munmap(x->mem, x->p2m_size * COLO_PAGE_SIZE);
+    if (x->peak)
+        colo_info("xen: domain %" PRIu32 ": libxenguest's largest checkpoint held %zu pages "
+                  "(%zu MiB) in dom0", d->domid, x->peak, x->peak / 256);
     colo_bitmap_free(&x->seen);
     colo_bitmap_free(&x->have);
     colo_bitmap_free(&x->changed);
     free(x->pent);
-    free(x->pdata);
+    free(x->cur);
+    store_free(&x->cur_pages);
+    store_free(&x->pend_pages);
     free(x->ctx);
     free(x->pctx);
     pthread_cond_destroy(&x->cond);
@@ -553,6 +643,10 @@ void colo_xen_xcs_resumed(struct colo_domain *d)
     struct colo_xen_xcsave *x = d->xcs;
 
     pthread_mutex_lock(&x->lock);
+    /* The engine has sent this checkpoint: its pages are no longer needed. */
+    free(x->cur);
+    x->cur = NULL, x->ncur = 0;
+    store_free(&x->cur_pages);
     x->resumed = true;
     pthread_cond_broadcast(&x->cond);
     pthread_mutex_unlock(&x->lock);
@@ -626,8 +720,12 @@ int colo_xen_xcs_dirty_read_clear(struct colo_domain *d, struct colo_bitmap *int
     if (ok) {
         for (uint64_t p = colo_bitmap_next(&x->changed, 0); p < x->changed.nbits;
              p = colo_bitmap_next(&x->changed, p + 1))
-            if (p < d->nr_pages)
+            if (p < d->nr_pages) {
                 colo_bitmap_set(into, p);
+                /* Sent again: it may be RAM now, whatever the hole cache says. */
+                if (p < d->hole.nbits)
+                    colo_bitmap_clear(&d->hole, p);
+            }
         colo_bitmap_clear_all(&x->changed);
         x->engine_ckpts = target;
     }
@@ -641,36 +739,36 @@ int colo_xen_xcs_dirty_read_clear(struct colo_domain *d, struct colo_bitmap *int
     return 0;
 }
 
-int colo_xen_xcs_read_pages(struct colo_domain *d, const uint64_t *pfns, uint32_t n, void *buf)
+void colo_xen_xcs_read_pages(struct colo_domain *d, const uint64_t *pfns, uint32_t n, void *buf,
+                             bool *got)
 {
     struct colo_xen_xcsave *x = d->xcs;
-    struct timespec t = deadline_ms(x->wait_ms);
     uint8_t *out = buf;
-    int rc = 0;
+    size_t lo = 0;
 
     pthread_mutex_lock(&x->lock);
-    for (uint32_t i = 0; i < n && rc == 0; i++) {
-        /* The initial copy runs beside libxenguest's first pass: wait for
-         * each page to have come once. */
-        while (pfns[i] < x->p2m_size && !colo_bitmap_test(&x->seen, pfns[i]) && !x->ended)
-            if (pthread_cond_timedwait(&x->cond, &x->lock, &t) == ETIMEDOUT)
-                break;
-        if (pfns[i] >= x->p2m_size || !colo_bitmap_test(&x->have, pfns[i])) {
-            if (pfns[i] < x->p2m_size && !colo_bitmap_test(&x->seen, pfns[i]))
-                rc = -1;
+    for (uint32_t i = 0; i < n; i++) {
+        size_t hi = x->ncur;
+
+        /* pfns ascend (check_batch): search on from the last one. */
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+
+            if (x->cur[mid].pfn < pfns[i])
+                lo = mid + 1;
             else
-                memset(out + (size_t)i * COLO_PAGE_SIZE, 0, COLO_PAGE_SIZE);   /* a hole */
-        } else {
-            memcpy(out + (size_t)i * COLO_PAGE_SIZE, x->mem + pfns[i] * COLO_PAGE_SIZE, COLO_PAGE_SIZE);
+                hi = mid;
         }
-        if (rc == 0)
-            colo_bitmap_clear(&x->changed, pfns[i]);    /* sent as it is now */
+        got[i] = lo < x->ncur && x->cur[lo].pfn == pfns[i];
+        if (!got[i])
+            continue;
+        if (x->cur[lo].idx == HOLE)
+            memset(out + (size_t)i * COLO_PAGE_SIZE, 0, COLO_PAGE_SIZE);
+        else
+            memcpy(out + (size_t)i * COLO_PAGE_SIZE, store_at(&x->cur_pages, x->cur[lo].idx),
+                   COLO_PAGE_SIZE);
     }
     pthread_mutex_unlock(&x->lock);
-    if (rc < 0 && alive(d, "reading libxenguest's pages"))
-        colo_err("xen: libxenguest did not send the pages of domain %" PRIu32 " within %u ms",
-                 d->domid, x->wait_ms);
-    return rc;
 }
 
 static bool first_pass_done(struct colo_xen_xcsave *x, void *arg)

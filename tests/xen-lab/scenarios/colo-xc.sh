@@ -1,9 +1,9 @@
 # colo-xc: the colo scenario's protection and failover with the primary on
 # libxenguest's own COLO loop (--domain ...,save=libxenguest; xen-xcsave.c):
-# xc_domain_save(XC_STREAM_COLO) runs in the engine, its stream rebuilt
-# into a shadow that the engine sends from, the SVM's dirty pfns handed to
-# it on its back channel.  Three checkpoints 2 s apart with --verify, then
-# the primary host "dies" and the SVM must carry on from the last one.
+# xc_domain_save(XC_STREAM_COLO) runs in the engine, each checkpoint's
+# pages sent from its stream, the SVM's dirty pfns handed to it on its back
+# channel.  Three checkpoints 2 s apart with --verify, then the primary
+# host "dies" and the SVM must carry on from the last one.
 W=/tmp/colo-xc; mkdir -p $W/dump
 export COLO_VERIFY_DUMP=$W/dump
 PLOG=/var/log/xen/console/guest-pvm.log SLOG=/var/log/xen/console/guest-svm.log
@@ -32,6 +32,14 @@ if boot_guest pvm 240; then
     nb=$(grep -c "[1-9][0-9]* SVM dirty pfns onto libxenguest's back channel" $W/pri.err)
     check "colo-xc: the SVM's dirty pfns went to libxenguest at every checkpoint after the first ($nb)" \
         test "$nb" -ge 2
+    # dom0 holds one checkpoint's pages, not a copy of the guest: the
+    # engine's peak resident memory stays under the guest's RAM.
+    hwm=$(awk '/^VmHWM:/ { print int($2 / 1024) }' /proc/$pripid/status 2>/dev/null)
+    ram=$(sed -n "s/.* pfns are RAM (\([0-9]*\) MiB) in libxenguest's first pass.*/\1/p" $W/pri.err | head -1)
+    held=$(sed -n "s/.*libxenguest's checkpoint [0-9]*: [0-9]* pfns, \([0-9]*\) pages held.*/\1/p" $W/pri.err | sort -n | tail -1)
+    echo "LAB-INFO colo-xc: primary engine peak RSS ${hwm:-?} MiB; guest RAM ${ram:-?} MiB; largest checkpoint held ${held:-?} pages"
+    check "colo-xc: the primary's peak memory (${hwm:-?} MiB) is below the guest's RAM (${ram:-?} MiB)" \
+        test -n "$hwm" -a -n "$ram" -a "${hwm:-0}" -lt "${ram:-0}"
     ptick=$(peek pvm "$spfn" tick)
     kill -9 $pripid 2>/dev/null; xl destroy pvm; wait $pripid 2>/dev/null
     echo "LAB-INFO colo-xc: primary killed and PVM destroyed at $(now)s; PVM's tick: $ptick"
@@ -48,9 +56,9 @@ if boot_guest pvm 240; then
     check "colo-xc: the SVM never rebooted" test -z "$(grep 'DIRTIER start' $SLOG)"
     wait $secpid
     xl destroy "$svm" 2>/dev/null
-    # As in colo (lib.sh).  The PVM's side is the engine's shadow, rebuilt
-    # from libxenguest's stream (the xcsave scenario checks the shadow
-    # against the guest).
+    # As in colo (lib.sh).  The PVM's side is the checkpoint's pages from
+    # libxenguest's stream and the suspended guest's own for the rest (the
+    # xcsave scenario checks the stream against the guest).
     compare_dumps 3
     check "colo-xc: SVM RAM equals the PVM's, as libxenguest streamed it, at checkpoints 0-3 ($ncmp compared)" \
         test "$ncmp" -eq 4 -a "$nother" -eq 0

@@ -59,6 +59,7 @@ if boot_guest pvm 240; then
     colo-ctl -c unix:$W/pri.sock -t 90000 status --json > $W/pri-status.json 2>&1
     echo "LAB-INFO primary status: $(cat $W/pri-status.json)"
     check "status counts the request" grep -q '"request":[1-9]' $W/pri-status.json
+    echo "LAB-INFO primary engine peak RSS (save=pages): $(awk '/^VmHWM:/ { print int($2 / 1024) }' /proc/$pripid/status 2>/dev/null) MiB"
     kill -9 $pripid 2>/dev/null; xl destroy pvm; wait $pripid 2>/dev/null
     echo "LAB-INFO primary killed and PVM destroyed at $(now)s; PVM's tick after checkpoint 8: $ptick"
     check "the secondary fails over" wait_log $W/sec.err "FAILOVER" 60
