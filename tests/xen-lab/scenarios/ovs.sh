@@ -22,6 +22,7 @@
 # in VLAN N+10 must not reach the guest while it is protected.
 # Not in scenarios.list: tests/xen-lab/run-lab BUILDDIR ovs [ovs-vlan]
 S=${OVS_SCENARIO:-ovs} VLAN=${OVS_VLAN:-}
+OUT_VLAN=$((${VLAN:-0} + 10))     # the outsider's VLAN while the guest is protected
 W=/tmp/$S; rm -rf $W; mkdir -p $W/log $W/pri $W/sec
 CFG=/lab/guests/opvm.cfg
 if [ -n "$VLAN" ]; then
@@ -84,7 +85,6 @@ resolves() {        # resolves SECONDS: the outsider learns the guest's MAC
 # Before protection: an outsider (a netns on brn) in the guest's VLAN
 # resolves its address - the probe works - and is then moved to VLAN+10.
 outsider() {
-    _out=$((VLAN + 10))
     if ! { ip netns add out && ovs-vsctl --timeout=10 add-port brn out -- set Interface out type=internal \
                -- set Port out tag=$VLAN && ip link set out netns out &&
            ip -n out addr add 10.9.0.20/24 dev out && ip -n out link set out up; } > $W/out.log 2>&1; then
@@ -92,13 +92,13 @@ outsider() {
         return
     fi
     check "$S: a host in VLAN $VLAN resolves the unprotected guest's address (the probe works)" resolves 30
-    ovs-vsctl --timeout=10 set Port out tag=$_out
+    ovs-vsctl --timeout=10 set Port out tag=$OUT_VLAN
 }
 vlan_checks() {
     xa=$(ovs-vsctl --timeout=10 list-ports brp | grep -- '-xa$')
     check "$S: the primary's patch pair ${xa:-?} is in VLAN $VLAN" \
         test -n "$xa" -a "$(ovs-vsctl --timeout=10 get Port "$xa" tag 2>/dev/null)" = "$VLAN"
-    check "$S: an outsider in VLAN $_out cannot resolve the protected guest's address" eval '! resolves 12'
+    check "$S: an outsider in VLAN $OUT_VLAN cannot resolve the protected guest's address" eval '! resolves 12'
     # A host that joins the VLAN while the guest is protected: measured,
     # not checked - one run resolved in 3 s, one not within 120 s
     # (docs/xen-lab.md; under TCG an ARP exchange may wait for checkpoints).
@@ -163,12 +163,15 @@ if boot_guest opvm 240 $CFG; then
     [ -z "$VLAN" ] || outsider
     t0=$(now)
     # shellcheck disable=SC2086
-    xl-colo remus -c -i 3000 $TMO -N $SITE -C $CFG -s '' opvm "$RECV" \
+    xl-colo remus -c -i 3000 $TMO ${OVS_SAVE:+--save $OVS_SAVE} -N $SITE -C $CFG -s '' opvm "$RECV" \
         > $W/remus.out 2> $W/remus.err &
     rpid=$!
     slog=$W/log/colo-opvm-secondary.log
     if wait_log $W/remus.err "is protected by COLO" 300; then
         pass "$S: opvm protected, its vif wired, in $(($(now) - t0)) s"
+        [ -z "${OVS_SAVE:-}" ] ||
+            check "$S: xl-colo --save $OVS_SAVE reached the primary (libxenguest's COLO save runs)" \
+                grep -q "libxenguest's COLO save runs" $W/log/colo-opvm-primary.log
         check "$S: COLO flows on both bridges (brp $(cookie_flows brp), brs $(cookie_flows brs))" \
             test "$(cookie_flows brp)" -ge 5 -a "$(cookie_flows brs)" -ge 4
         svmid=$(xl domid opvm--colo-svm 2>/dev/null)

@@ -11,8 +11,10 @@
 # primary host dies, as in the colo scenario, and the SVM must carry on
 # from the PVM's state: its tick, read from its memory, at least the PVM's
 # before the last checkpoint, and rising.  Checkpoint 0 is the initial
-# copy; 1..50 are judged.
-W=/tmp/soak; mkdir -p $W
+# copy; 1..50 are judged.  SOAK_SAVE=libxenguest (soak-xc.sh) runs the
+# primary on libxenguest's own COLO loop.
+S=${SOAK_SCENARIO:-soak}
+W=/tmp/$S; mkdir -p $W
 PLOG=/var/log/xen/console/guest-pvm.log
 N=${SOAK_CHECKPOINTS:-50}
 done_ckpts() { grep -c 'primary: checkpoint [0-9]* (' $W/pri.err; }
@@ -22,9 +24,9 @@ if boot_guest pvm 240; then
         --listen 127.0.0.1:9100 --control unix:$W/sec.sock --run-after-failover 30000 \
         --io-timeout 30000 --peer-timeout 15000 --debug > $W/sec.out 2> $W/sec.err &
     secpid=$!
-    wait_log $W/sec.err "waiting for the primary" 60 || { fail "soak: the secondary starts"; show $W/sec.err 20; }
+    wait_log $W/sec.err "waiting for the primary" 60 || { fail "$S: the secondary starts"; show $W/sec.err 20; }
     t0=$(now)
-    colo-engine primary --backend xen --domain pvm,name=pvm --peer 127.0.0.1:9100 \
+    colo-engine primary --backend xen --domain pvm,name=pvm${SOAK_SAVE:+,save=$SOAK_SAVE} --peer 127.0.0.1:9100 \
         --control unix:$W/pri.sock --interval 3000 --io-timeout 30000 --debug \
         > $W/pri.out 2> $W/pri.err &
     pripid=$!
@@ -40,7 +42,7 @@ if boot_guest pvm 240; then
         n=$(done_ckpts)
         if [ -z "$n" ]; then
             why="could not count the checkpoints (the grep died)"
-            infra "soak: a dom0 process died: $why"; break
+            infra "$S: a dom0 process died: $why"; break
         fi
         [ "$n" -ge $((N + 2)) ] && break
         e=$(($(now) - t0))
@@ -49,29 +51,29 @@ if boot_guest pvm 240; then
         kill -0 $secpid 2>/dev/null || { why="the secondary engine exited"; break; }
         if [ $((e / 30)) -gt $last ]; then
             last=$((e / 30))
-            echo "LAB-INFO soak: $(done_ckpts) checkpoints after $e s"
+            echo "LAB-INFO $S: $(done_ckpts) checkpoints after $e s"
             triple_faulted && { why="a guest triple-faulted"; break; }
         fi
         sleep 1
     done
-    echo "LAB-INFO soak: $(done_ckpts) checkpoints in $(($(now) - t0)) s${why:+; stopped: $why}"
+    echo "LAB-INFO $S: $(done_ckpts) checkpoints in $(($(now) - t0)) s${why:+; stopped: $why}"
     # svm dirtied at checkpoint k+1 > 0: the SVM ran after checkpoint k.
     sed -n 's/.*primary: checkpoint \([0-9]*\) ([a-z-]*): [0-9]* pages, svm dirtied \([0-9]*\), pause \([0-9.]*\) ms/\1 \2 \3/p' \
         $W/pri.err > $W/ckpts
     ok=$(awk -v n=$N '$1 >= 2 && $1 <= n + 1 && $2 > 0 { ok++ } END { print ok + 0 }' $W/ckpts)
-    echo "LAB-INFO soak: pauses (ms) median $(awk '$1 >= 1 { print $3 }' $W/ckpts | sort -n |
+    echo "LAB-INFO $S: pauses (ms) median $(awk '$1 >= 1 { print $3 }' $W/ckpts | sort -n |
         awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'), SVM dirtied per checkpoint: $(awk '$1 >= 2 { print $2 }' $W/ckpts | sort -n | head -1)-$(awk '$1 >= 2 { print $2 }' $W/ckpts | sort -n | tail -1) pages"
-    check "soak: $N checkpoints in a row, the SVM resumed and running after each ($ok of $N)" \
+    check "$S: $N checkpoints in a row, the SVM resumed and running after each ($ok of $N)" \
         test "$ok" -eq "$N"
     # The SVM's qemu-xen is started again with the PVM's device state at
     # every checkpoint (QEMU 7.2: qemu-state=auto picks restart).
     sed -n "s/.*qemu-xen restarted (pid [0-9]* -> [0-9]*, \([0-9]*\) ms) with the checkpoint's device state/\1/p" \
         $W/sec.err | sort -n > $W/restarts
     nrs=$(wc -l < $W/restarts)
-    echo "LAB-INFO soak: SVM qemu-xen restarts: $nrs, ms min/median/max $(head -1 $W/restarts)/$(awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }' $W/restarts)/$(tail -1 $W/restarts)"
-    check "soak: the SVM's qemu-xen took the PVM's device state at every checkpoint ($nrs restarts)" \
+    echo "LAB-INFO $S: SVM qemu-xen restarts: $nrs, ms min/median/max $(head -1 $W/restarts)/$(awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }' $W/restarts)/$(tail -1 $W/restarts)"
+    check "$S: the SVM's qemu-xen took the PVM's device state at every checkpoint ($nrs restarts)" \
         test "$nrs" -ge "$N"
-    check "soak: the PVM's memory self-check holds" test "$(peek pvm "$spfn" corrupt)" = 0
+    check "$S: the PVM's memory self-check holds" test "$(peek pvm "$spfn" corrupt)" = 0
     # The primary host dies; the SVM must carry the PVM's progress on.
     ptick=$(peek pvm "$spfn" tick)
     # A checkpoint that began after the tick was read (the next one logged
@@ -83,12 +85,12 @@ if boot_guest pvm 240; then
         svm=$(svm_domain)
         sleep 3
         a=$(peek "$svm" "$spfn" tick); sleep 5; b=$(peek "$svm" "$spfn" tick)
-        echo "LAB-INFO soak: PVM tick before its last checkpoint $ptick; SVM after failover $a, 5 s later $b"
-        check "soak: after $N checkpoints the SVM carries on from the PVM's state (tick $a >= $ptick, then $b)" \
+        echo "LAB-INFO $S: PVM tick before its last checkpoint $ptick; SVM after failover $a, 5 s later $b"
+        check "$S: after $N checkpoints the SVM carries on from the PVM's state (tick $a >= $ptick, then $b)" \
             test -n "$a" -a "${a:-0}" -ge "${ptick:-1}" -a "${b:-0}" -gt "${a:-0}"
-        check "soak: the SVM's memory self-check holds" test "$(peek "$svm" "$spfn" corrupt)" = 0
+        check "$S: the SVM's memory self-check holds" test "$(peek "$svm" "$spfn" corrupt)" = 0
     else
-        fail "soak: the secondary fails over after $N checkpoints"; show $W/sec.err 20
+        fail "$S: the secondary fails over after $N checkpoints"; show $W/sec.err 20
     fi
     kill $secpid 2>/dev/null
     infra_if_triple_fault
