@@ -57,25 +57,9 @@
 
 #include "colo-log.h"
 #include "colo-proto.h"
+#include "xc-ckpt.h"
 #include "xc-stream.h"
 #include "xen-domain.h"
-
-#define NODATA (1ull << 59)     /* in a pending entry: a page without data */
-#define CHUNK_PAGES 256         /* a page store grows 1 MiB at a time */
-
-/* Pages in arrival order, in chunks that never move once written. */
-struct pagestore {
-    uint8_t **chunk;
-    size_t    nchunk, cap, n;
-};
-
-/* One pfn of the current checkpoint: its page in the store, or a hole. */
-struct slot {
-    uint64_t pfn;
-    uint64_t idx;               /* index in the store; HOLE for a hole */
-    uint64_t seq;               /* arrival order: the last of a pfn wins */
-};
-#define HOLE UINT64_MAX
 
 struct colo_xen_xcsave {
     xc_interface   *xch;            /* the saver's own handle */
@@ -103,14 +87,9 @@ struct colo_xen_xcsave {
     uint64_t           nseen;       /* ... how many: p2m_size after the first pass */
     struct colo_bitmap have;        /* ... last with data (RAM) */
     struct colo_bitmap changed;     /* ... that came since the engine last took them */
-    struct slot       *cur;         /* the applied checkpoint, sorted by pfn */
-    size_t             ncur;
-    struct pagestore   cur_pages;   /* ... its pages */
+    struct colo_xcs_ckpt cur;       /* the applied checkpoint, until the resume */
     size_t             peak;        /* most pages one checkpoint brought */
-    /* The checkpoint being read (reader thread only). */
-    uint64_t          *pent;        /* entries in arrival order */
-    size_t             pn, pcap;
-    struct pagestore   pend_pages;
+    struct colo_xcs_ckpt pend;      /* the one being read (reader thread only) */
     uint8_t           *ctx, *pctx;  /* HVM context: applied, pending */
     uint32_t           ctx_len, pctx_len;
     unsigned           epoch;       /* CHECKPOINT records applied */
@@ -143,38 +122,6 @@ static struct timespec deadline_ms(unsigned ms)
 }
 
 /* ---- the reader thread ---- */
-
-static void store_free(struct pagestore *ps)
-{
-    for (size_t i = 0; i < ps->nchunk; i++)
-        free(ps->chunk[i]);
-    free(ps->chunk);
-    *ps = (struct pagestore){ 0 };
-}
-
-static uint8_t *store_at(const struct pagestore *ps, uint64_t i)
-{
-    return ps->chunk[i / CHUNK_PAGES] + (i % CHUNK_PAGES) * COLO_PAGE_SIZE;
-}
-
-static int store_add(struct pagestore *ps, const uint8_t *page)
-{
-    if (ps->n == ps->nchunk * CHUNK_PAGES) {
-        if (ps->nchunk == ps->cap) {
-            size_t cap = ps->cap ? 2 * ps->cap : 16;
-            uint8_t **c = realloc(ps->chunk, cap * sizeof(*c));
-
-            if (!c)
-                return -1;
-            ps->chunk = c, ps->cap = cap;
-        }
-        if (!(ps->chunk[ps->nchunk] = malloc((size_t)CHUNK_PAGES * COLO_PAGE_SIZE)))
-            return -1;
-        ps->nchunk++;
-    }
-    memcpy(store_at(ps, ps->n++), page, COLO_PAGE_SIZE);
-    return 0;
-}
 
 /*
  * The stream named pfn, with or without data (under lock).  Before the
@@ -211,57 +158,26 @@ static int stage(struct colo_xen_xcsave *x, uint64_t e, const uint8_t *data)
         pthread_mutex_unlock(&x->lock);
         return 0;
     }
-    if (x->pn == x->pcap) {
-        size_t cap = x->pcap ? 2 * x->pcap : 1024;
-        uint64_t *p = realloc(x->pent, cap * sizeof(*p));
-
-        if (!p)
-            return -1;
-        x->pent = p, x->pcap = cap;
-    }
-    if (data && store_add(&x->pend_pages, data) < 0)
-        return -1;
-    x->pent[x->pn++] = pfn | (data ? 0 : NODATA);
-    return 0;
-}
-
-static int slot_cmp(const void *a, const void *b)
-{
-    const struct slot *p = a, *q = b;
-
-    if (p->pfn != q->pfn)
-        return p->pfn < q->pfn ? -1 : 1;
-    return p->seq < q->seq ? -1 : p->seq > q->seq;
+    return colo_xcs_ckpt_add(&x->pend, pfn, data);
 }
 
 /* The checkpoint's CHECKPOINT record: what was read becomes current. */
 static int apply_checkpoint(struct colo_xen_xcsave *x)
 {
-    struct slot *sl = malloc((x->pn ? x->pn : 1) * sizeof(*sl));
-    size_t d = 0, n = 0;
+    struct colo_xcs_ckpt *c = &x->pend;
+    size_t npfns = c->nent, npages = c->npages;
 
-    if (!sl)
+    if (colo_xcs_ckpt_seal(c) < 0)
         return -1;
-    for (size_t i = 0; i < x->pn; i++)
-        sl[i] = (struct slot){ x->pent[i] & ~NODATA, x->pent[i] & NODATA ? HOLE : d++, i };
-    qsort(sl, x->pn, sizeof(*sl), slot_cmp);
-    for (size_t i = 0; i < x->pn; i++) {     /* one slot per pfn, the last one sent */
-        if (n > 0 && sl[n - 1].pfn == sl[i].pfn)
-            n--;
-        sl[n++] = sl[i];
-    }
-
     pthread_mutex_lock(&x->lock);
-    for (size_t i = 0; i < n; i++)
-        note_page(x, sl[i].pfn, sl[i].idx != HOLE);
-    free(x->cur);
-    store_free(&x->cur_pages);
-    x->cur = sl, x->ncur = n;
-    x->cur_pages = x->pend_pages;
-    x->pend_pages = (struct pagestore){ 0 };
-    if (x->pn > x->peak)
-        x->peak = x->pn;
-    x->pn = 0;
+    for (size_t i = 0; i < c->nslot; i++)
+        note_page(x, c->slot[i].pfn, c->slot[i].idx != UINT64_MAX);
+    colo_xcs_ckpt_free(&x->cur);
+    x->cur = *c;
+    *c = (struct colo_xcs_ckpt){ 0 };
+    npfns = x->cur.nslot;
+    if (npages > x->peak)
+        x->peak = npages;
     if (x->pctx) {
         free(x->ctx);
         x->ctx = x->pctx, x->ctx_len = x->pctx_len;
@@ -271,7 +187,7 @@ static int apply_checkpoint(struct colo_xen_xcsave *x)
     pthread_cond_broadcast(&x->cond);
     pthread_mutex_unlock(&x->lock);
     colo_debug("xen: libxenguest's checkpoint %u: %zu pfns, %zu pages held until the resume",
-               x->epoch, n, d);
+               x->epoch, npfns, npages);
     return 0;
 }
 
@@ -586,10 +502,8 @@ void colo_xen_xcs_stop(struct colo_domain *d)
     colo_bitmap_free(&x->seen);
     colo_bitmap_free(&x->have);
     colo_bitmap_free(&x->changed);
-    free(x->pent);
-    free(x->cur);
-    store_free(&x->cur_pages);
-    store_free(&x->pend_pages);
+    colo_xcs_ckpt_free(&x->cur);
+    colo_xcs_ckpt_free(&x->pend);
     free(x->ctx);
     free(x->pctx);
     pthread_cond_destroy(&x->cond);
@@ -644,9 +558,7 @@ void colo_xen_xcs_resumed(struct colo_domain *d)
 
     pthread_mutex_lock(&x->lock);
     /* The engine has sent this checkpoint: its pages are no longer needed. */
-    free(x->cur);
-    x->cur = NULL, x->ncur = 0;
-    store_free(&x->cur_pages);
+    colo_xcs_ckpt_free(&x->cur);
     x->resumed = true;
     pthread_cond_broadcast(&x->cond);
     pthread_mutex_unlock(&x->lock);
@@ -744,29 +656,18 @@ void colo_xen_xcs_read_pages(struct colo_domain *d, const uint64_t *pfns, uint32
 {
     struct colo_xen_xcsave *x = d->xcs;
     uint8_t *out = buf;
-    size_t lo = 0;
+    size_t from = 0;
 
     pthread_mutex_lock(&x->lock);
     for (uint32_t i = 0; i < n; i++) {
-        size_t hi = x->ncur;
+        const uint8_t *page = NULL;
+        int has = colo_xcs_ckpt_find(&x->cur, pfns[i], &from, &page);
 
-        /* pfns ascend (check_batch): search on from the last one. */
-        while (lo < hi) {
-            size_t mid = lo + (hi - lo) / 2;
-
-            if (x->cur[mid].pfn < pfns[i])
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        got[i] = lo < x->ncur && x->cur[lo].pfn == pfns[i];
-        if (!got[i])
-            continue;
-        if (x->cur[lo].idx == HOLE)
+        got[i] = has >= 0;
+        if (has == 1)
+            memcpy(out + (size_t)i * COLO_PAGE_SIZE, page, COLO_PAGE_SIZE);
+        else if (has == 0)
             memset(out + (size_t)i * COLO_PAGE_SIZE, 0, COLO_PAGE_SIZE);
-        else
-            memcpy(out + (size_t)i * COLO_PAGE_SIZE, store_at(&x->cur_pages, x->cur[lo].idx),
-                   COLO_PAGE_SIZE);
     }
     pthread_mutex_unlock(&x->lock);
 }

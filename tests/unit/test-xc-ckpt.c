@@ -1,0 +1,164 @@
+/*
+ * test-xc-ckpt.c - one checkpoint's pages from libxenguest's stream
+ * (libxl-colo/xen/xc-ckpt.c): lookups of data, holes and absent pfns, a
+ * pfn sent more than once (the last copy wins), pages across chunk
+ * boundaries, cursors passed along ascending and descending lookups.
+ *
+ * Copyright (C) 2026 the xen-colo authors.  GPL-2.0-or-later.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "colo-proto.h"
+#include "xen/xc-ckpt.h"
+
+/* A page that names its pfn and a version, so a wrong copy shows. */
+static void fill(uint8_t *page, uint64_t pfn, unsigned version)
+{
+    for (size_t i = 0; i < COLO_PAGE_SIZE; i += 16) {
+        memcpy(page + i, &pfn, 8);
+        memcpy(page + i + 8, &version, 4);
+        memset(page + i + 12, (int)(i / 16), 4);
+    }
+}
+
+static int check_page(const struct colo_xcs_ckpt *c, uint64_t pfn, unsigned version, size_t *from)
+{
+    uint8_t want[COLO_PAGE_SIZE];
+    const uint8_t *page = NULL;
+    int rc = colo_xcs_ckpt_find(c, pfn, from, &page);
+
+    if (rc != 1)
+        return rc == 0 ? -2 : -1;
+    fill(want, pfn, version);
+    return memcmp(page, want, COLO_PAGE_SIZE) == 0 ? 0 : -3;
+}
+
+static void test_empty(void **state)
+{
+    struct colo_xcs_ckpt c = { 0 };
+    const uint8_t *page = NULL;
+    size_t from = 0;
+
+    (void)state;
+    assert_int_equal(colo_xcs_ckpt_seal(&c), 0);
+    assert_int_equal(c.nslot, 0);
+    assert_int_equal(colo_xcs_ckpt_find(&c, 0, &from, &page), -1);
+    assert_null(page);
+    colo_xcs_ckpt_free(&c);
+    colo_xcs_ckpt_free(&c);     /* twice is harmless */
+}
+
+static void test_data_holes_absent(void **state)
+{
+    struct colo_xcs_ckpt c = { 0 };
+    uint8_t page[COLO_PAGE_SIZE];
+    const uint8_t *p = NULL;
+    size_t from = 0;
+
+    (void)state;
+    for (uint64_t pfn = 10; pfn < 20; pfn++) {
+        fill(page, pfn, 1);
+        assert_int_equal(colo_xcs_ckpt_add(&c, pfn, pfn % 3 ? page : NULL), 0);
+    }
+    assert_int_equal(colo_xcs_ckpt_seal(&c), 0);
+    assert_int_equal(c.nslot, 10);
+    assert_int_equal(colo_xcs_ckpt_find(&c, 9, &from, &p), -1);
+    for (uint64_t pfn = 10; pfn < 20; pfn++)
+        assert_int_equal(check_page(&c, pfn, 1, &from), pfn % 3 ? 0 : -2);
+    assert_int_equal(colo_xcs_ckpt_find(&c, 20, &from, &p), -1);
+    assert_int_equal(colo_xcs_ckpt_find(&c, UINT64_C(1) << 52, &from, &p), -1);
+    colo_xcs_ckpt_free(&c);
+    assert_null(c.slot);
+    assert_int_equal(c.nent, 0);
+}
+
+/* A pfn sent again in the same checkpoint: the copy that came last counts,
+ * whether it is data or a hole, and in whatever order the pfns came. */
+static void test_last_copy_wins(void **state)
+{
+    struct colo_xcs_ckpt c = { 0 };
+    uint8_t page[COLO_PAGE_SIZE];
+    size_t from = 0;
+
+    (void)state;
+    fill(page, 9, 1);  assert_int_equal(colo_xcs_ckpt_add(&c, 9, page), 0);
+    fill(page, 3, 1);  assert_int_equal(colo_xcs_ckpt_add(&c, 3, page), 0);
+    fill(page, 5, 1);  assert_int_equal(colo_xcs_ckpt_add(&c, 5, page), 0);
+    assert_int_equal(colo_xcs_ckpt_add(&c, 5, NULL), 0);
+    fill(page, 5, 3);  assert_int_equal(colo_xcs_ckpt_add(&c, 5, page), 0);
+    fill(page, 9, 2);  assert_int_equal(colo_xcs_ckpt_add(&c, 9, page), 0);
+    fill(page, 7, 1);  assert_int_equal(colo_xcs_ckpt_add(&c, 7, page), 0);
+    assert_int_equal(colo_xcs_ckpt_add(&c, 7, NULL), 0);
+    assert_int_equal(colo_xcs_ckpt_add(&c, 4, NULL), 0);
+    fill(page, 4, 2);  assert_int_equal(colo_xcs_ckpt_add(&c, 4, page), 0);
+    assert_int_equal(colo_xcs_ckpt_seal(&c), 0);
+    assert_int_equal(c.nslot, 5);
+    assert_int_equal(check_page(&c, 3, 1, &from), 0);
+    assert_int_equal(check_page(&c, 4, 2, &from), 0);
+    assert_int_equal(check_page(&c, 5, 3, &from), 0);
+    assert_int_equal(check_page(&c, 7, 1, &from), -2);
+    assert_int_equal(check_page(&c, 9, 2, &from), 0);
+    /* Sealing again after more arrive takes them in too. */
+    fill(page, 3, 4);  assert_int_equal(colo_xcs_ckpt_add(&c, 3, page), 0);
+    assert_int_equal(colo_xcs_ckpt_seal(&c), 0);
+    from = 0;
+    assert_int_equal(check_page(&c, 3, 4, &from), 0);
+    assert_int_equal(check_page(&c, 9, 2, &from), 0);
+    colo_xcs_ckpt_free(&c);
+}
+
+/* More pages than two chunks hold, each intact; lookups with one cursor
+ * ascending, then descending and at random (the cursor must not make a
+ * lookup miss). */
+static void test_chunks_and_cursor(void **state)
+{
+    enum { N = 2 * COLO_XCS_CHUNK_PAGES + 77 };
+    struct colo_xcs_ckpt c = { 0 };
+    uint8_t page[COLO_PAGE_SIZE];
+    size_t from = 0;
+    uint64_t x = 12345;
+
+    (void)state;
+    for (uint64_t i = 0; i < N; i++) {
+        fill(page, 3 * i, 7);
+        assert_int_equal(colo_xcs_ckpt_add(&c, 3 * i, page), 0);
+    }
+    assert_int_equal(colo_xcs_ckpt_seal(&c), 0);
+    assert_int_equal(c.nchunk, 3);
+    assert_int_equal(c.npages, N);
+    for (uint64_t i = 0; i < N; i++) {
+        const uint8_t *p = NULL;
+
+        assert_int_equal(check_page(&c, 3 * i, 7, &from), 0);
+        assert_int_equal(colo_xcs_ckpt_find(&c, 3 * i + 1, &from, &p), -1);
+    }
+    for (uint64_t i = N; i-- > 0;)
+        assert_int_equal(check_page(&c, 3 * i, 7, &from), 0);
+    for (int k = 0; k < 2000; k++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        uint64_t i = (x >> 33) % N;
+
+        assert_int_equal(check_page(&c, 3 * i, 7, &from), 0);
+    }
+    from = c.nslot + 5;         /* a stale cursor past the end */
+    assert_int_equal(check_page(&c, 0, 7, &from), 0);
+    colo_xcs_ckpt_free(&c);
+    assert_int_equal(c.nchunk, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_data_holes_absent),
+        cmocka_unit_test(test_last_copy_wins),
+        cmocka_unit_test(test_chunks_and_cursor),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
