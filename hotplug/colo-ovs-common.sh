@@ -137,6 +137,14 @@ colo_bridge_spec() {    # SPEC
     fi
 }
 
+# The bridge= parameter (from xenstore or the command line), split by
+# colo_bridge_spec into bridge and vlan; both empty when none was given.
+colo_bridge_param() {
+    colo_param bridge bridge
+    vlan=
+    [ -z "${bridge:-}" ] || colo_bridge_spec "$bridge"
+}
+
 # The VLAN a port is an access port of (its tag), or nothing; a trunk or a
 # port in another VLAN mode is refused.
 colo_port_vlan() {      # PORT
