@@ -415,8 +415,15 @@ int colo_primary_checkpoint(struct colo_engine *e, enum colo_trigger cause)
     /* "svm dirtied" is what the SVM wrote since the checkpoint before: it
      * shows the SVM ran in between (the lab's soak reads it). */
     colo_debug("primary: checkpoint %" PRIu64 " (%s): %" PRId64 " pages, svm dirtied %" PRIu64
-               ", pause %.3f ms", e->seq, colo_trigger_name(cause), pages,
-               e->stats.svm_dirty_last, (double)(t1 - t0) / 1e6);
+               ", pause %.3f ms (suspend %.3f, svm_dirty %.3f, send %.3f, svm_ready %.3f,"
+               " release %.3f, resume %.3f)", e->seq, colo_trigger_name(cause), pages,
+               e->stats.svm_dirty_last, (double)(t1 - t0) / 1e6,
+               (double)e->stats.phase_last_ns[COLO_PHASE_SUSPEND] / 1e6,
+               (double)e->stats.phase_last_ns[COLO_PHASE_SVM_DIRTY] / 1e6,
+               (double)e->stats.phase_last_ns[COLO_PHASE_SEND] / 1e6,
+               (double)e->stats.phase_last_ns[COLO_PHASE_SVM_READY] / 1e6,
+               (double)e->stats.phase_last_ns[COLO_PHASE_RELEASE] / 1e6,
+               (double)e->stats.phase_last_ns[COLO_PHASE_RESUME] / 1e6);
     e->seq++;
     e->last_end_ns = colo_now_ns();
     set_state(e, COLO_P_RUNNING);

@@ -74,6 +74,14 @@ if boot_guest pvm 240; then
     check "$S: the SVM's qemu-xen took the PVM's device state at every checkpoint ($nrs restarts)" \
         test "$nrs" -ge "$N"
     check "$S: the PVM's memory self-check holds" test "$(peek pvm "$spfn" corrupt)" = 0
+    # Where the pauses went: the median of each phase over checkpoints
+    # 1..N (the primary logs them), printed for docs/performance.md.
+    _ph=""
+    for p in suspend svm_dirty send svm_ready release resume; do
+        _ph="$_ph $p $(sed -n "s/.*primary: checkpoint \([0-9]*\) .*[( ]$p \([0-9.]*\)[,)].*/\1 \2/p" $W/pri.err |
+            awk '$1 >= 1 { print $2 }' | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')"
+    done
+    echo "LAB-INFO $S: pause phases, medians (ms):$_ph"
     # The primary host dies; the SVM must carry the PVM's progress on.
     ptick=$(peek pvm "$spfn" tick)
     # A checkpoint that began after the tick was read (the next one logged
