@@ -18,38 +18,101 @@
 #define HOLE_BIT (1ull << 63)
 #define NO_PAGE  UINT64_MAX
 
-static uint8_t *page_at(const struct colo_xcs_ckpt *c, uint64_t i)
+/* Room for one more entry. */
+static int grow_ent(struct colo_xcs_ckpt *c)
 {
-    return c->chunk[i / COLO_XCS_CHUNK_PAGES] + (i % COLO_XCS_CHUNK_PAGES) * COLO_PAGE_SIZE;
+    size_t cap;
+    uint64_t *n;
+
+    if (c->nent < c->capent)
+        return 0;
+    cap = c->capent ? 2 * c->capent : 1024;
+    if (!(n = realloc(c->ent, cap * sizeof(*n))))
+        return -1;
+    c->ent = n, c->capent = cap;
+    return 0;
+}
+
+static int push_ent(struct colo_xcs_ckpt *c, uint64_t e)
+{
+    if (grow_ent(c) < 0)
+        return -1;
+    c->ent[c->nent++] = e;
+    return 0;
+}
+
+/* Room for one more page pointer and one more entry. */
+static int reserve(struct colo_xcs_ckpt *c)
+{
+    if (c->npages == c->cappage) {
+        size_t cap = c->cappage ? 2 * c->cappage : 1024;
+        const uint8_t **n = realloc(c->page, cap * sizeof(*n));
+
+        if (!n)
+            return -1;
+        c->page = n, c->cappage = cap;
+    }
+    return grow_ent(c);
+}
+
+static int push_block(struct colo_xcs_ckpt *c, uint8_t *block, bool chunk)
+{
+    if (c->nblock == c->capblock) {
+        size_t cap = c->capblock ? 2 * c->capblock : 16;
+        uint8_t **n = realloc(c->block, cap * sizeof(*n));
+
+        if (!n)
+            return -1;
+        c->block = n, c->capblock = cap;
+    }
+    c->block[c->nblock++] = block;
+    c->last_is_chunk = chunk;
+    c->chunk_used = 0;
+    return 0;
+}
+
+int colo_xcs_ckpt_add_ref(struct colo_xcs_ckpt *c, uint64_t pfn, const uint8_t *page)
+{
+    if (!page)
+        return push_ent(c, pfn | HOLE_BIT);
+    if (reserve(c) < 0)
+        return -1;
+    c->page[c->npages++] = page;
+    c->ent[c->nent++] = pfn;
+    return 0;
+}
+
+int colo_xcs_ckpt_adopt(struct colo_xcs_ckpt *c, uint8_t *block)
+{
+    if (!block)
+        return 0;
+    if (push_block(c, block, false) < 0) {
+        free(block);
+        return -1;
+    }
+    return 0;
 }
 
 int colo_xcs_ckpt_add(struct colo_xcs_ckpt *c, uint64_t pfn, const uint8_t *page)
 {
-    if (c->nent == c->capent) {
-        size_t cap = c->capent ? 2 * c->capent : 1024;
-        uint64_t *e = realloc(c->ent, cap * sizeof(*e));
+    uint8_t *dst;
 
-        if (!e)
+    if (!page)
+        return push_ent(c, pfn | HOLE_BIT);
+    if (reserve(c) < 0)
+        return -1;
+    if (!c->last_is_chunk || c->chunk_used == COLO_XCS_CHUNK_PAGES) {
+        uint8_t *chunk = malloc((size_t)COLO_XCS_CHUNK_PAGES * COLO_PAGE_SIZE);
+
+        if (!chunk || push_block(c, chunk, true) < 0) {
+            free(chunk);
             return -1;
-        c->ent = e, c->capent = cap;
-    }
-    if (page) {
-        if (c->npages == c->nchunk * COLO_XCS_CHUNK_PAGES) {
-            if (c->nchunk == c->capchunk) {
-                size_t cap = c->capchunk ? 2 * c->capchunk : 16;
-                uint8_t **ch = realloc(c->chunk, cap * sizeof(*ch));
-
-                if (!ch)
-                    return -1;
-                c->chunk = ch, c->capchunk = cap;
-            }
-            if (!(c->chunk[c->nchunk] = malloc((size_t)COLO_XCS_CHUNK_PAGES * COLO_PAGE_SIZE)))
-                return -1;
-            c->nchunk++;
         }
-        memcpy(page_at(c, c->npages++), page, COLO_PAGE_SIZE);
     }
-    c->ent[c->nent++] = pfn | (page ? 0 : HOLE_BIT);
+    dst = c->block[c->nblock - 1] + c->chunk_used++ * COLO_PAGE_SIZE;
+    memcpy(dst, page, COLO_PAGE_SIZE);
+    c->page[c->npages++] = dst;
+    c->ent[c->nent++] = pfn;
     return 0;
 }
 
@@ -106,15 +169,16 @@ int colo_xcs_ckpt_find(const struct colo_xcs_ckpt *c, uint64_t pfn, size_t *from
         return -1;
     if (c->slot[lo].idx == NO_PAGE)
         return 0;
-    *page = page_at(c, c->slot[lo].idx);
+    *page = c->page[c->slot[lo].idx];
     return 1;
 }
 
 void colo_xcs_ckpt_free(struct colo_xcs_ckpt *c)
 {
-    for (size_t i = 0; i < c->nchunk; i++)
-        free(c->chunk[i]);
-    free(c->chunk);
+    for (size_t i = 0; i < c->nblock; i++)
+        free(c->block[i]);
+    free(c->block);
+    free(c->page);
     free(c->ent);
     free(c->slot);
     memset(c, 0, sizeof(*c));

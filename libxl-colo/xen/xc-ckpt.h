@@ -25,15 +25,25 @@ struct colo_xcs_slot {
 struct colo_xcs_ckpt {
     uint64_t              *ent;         /* arrival order: pfn, bit 63 set for a hole */
     size_t                 nent, capent;
-    uint8_t              **chunk;       /* the pages that came with data */
-    size_t                 nchunk, capchunk, npages;
+    const uint8_t        **page;        /* the pages that came with data, in order */
+    size_t                 npages, cappage;
+    uint8_t              **block;       /* memory the checkpoint owns: chunks, records */
+    size_t                 nblock, capblock;
+    size_t                 chunk_used;  /* pages used of the last block, if a chunk */
+    bool                   last_is_chunk;
     struct colo_xcs_slot  *slot;        /* after seal: one per pfn, ascending */
     size_t                 nslot;
 };
 
-/* Add a pfn as it arrived, with its page or (page NULL) as a hole.
- * -1 when out of memory (nothing added). */
+/* Add a pfn as it arrived, with a copy of its page or (page NULL) as a
+ * hole.  -1 when out of memory (nothing added). */
 int  colo_xcs_ckpt_add(struct colo_xcs_ckpt *c, uint64_t pfn, const uint8_t *page);
+/* The checkpoint takes a malloc'd block (a stream record's body) to free
+ * with itself; -1 when out of memory (then block is freed).  Pages inside
+ * it can then be added without a copy. */
+int  colo_xcs_ckpt_adopt(struct colo_xcs_ckpt *c, uint8_t *block);
+/* Add a pfn whose page lies in memory the checkpoint owns (adopted). */
+int  colo_xcs_ckpt_add_ref(struct colo_xcs_ckpt *c, uint64_t pfn, const uint8_t *page);
 /* Index what was added by pfn; -1 when out of memory (then unsealed). */
 int  colo_xcs_ckpt_seal(struct colo_xcs_ckpt *c);
 /*

@@ -240,6 +240,15 @@ void colo_xcs_reader_free(struct colo_xcs_reader *r)
     r->cap = 0;
 }
 
+uint8_t *colo_xcs_reader_take(struct colo_xcs_reader *r)
+{
+    uint8_t *b = r->buf;
+
+    r->buf = NULL;
+    r->cap = 0;
+    return b;
+}
+
 /* 1 when all n bytes came, 0 at end of file before the first, -1 with *why. */
 static int read_all(struct colo_xcs_reader *r, void *buf, size_t n, const char **why)
 {

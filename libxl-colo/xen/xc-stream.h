@@ -182,5 +182,8 @@ int colo_xcs_read_headers(struct colo_xcs_reader *r, const char **why);
  * stream has no END record: the primary stops by closing); -1 with *why. */
 int colo_xcs_read_record(struct colo_xcs_reader *r, uint32_t *type, const uint8_t **body,
                          uint32_t *len, const char **why);
+/* The last record's body becomes the caller's (free() it); the next read
+ * allocates anew.  NULL if the record was empty. */
+uint8_t *colo_xcs_reader_take(struct colo_xcs_reader *r);
 
 #endif

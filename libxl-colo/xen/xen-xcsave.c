@@ -148,7 +148,7 @@ static void note_page(struct colo_xen_xcsave *x, uint64_t pfn, bool data)
         colo_bitmap_set(&x->changed, pfn);
 }
 
-static int stage(struct colo_xen_xcsave *x, uint64_t e, const uint8_t *data)
+static int stage(struct colo_xen_xcsave *x, uint64_t e, const uint8_t *data, bool owned)
 {
     uint64_t pfn = colo_xcs_entry_pfn(e);
 
@@ -168,7 +168,8 @@ static int stage(struct colo_xen_xcsave *x, uint64_t e, const uint8_t *data)
         pthread_mutex_unlock(&x->lock);
         colo_xcs_ckpt_free(&old);
     }
-    return colo_xcs_ckpt_add(&x->pend, pfn, data);
+    return owned ? colo_xcs_ckpt_add_ref(&x->pend, pfn, data)
+                 : colo_xcs_ckpt_add(&x->pend, pfn, data);
 }
 
 /* The checkpoint's CHECKPOINT record: what was read becomes current. */
@@ -201,20 +202,30 @@ static int apply_checkpoint(struct colo_xen_xcsave *x)
     return 0;
 }
 
-static int take_record(struct colo_xen_xcsave *x, uint32_t type, const uint8_t *body,
-                       uint32_t len, const char **why)
+static int take_record(struct colo_xen_xcsave *x, struct colo_xcs_reader *r, uint32_t type,
+                       const uint8_t *body, uint32_t len, const char **why)
 {
     struct colo_xcs_pages p;
+    bool owned = false;
 
     switch (type) {
     case COLO_XCS_PAGE_DATA:
         if (colo_xcs_page_data(body, len, x->p2m_size, &p, why) < 0)
             return -1;
+        /* A checkpoint keeps the record itself rather than a copy of its
+         * pages (the reader reads the next one into a new buffer). */
+        if (x->epoch > 0 && p.count > 0) {
+            if (colo_xcs_ckpt_adopt(&x->pend, colo_xcs_reader_take(r)) < 0) {
+                *why = "out of memory for a checkpoint's pages";
+                return -1;
+            }
+            owned = true;
+        }
         for (uint32_t i = 0, d = 0; i < p.count; i++) {
             uint64_t e = colo_xcs_entry(&p, i);
             bool data = colo_xcs_type_has_data(colo_xcs_entry_type(e)) == 1;
 
-            if (stage(x, e, data ? p.data + (size_t)d++ * COLO_PAGE_SIZE : NULL) < 0) {
+            if (stage(x, e, data ? p.data + (size_t)d++ * COLO_PAGE_SIZE : NULL, owned) < 0) {
                 *why = "out of memory for a checkpoint's pages";
                 return -1;
             }
@@ -259,7 +270,7 @@ static void *reader_main(void *arg)
         rc = -1;
     }
     while (rc > 0 && (rc = colo_xcs_read_record(&r, &type, &body, &len, &why)) > 0)
-        if (take_record(x, type, body, len, &why) < 0)
+        if (take_record(x, &r, type, body, len, &why) < 0)
             rc = -1;
     if (rc < 0) {
         colo_err("xen: libxenguest's stream, record %" PRIu64 " (byte %" PRIu64 "): %s",

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -129,7 +130,7 @@ static void test_chunks_and_cursor(void **state)
         assert_int_equal(colo_xcs_ckpt_add(&c, 3 * i, page), 0);
     }
     assert_int_equal(colo_xcs_ckpt_seal(&c), 0);
-    assert_int_equal(c.nchunk, 3);
+    assert_int_equal(c.nblock, 3);
     assert_int_equal(c.npages, N);
     for (uint64_t i = 0; i < N; i++) {
         const uint8_t *p = NULL;
@@ -148,7 +149,43 @@ static void test_chunks_and_cursor(void **state)
     from = c.nslot + 5;         /* a stale cursor past the end */
     assert_int_equal(check_page(&c, 0, 7, &from), 0);
     colo_xcs_ckpt_free(&c);
-    assert_int_equal(c.nchunk, 0);
+    assert_int_equal(c.nblock, 0);
+}
+
+/* Pages in an adopted block are kept without a copy, mixed with copied
+ * ones; the block is freed with the checkpoint (ASan would see a leak). */
+static void test_adopted_block(void **state)
+{
+    struct colo_xcs_ckpt c = { 0 };
+    uint8_t page[COLO_PAGE_SIZE];
+    uint8_t *block = malloc(3 * COLO_PAGE_SIZE);
+    const uint8_t *p = NULL;
+    size_t from = 0;
+
+    (void)state;
+    assert_non_null(block);
+    for (uint64_t i = 0; i < 3; i++)
+        fill(block + i * COLO_PAGE_SIZE, 100 + i, 5);
+    fill(page, 50, 1);
+    assert_int_equal(colo_xcs_ckpt_add(&c, 50, page), 0);
+    assert_int_equal(colo_xcs_ckpt_adopt(&c, block), 0);
+    for (uint64_t i = 0; i < 3; i++)
+        assert_int_equal(colo_xcs_ckpt_add_ref(&c, 100 + i, block + i * COLO_PAGE_SIZE), 0);
+    assert_int_equal(colo_xcs_ckpt_add_ref(&c, 103, NULL), 0);
+    fill(page, 101, 6);
+    assert_int_equal(colo_xcs_ckpt_add(&c, 101, page), 0);   /* a later copy wins */
+    assert_int_equal(colo_xcs_ckpt_adopt(&c, NULL), 0);      /* nothing to keep */
+    assert_int_equal(colo_xcs_ckpt_seal(&c), 0);
+    assert_int_equal(c.nslot, 5);
+    assert_int_equal(check_page(&c, 50, 1, &from), 0);
+    assert_int_equal(colo_xcs_ckpt_find(&c, 100, &from, &p), 1);
+    assert_ptr_equal(p, block);                              /* not a copy */
+    from = 0;
+    assert_int_equal(check_page(&c, 100, 5, &from), 0);
+    assert_int_equal(check_page(&c, 101, 6, &from), 0);
+    assert_int_equal(check_page(&c, 102, 5, &from), 0);
+    assert_int_equal(check_page(&c, 103, 0, &from), -2);
+    colo_xcs_ckpt_free(&c);
 }
 
 int main(void)
@@ -158,6 +195,7 @@ int main(void)
         cmocka_unit_test(test_data_holes_absent),
         cmocka_unit_test(test_last_copy_wins),
         cmocka_unit_test(test_chunks_and_cursor),
+        cmocka_unit_test(test_adopted_block),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
