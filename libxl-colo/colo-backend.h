@@ -76,6 +76,17 @@ struct colo_backend {
      * engine reads the dirty log only after the SVM's list has come. */
     int  (*peer_dirty)(struct colo_domain *d, const struct colo_bitmap *svm_dirty);
 
+    /* Optional, primary: called once the pages dirty_read_clear named
+     * (with the SVM's) are sent; sets in 'into' (cleared by the caller)
+     * the pages the checkpoint must send as well.  For a backend that
+     * names pages before its set is final (xen with save=libxenguest:
+     * what Xen's log showed at suspend, sent while libxenguest streams;
+     * the rest once its stream has the whole checkpoint).  'sent' is what
+     * went out.  A pfn may be named again: the secondary applies the
+     * last copy. */
+    int  (*dirty_rest)(struct colo_domain *d, const struct colo_bitmap *sent,
+                       struct colo_bitmap *into);
+
     /* Copy pages out of / into guest memory; pfns ascending, n <= COLO_MAX_PAGE_BATCH. */
     int  (*read_pages)(struct colo_domain *d, const uint64_t *pfns, uint32_t n, void *buf);
     int  (*write_pages)(struct colo_domain *d, const uint64_t *pfns, uint32_t n, const void *buf);
@@ -85,6 +96,16 @@ struct colo_backend {
      * primary then sends pages straight from guest memory (the secondary
      * buffers a checkpoint and applies it with write_pages). */
     void *(*page_ptr)(struct colo_domain *d, uint64_t pfn);
+
+    /* Optional, primary: pages the backend holds in memory of its own that
+     * stays put until the PVM resumes (xen with save=libxenguest: the
+     * stream's records), to send without a copy.  Sets ptr[i] to page
+     * pfns[i] or to NULL where it has none (the engine then reads those
+     * with read_pages); pfns ascending, n <= COLO_MAX_PAGE_BATCH.  Returns
+     * how many it has, or -1; when 0, ptr need not be set at all (xen with
+     * save=pages holds none). */
+    int  (*page_refs)(struct colo_domain *d, const uint64_t *pfns, uint32_t n,
+                      const void **ptr);
 
     /* Optional: set in 'map' (cleared by the caller) every pfn that may
      * hold guest data.  The others are holes - never RAM, read as zeros -

@@ -85,6 +85,7 @@ void colo_engine_fini(struct colo_engine *e)
     e->have_chan = false;
     colo_bitmap_free(&e->dirty);
     colo_bitmap_free(&e->svm_dirty);
+    colo_bitmap_free(&e->rest);
     free(e->pfns);
     free(e->pages);
     colo_ckpt_buf_free(e->ckbuf);

@@ -163,6 +163,7 @@ struct colo_engine {
 
     /* scratch, allocated once */
     struct colo_bitmap dirty, svm_dirty;
+    struct colo_bitmap rest;            /* primary: be->dirty_rest's pages */
     uint64_t *pfns;
     uint8_t *pages;
 

@@ -103,16 +103,28 @@ int colo_primary_init(struct colo_engine *e, const struct colo_backend *be,
     e->pfns = calloc(COLO_MAX_PFN_LIST, sizeof(uint64_t));
     e->pages = malloc((size_t)COLO_MAX_PAGE_BATCH * COLO_PAGE_SIZE);
     if (!e->pfns || !e->pages || colo_bitmap_init(&e->dirty, e->info.nr_pages) < 0 ||
-        colo_bitmap_init(&e->svm_dirty, e->info.nr_pages) < 0) {
+        colo_bitmap_init(&e->svm_dirty, e->info.nr_pages) < 0 ||
+        (be->dirty_rest && colo_bitmap_init(&e->rest, e->info.nr_pages) < 0)) {
         colo_err("primary: out of memory for %" PRIu64 " pages of bookkeeping", e->info.nr_pages);
         return -1;
     }
     return 0;
 }
 
-/* iovecs for pages e->pfns[0..n) straight from guest memory, runs of
- * consecutive pfns merged into one vector.  Returns how many, or -1 if the
- * backend cannot give a page's address. */
+/* Page p as the next iovec after the k built so far, merged into the last
+ * one when it follows it in memory; returns the new count. */
+static int iov_push(struct iovec *iov, int k, const void *p)
+{
+    if (k > 0 && (const uint8_t *)iov[k - 1].iov_base + iov[k - 1].iov_len == p) {
+        iov[k - 1].iov_len += COLO_PAGE_SIZE;
+        return k;
+    }
+    iov[k] = (struct iovec){ (void *)p, COLO_PAGE_SIZE };
+    return k + 1;
+}
+
+/* iovecs for pages e->pfns[0..n) straight from guest memory (page_ptr).
+ * Returns how many, or -1 if the backend cannot give a page's address. */
 static int page_iovecs(struct colo_engine *e, uint32_t n, struct iovec *iov)
 {
     int k = 0;
@@ -122,12 +134,40 @@ static int page_iovecs(struct colo_engine *e, uint32_t n, struct iovec *iov)
 
         if (!p)
             return -1;
-        if (k > 0 && e->pfns[i] == e->pfns[i - 1] + 1 &&
-            (const uint8_t *)iov[k - 1].iov_base + iov[k - 1].iov_len == p)
-            iov[k - 1].iov_len += COLO_PAGE_SIZE;
-        else
-            iov[k++] = (struct iovec){ (void *)p, COLO_PAGE_SIZE };
+        k = iov_push(iov, k, p);
     }
+    return k;
+}
+
+/* iovecs for pages e->pfns[0..n) where the backend holds them (page_refs),
+ * the others read into e->pages.  Returns how many, or -1. */
+static int ref_iovecs(struct colo_engine *e, uint32_t n, struct iovec *iov)
+{
+    const void *ref[COLO_MAX_PAGE_BATCH];
+    uint64_t miss[COLO_MAX_PAGE_BATCH];
+    uint32_t m = 0;
+    int got = e->be->page_refs(e->dom, e->pfns, n, ref), k = 0;
+
+    if (got < 0)
+        return -1;
+    if (got == 0) {             /* none held: ref[] is not set */
+        if (e->be->read_pages(e->dom, e->pfns, n, e->pages) < 0)
+            return -1;
+        iov[0] = (struct iovec){ e->pages, (size_t)n * COLO_PAGE_SIZE };
+        return 1;
+    }
+    if ((uint32_t)got < n) {
+        for (uint32_t i = 0; i < n; i++)
+            if (!ref[i])
+                miss[m++] = e->pfns[i];
+        if (e->be->read_pages(e->dom, miss, m, e->pages) < 0)
+            return -1;
+        for (uint32_t i = 0, j = 0; i < n; i++)
+            if (!ref[i])
+                ref[i] = e->pages + (size_t)j++ * COLO_PAGE_SIZE;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        k = iov_push(iov, k, ref[i]);
     return k;
 }
 
@@ -152,8 +192,9 @@ static int64_t send_pages(struct colo_engine *e, const struct colo_bitmap *map,
         }
         plen = colo_enc_pages_prefix(prefix, sizeof(prefix), e->pfns, n);
         iov[0] = (struct iovec){ prefix, plen };
-        if (e->be->page_ptr) {
-            if ((niov = page_iovecs(e, n, iov + 1)) < 0)
+        if (e->be->page_ptr || e->be->page_refs) {
+            niov = e->be->page_ptr ? page_iovecs(e, n, iov + 1) : ref_iovecs(e, n, iov + 1);
+            if (niov < 0)
                 return -1;
             niov++;
         } else {
@@ -355,6 +396,16 @@ int colo_primary_checkpoint(struct colo_engine *e, enum colo_trigger cause)
     pages = send_pages(e, &e->dirty, &chan_failed, false);
     if (pages < 0)
         return chan_failed ? lose_secondary(e) : local_fault(e, "reading guest memory");
+    if (e->be->dirty_rest) {
+        int64_t more;
+
+        colo_bitmap_clear_all(&e->rest);
+        if (e->be->dirty_rest(e->dom, &e->dirty, &e->rest) < 0)
+            return local_fault(e, "reading the dirty log");
+        if ((more = send_pages(e, &e->rest, &chan_failed, false)) < 0)
+            return chan_failed ? lose_secondary(e) : local_fault(e, "reading guest memory");
+        pages += more;
+    }
     if (send_tail(e, (uint64_t)pages, &chan_failed) < 0)
         return chan_failed ? lose_secondary(e) : local_fault(e, "saving device state");
     if (e->cfg.verify) {

@@ -309,6 +309,18 @@ static int xen_peer_dirty(struct colo_domain *d, const struct colo_bitmap *svm_d
     return d->xcs ? colo_xen_xcs_peer_dirty(d, svm_dirty) : 0;
 }
 
+static int xen_page_refs(struct colo_domain *d, const uint64_t *pfns, uint32_t n,
+                         const void **ptr)
+{
+    return d->xcs ? colo_xen_xcs_page_refs(d, pfns, n, ptr) : 0;
+}
+
+static int xen_dirty_rest(struct colo_domain *d, const struct colo_bitmap *sent,
+                          struct colo_bitmap *into)
+{
+    return d->xcs ? colo_xen_xcs_dirty_rest(d, sent, into) : 0;
+}
+
 static void xen_destroy(struct colo_domain *d)
 {
     if (!d)
@@ -352,6 +364,8 @@ const struct colo_backend colo_backend_xen = {
     .logdirty_disable = colo_xen_logdirty_disable,
     .dirty_read_clear = colo_xen_dirty_read_clear,
     .peer_dirty       = xen_peer_dirty,
+    .dirty_rest       = xen_dirty_rest,
+    .page_refs        = xen_page_refs,
     .read_pages       = colo_xen_read_pages,
     .ram_pfns         = colo_xen_ram_pfns,
     .write_pages      = colo_xen_write_pages,

@@ -82,6 +82,8 @@ int  colo_xen_logdirty_disable(struct colo_domain *d);
 /* Tell qemu-xen to report (or stop reporting) its writes to guest memory (QMP). */
 int  colo_xen_qemu_logdirty(struct colo_domain *d, bool enable);
 int  colo_xen_dirty_read_clear(struct colo_domain *d, struct colo_bitmap *into);
+/* OR the dirty log into 'into' without restarting it (save=libxenguest). */
+int  colo_xen_dirty_peek(struct colo_domain *d, struct colo_bitmap *into);
 int  colo_xen_ram_pfns(struct colo_domain *d, struct colo_bitmap *map);
 int  colo_xen_read_pages(struct colo_domain *d, const uint64_t *pfns, uint32_t n, void *buf);
 int  colo_xen_write_pages(struct colo_domain *d, const uint64_t *pfns, uint32_t n,
@@ -111,10 +113,17 @@ void colo_xen_xcs_suspended(struct colo_domain *d);         /* ... and let it go
 void colo_xen_xcs_resumed(struct colo_domain *d);
 int  colo_xen_xcs_peer_dirty(struct colo_domain *d, const struct colo_bitmap *svm);
 int  colo_xen_xcs_dirty_read_clear(struct colo_domain *d, struct colo_bitmap *into);
-/* The pages of pfns (ascending) the current checkpoint has; got[i] says
- * which.  The rest are the guest's own: map them. */
-void colo_xen_xcs_read_pages(struct colo_domain *d, const uint64_t *pfns, uint32_t n, void *buf,
+int  colo_xen_xcs_dirty_rest(struct colo_domain *d, const struct colo_bitmap *sent,
+                             struct colo_bitmap *into);
+/* The pages of pfns (ascending) the checkpoint has, waiting for the
+ * stream to bring them while it is still coming; got[i] says which.  The
+ * rest are the guest's own: map them.  -1 if the stream did not come. */
+int  colo_xen_xcs_read_pages(struct colo_domain *d, const uint64_t *pfns, uint32_t n, void *buf,
                              bool *got);
+/* The same pages without a copy: ptr[i] NULL where the checkpoint does not
+ * have pfns[i]; returns how many it has, or -1. */
+int  colo_xen_xcs_page_refs(struct colo_domain *d, const uint64_t *pfns, uint32_t n,
+                            const void **ptr);
 int  colo_xen_xcs_ram_pfns(struct colo_domain *d, struct colo_bitmap *map);
 /* The last checkpoint's HVM context (malloc'd); NULL if none (said why). */
 uint8_t *colo_xen_xcs_hvm_context(struct colo_domain *d, int *size);

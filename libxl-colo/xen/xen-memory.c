@@ -90,26 +90,33 @@ static void forget_dirty_holes(struct colo_domain *d, const unsigned long *xbits
     }
 }
 
-int colo_xen_logdirty_enable(struct colo_domain *d)
+/* The hypercall buffer Xen copies the dirty log into, allocated once. */
+static int dirty_buffer(struct colo_domain *d)
 {
     size_t bytes = bitmap_bytes(d->nr_pages);
     unsigned pages = (unsigned)((bytes + XC_PAGE_SIZE - 1) / XC_PAGE_SIZE);
+    DECLARE_HYPERCALL_BUFFER_SHADOW(unsigned long, bitmap, &d->dirty_hbuf);
 
+    if (d->dirty_hbuf_pages)
+        return 0;
+    bitmap = xc_hypercall_buffer_alloc_pages(d->xch, bitmap, (int)pages);
+    if (!bitmap) {
+        colo_log_errno("xen: cannot allocate a %zu-byte dirty bitmap", bytes);
+        return -1;
+    }
+    d->dirty_hbuf_pages = pages;
+    return 0;
+}
+
+int colo_xen_logdirty_enable(struct colo_domain *d)
+{
     /* save=libxenguest: its loop enables (and disables) log-dirty itself. */
     if (d->spec.save == COLO_XEN_SAVE_LIBXENGUEST)
         return colo_xen_xcs_start(d);
     if (d->logdirty)
         return 0;
-    if (!d->dirty_hbuf_pages) {
-        DECLARE_HYPERCALL_BUFFER_SHADOW(unsigned long, bitmap, &d->dirty_hbuf);
-
-        bitmap = xc_hypercall_buffer_alloc_pages(d->xch, bitmap, (int)pages);
-        if (!bitmap) {
-            colo_log_errno("xen: cannot allocate a %zu-byte dirty bitmap", bytes);
-            return -1;
-        }
-        d->dirty_hbuf_pages = pages;
-    }
+    if (dirty_buffer(d) < 0)
+        return -1;
     /*
      * If someone (a failed earlier run, a migration) left log-dirty on,
      * enabling fails; switch it off and start a fresh log, as
@@ -171,11 +178,33 @@ int colo_xen_logdirty_disable(struct colo_domain *d)
     return rc;
 }
 
-int colo_xen_dirty_read_clear(struct colo_domain *d, struct colo_bitmap *into)
+/*
+ * Copy Xen's dirty log for pfns [0, nr_pages) into the hypercall buffer:
+ * CLEAN restarts the log, PEEK leaves it as it is.  Returns the buffer.
+ */
+static const unsigned long *logdirty_op(struct colo_domain *d, unsigned op, const char *what)
 {
     DECLARE_HYPERCALL_BUFFER_SHADOW(unsigned long, bitmap, &d->dirty_hbuf);
     xc_shadow_op_stats_t stats;
     long long rc;
+
+    memset(bitmap, 0, bitmap_bytes(d->nr_pages));
+    rc = xc_logdirty_control(d->xch, d->domid, op, HYPERCALL_BUFFER(bitmap), d->nr_pages, 0,
+                             &stats);
+    if (rc < 0 || (uint64_t)rc != d->nr_pages) {
+        if (rc < 0)
+            colo_log_errno("xen: cannot %s the dirty log of domain %" PRIu32, what, d->domid);
+        else
+            colo_err("xen: Xen returned the dirty log of %lld of %" PRIu64 " pfns of "
+                     "domain %" PRIu32, rc, d->nr_pages, d->domid);
+        return NULL;
+    }
+    return bitmap;
+}
+
+int colo_xen_dirty_read_clear(struct colo_domain *d, struct colo_bitmap *into)
+{
+    const unsigned long *bitmap;
     uint64_t ignored = 0, n;
 
     if (d->xcs)
@@ -185,24 +214,30 @@ int colo_xen_dirty_read_clear(struct colo_domain *d, struct colo_bitmap *into)
         errno = EINVAL;
         return -1;
     }
-    memset(bitmap, 0, bitmap_bytes(d->nr_pages));
-    /* CLEAN: copy the log for pfns [0, nr_pages) out and restart it. */
-    rc = xc_logdirty_control(d->xch, d->domid, XEN_DOMCTL_SHADOW_OP_CLEAN,
-                             HYPERCALL_BUFFER(bitmap), d->nr_pages, 0, &stats);
-    if (rc < 0 || (uint64_t)rc != d->nr_pages) {
-        if (rc < 0)
-            colo_log_errno("xen: cannot read the dirty log of domain %" PRIu32, d->domid);
-        else
-            colo_err("xen: Xen returned the dirty log of %lld of %" PRIu64 " pfns of "
-                     "domain %" PRIu32, rc, d->nr_pages, d->domid);
+    if (!(bitmap = logdirty_op(d, XEN_DOMCTL_SHADOW_OP_CLEAN, "read")))
         return -1;
-    }
     n = colo_xen_dirty_merge(bitmap, d->nr_pages, into, &ignored);
     forget_dirty_holes(d, bitmap);
     if (ignored)
         colo_warn("xen: %" PRIu64 " dirty pfns of domain %" PRIu32 " are beyond the "
                   "engine's bitmap of %" PRIu64 " pages", ignored, d->domid, into->nbits);
     colo_debug("xen: domain %" PRIu32 ": %" PRIu64 " dirty pages", d->domid, n);
+    return 0;
+}
+
+/*
+ * PEEK: OR the dirty log into 'into' without restarting it - for
+ * save=libxenguest, whose loop owns the log and CLEANs it itself: the
+ * engine learns from it which pages libxenguest is about to send.
+ */
+int colo_xen_dirty_peek(struct colo_domain *d, struct colo_bitmap *into)
+{
+    const unsigned long *bitmap;
+    uint64_t ignored = 0;
+
+    if (dirty_buffer(d) < 0 || !(bitmap = logdirty_op(d, XEN_DOMCTL_SHADOW_OP_PEEK, "peek at")))
+        return -1;
+    colo_xen_dirty_merge(bitmap, d->nr_pages, into, &ignored);
     return 0;
 }
 
@@ -243,8 +278,8 @@ int colo_xen_read_pages(struct colo_domain *d, const uint64_t *pfns, uint32_t n,
         return -1;
     /* save=libxenguest: the pages of libxenguest's current checkpoint
      * first (xen-xcsave.c says why the rest may come from the guest). */
-    if (d->xcs)
-        colo_xen_xcs_read_pages(d, pfns, n, buf, got);
+    if (d->xcs && colo_xen_xcs_read_pages(d, pfns, n, buf, got) < 0)
+        return -1;
     /* Known holes read as zeros without a hypercall; map the rest. */
     for (uint32_t i = 0; i < n; i++) {
         if (got[i])

@@ -14,16 +14,31 @@
  *                  CHECKPOINT record it keeps no page data: it learns the
  *                  guest's RAM from libxenguest's first pass, and which
  *                  pfns libxenguest sent again after it.  Each later
- *                  checkpoint's pages are buffered and, at its CHECKPOINT
- *                  record, become the checkpoint the engine sends from;
- *                  they are dropped when the PVM resumes.
+ *                  checkpoint's pages are buffered as they come (the
+ *                  engine may already send from them) and, at its
+ *                  CHECKPOINT record, sealed as the checkpoint; they are
+ *                  dropped when the PVM resumes.
  *   engine thread  suspend/resume do what the pages mode does, then let
  *                  libxenguest go on; peer_dirty writes the SVM's dirty
- *                  pfns onto libxenguest's back channel; dirty_read_clear
- *                  waits for the CHECKPOINT and hands over the pfns that
- *                  came since; read_pages takes a page from the current
- *                  checkpoint if it is there and maps it from the guest
- *                  otherwise; save_device takes the stream's HVM context.
+ *                  pfns onto libxenguest's back channel; save_device
+ *                  takes the stream's HVM context.  The pages go out while
+ *                  libxenguest still streams them (below).
+ *
+ * Sending while libxenguest streams.  libxenguest reads the whole
+ * checkpoint before its CHECKPOINT record says which pages it holds; in
+ * the lab that was half the pause, with the engine idle.  So at suspend,
+ * before libxenguest runs on and CLEANs Xen's dirty log, the engine PEEKs
+ * at it: those pages (and the SVM's) are what libxenguest is about to
+ * send, and dirty_read_clear hands them over at once.  read_pages of a
+ * batch waits only until the stream has come past the batch's last pfn -
+ * libxenguest sends pfns in ascending order, and xc-ckpt.c checks that it
+ * did - and takes the pages it has from there (the rest from the guest,
+ * as below).  dirty_rest, after those are sent, waits for the CHECKPOINT
+ * record and names what the stream sent that the engine has not: pages
+ * dirtied between the PEEK and the CLEAN, or, if the order did not hold,
+ * the whole checkpoint again (the secondary applies the last copy).  The
+ * PEEK only decides what can go early; what goes at all is still the
+ * stream's.
  *
  * Why the engine may map pages from the guest: every read outside a
  * checkpoint's pages is either the initial copy (the guest runs; any page
@@ -90,7 +105,10 @@ struct colo_xen_xcsave {
     struct colo_xcs_ckpt cur;       /* the applied checkpoint, until the resume */
     struct colo_xcs_ckpt retired;   /* ... then here, until the reader frees it */
     size_t             peak;        /* most pages one checkpoint brought */
-    struct colo_xcs_ckpt pend;      /* the one being read (reader thread only) */
+    struct colo_xcs_ckpt pend;      /* the one being read, read from while it comes */
+    struct colo_bitmap early;       /* Xen's dirty log at suspend (PEEK) ... */
+    bool               early_ok;    /* ... taken for this checkpoint */
+    unsigned           streaming;   /* the checkpoint (epoch) sent as it comes; 0: none */
     uint8_t           *ctx, *pctx;  /* HVM context: applied, pending */
     uint32_t           ctx_len, pctx_len;
     unsigned           epoch;       /* CHECKPOINT records applied */
@@ -148,39 +166,52 @@ static void note_page(struct colo_xen_xcsave *x, uint64_t pfn, bool data)
         colo_bitmap_set(&x->changed, pfn);
 }
 
-static int stage(struct colo_xen_xcsave *x, uint64_t e, const uint8_t *data, bool owned)
+/* One PAGE_DATA record: before the first CHECKPOINT only noted; after it
+ * kept whole - the record's buffer, not a copy of its pages (the reader
+ * reads the next one into a new buffer) - and indexed as it came.  Under
+ * the lock: the engine may be sending from the checkpoint already. */
+static int take_pages(struct colo_xen_xcsave *x, struct colo_xcs_reader *r,
+                      const struct colo_xcs_pages *p)
 {
-    uint64_t pfn = colo_xcs_entry_pfn(e);
+    struct colo_xcs_ckpt old = { 0 };
+    int rc = 0;
 
-    if (x->epoch == 0) {            /* before the first CHECKPOINT: no data kept */
-        pthread_mutex_lock(&x->lock);
-        note_page(x, pfn, data != NULL);
-        pthread_cond_broadcast(&x->cond);
-        pthread_mutex_unlock(&x->lock);
-        return 0;
+    pthread_mutex_lock(&x->lock);
+    if (x->epoch > 0 && p->count > 0) {
+        if (x->pend.nent == 0) {    /* a new checkpoint: free the one sent before */
+            old = x->retired;
+            x->retired = (struct colo_xcs_ckpt){ 0 };
+        }
+        rc = colo_xcs_ckpt_adopt(&x->pend, colo_xcs_reader_take(r));
     }
-    if (x->pend.nent == 0) {        /* a new checkpoint: free the one sent before */
-        struct colo_xcs_ckpt old;
+    for (uint32_t i = 0, d = 0; rc == 0 && i < p->count; i++) {
+        uint64_t e = colo_xcs_entry(p, i), pfn = colo_xcs_entry_pfn(e);
+        const uint8_t *data = NULL;
 
-        pthread_mutex_lock(&x->lock);
-        old = x->retired;
-        x->retired = (struct colo_xcs_ckpt){ 0 };
-        pthread_mutex_unlock(&x->lock);
-        colo_xcs_ckpt_free(&old);
+        if (colo_xcs_type_has_data(colo_xcs_entry_type(e)) == 1)
+            data = p->data + (size_t)d++ * COLO_PAGE_SIZE;
+        if (x->epoch == 0)
+            note_page(x, pfn, data != NULL);
+        else
+            rc = colo_xcs_ckpt_add_ref(&x->pend, pfn, data);
     }
-    return owned ? colo_xcs_ckpt_add_ref(&x->pend, pfn, data)
-                 : colo_xcs_ckpt_add(&x->pend, pfn, data);
+    pthread_cond_broadcast(&x->cond);
+    pthread_mutex_unlock(&x->lock);
+    colo_xcs_ckpt_free(&old);
+    return rc;
 }
 
 /* The checkpoint's CHECKPOINT record: what was read becomes current. */
 static int apply_checkpoint(struct colo_xen_xcsave *x)
 {
     struct colo_xcs_ckpt *c = &x->pend;
-    size_t npfns = c->nent, npages = c->npages;
+    size_t npfns, npages = c->npages;
 
-    if (colo_xcs_ckpt_seal(c) < 0)
-        return -1;
     pthread_mutex_lock(&x->lock);
+    if (colo_xcs_ckpt_seal(c) < 0) {
+        pthread_mutex_unlock(&x->lock);
+        return -1;
+    }
     for (size_t i = 0; i < c->nslot; i++)
         note_page(x, c->slot[i].pfn, c->slot[i].idx != UINT64_MAX);
     colo_xcs_ckpt_free(&x->cur);
@@ -206,29 +237,14 @@ static int take_record(struct colo_xen_xcsave *x, struct colo_xcs_reader *r, uin
                        const uint8_t *body, uint32_t len, const char **why)
 {
     struct colo_xcs_pages p;
-    bool owned = false;
 
     switch (type) {
     case COLO_XCS_PAGE_DATA:
         if (colo_xcs_page_data(body, len, x->p2m_size, &p, why) < 0)
             return -1;
-        /* A checkpoint keeps the record itself rather than a copy of its
-         * pages (the reader reads the next one into a new buffer). */
-        if (x->epoch > 0 && p.count > 0) {
-            if (colo_xcs_ckpt_adopt(&x->pend, colo_xcs_reader_take(r)) < 0) {
-                *why = "out of memory for a checkpoint's pages";
-                return -1;
-            }
-            owned = true;
-        }
-        for (uint32_t i = 0, d = 0; i < p.count; i++) {
-            uint64_t e = colo_xcs_entry(&p, i);
-            bool data = colo_xcs_type_has_data(colo_xcs_entry_type(e)) == 1;
-
-            if (stage(x, e, data ? p.data + (size_t)d++ * COLO_PAGE_SIZE : NULL, owned) < 0) {
-                *why = "out of memory for a checkpoint's pages";
-                return -1;
-            }
+        if (take_pages(x, r, &p) < 0) {
+            *why = "out of memory for a checkpoint's pages";
+            return -1;
         }
         return 0;
     case COLO_XCS_HVM_CONTEXT:
@@ -447,7 +463,8 @@ int colo_xen_xcs_start(struct colo_domain *d)
     x->p2m_size = gpfns;
     if (colo_bitmap_init(&x->seen, x->p2m_size) < 0 ||
         colo_bitmap_init(&x->have, x->p2m_size) < 0 ||
-        colo_bitmap_init(&x->changed, x->p2m_size) < 0) {
+        colo_bitmap_init(&x->changed, x->p2m_size) < 0 ||
+        colo_bitmap_init(&x->early, d->nr_pages) < 0) {
         colo_log_errno("xen: cannot allocate the pfn maps of domain %" PRIu32, d->domid);
         goto fail;
     }
@@ -523,6 +540,7 @@ void colo_xen_xcs_stop(struct colo_domain *d)
     colo_bitmap_free(&x->seen);
     colo_bitmap_free(&x->have);
     colo_bitmap_free(&x->changed);
+    colo_bitmap_free(&x->early);
     colo_xcs_ckpt_free(&x->cur);
     colo_xcs_ckpt_free(&x->retired);
     colo_xcs_ckpt_free(&x->pend);
@@ -563,8 +581,15 @@ int colo_xen_xcs_suspend_begin(struct colo_domain *d)
 void colo_xen_xcs_suspended(struct colo_domain *d)
 {
     struct colo_xen_xcsave *x = d->xcs;
+    bool early;
 
+    /* What libxenguest will send, before it CLEANs the log (top of file).
+     * From the second checkpoint on: the first ends libxenguest's live
+     * phase, whose pages the log no longer shows. */
+    colo_bitmap_clear_all(&x->early);
+    early = x->engine_ckpts > 0 && colo_xen_dirty_peek(d, &x->early) == 0;
     pthread_mutex_lock(&x->lock);
+    x->early_ok = early;
     x->want_suspend = false;
     x->resumed = false;         /* a resume before this checkpoint is not its resume */
     x->suspended = true;
@@ -646,56 +671,160 @@ static bool reached(struct colo_xen_xcsave *x, void *target)
     return x->epoch >= *(unsigned *)target || x->ended;
 }
 
-int colo_xen_xcs_dirty_read_clear(struct colo_domain *d, struct colo_bitmap *into)
+/*
+ * Wait for libxenguest's CHECKPOINT record and take the pfns the stream
+ * brought since the engine last took them - all but those in 'skip' -
+ * into 'into' (under lock).
+ */
+static bool take_checkpoint(struct colo_domain *d, unsigned target, const struct colo_bitmap *skip,
+                            struct colo_bitmap *into)
 {
     struct colo_xen_xcsave *x = d->xcs;
     struct timespec t = deadline_ms(x->wait_ms);
+
+    if (!wait_until(x, &t, reached, &target) || x->epoch < target)
+        return false;
+    for (uint64_t p = colo_bitmap_next(&x->changed, 0); p < x->changed.nbits;
+         p = colo_bitmap_next(&x->changed, p + 1))
+        if (p < d->nr_pages) {
+            /* Sent again: it may be RAM now, whatever the hole cache says. */
+            if (p < d->hole.nbits)
+                colo_bitmap_clear(&d->hole, p);
+            if (!skip || !colo_bitmap_test(skip, p))
+                colo_bitmap_set(into, p);
+        }
+    colo_bitmap_clear_all(&x->changed);
+    x->engine_ckpts = target;
+    return true;
+}
+
+static int checkpoint_missed(struct colo_domain *d, unsigned target)
+{
+    struct colo_xen_xcsave *x = d->xcs;
+
+    if (alive(d, "reading libxenguest's checkpoint"))
+        colo_err("xen: libxenguest's checkpoint %u of domain %" PRIu32 " did not come within %u ms",
+                 target, d->domid, x->wait_ms);
+    return -1;
+}
+
+int colo_xen_xcs_dirty_read_clear(struct colo_domain *d, struct colo_bitmap *into)
+{
+    struct colo_xen_xcsave *x = d->xcs;
     unsigned target = x->engine_ckpts + 1;
+    bool ok = true;
+
+    pthread_mutex_lock(&x->lock);
+    if (x->early_ok) {
+        /* Send as the stream comes; dirty_rest takes the CHECKPOINT. */
+        for (uint64_t p = colo_bitmap_next(&x->early, 0); p < x->early.nbits && p < d->nr_pages;
+             p = colo_bitmap_next(&x->early, p + 1))
+            colo_bitmap_set(into, p);
+        x->streaming = target;
+        x->early_ok = false;
+    } else {
+        ok = take_checkpoint(d, target, NULL, into);
+    }
+    pthread_mutex_unlock(&x->lock);
+    return ok ? 0 : checkpoint_missed(d, target);
+}
+
+int colo_xen_xcs_dirty_rest(struct colo_domain *d, const struct colo_bitmap *sent,
+                            struct colo_bitmap *into)
+{
+    struct colo_xen_xcsave *x = d->xcs;
+    unsigned target;
     bool ok;
 
     pthread_mutex_lock(&x->lock);
-    ok = wait_until(x, &t, reached, &target) && x->epoch >= target;
-    if (ok) {
-        for (uint64_t p = colo_bitmap_next(&x->changed, 0); p < x->changed.nbits;
-             p = colo_bitmap_next(&x->changed, p + 1))
-            if (p < d->nr_pages) {
-                colo_bitmap_set(into, p);
-                /* Sent again: it may be RAM now, whatever the hole cache says. */
-                if (p < d->hole.nbits)
-                    colo_bitmap_clear(&d->hole, p);
-            }
-        colo_bitmap_clear_all(&x->changed);
-        x->engine_ckpts = target;
+    if (!(target = x->streaming)) {
+        pthread_mutex_unlock(&x->lock);
+        return 0;
     }
+    /* A page sent early is final only if the stream kept its order: else
+     * a later copy of it may have come, so all of it goes again. */
+    ok = take_checkpoint(d, target, x->cur.unordered ? NULL : sent, into);
+    if (ok && x->cur.unordered)
+        colo_warn("xen: libxenguest sent checkpoint %u's pfns out of order; sending all of it again",
+                  target);
+    x->streaming = 0;
     pthread_mutex_unlock(&x->lock);
-    if (!ok) {
-        if (alive(d, "reading libxenguest's checkpoint"))
-            colo_err("xen: libxenguest's checkpoint %u of domain %" PRIu32 " did not come within %u ms",
-                     target, d->domid, x->wait_ms);
-        return -1;
-    }
-    return 0;
+    return ok ? 0 : checkpoint_missed(d, target);
 }
 
-void colo_xen_xcs_read_pages(struct colo_domain *d, const uint64_t *pfns, uint32_t n, void *buf,
-                             bool *got)
+/* The stream has brought the checkpoint being sent up to *last (or all of
+ * it, or will bring no more). */
+static bool came_past(struct colo_xen_xcsave *x, void *last)
+{
+    return x->epoch >= x->streaming || x->ended ||
+           colo_xcs_ckpt_reached(&x->pend, *(uint64_t *)last);
+}
+
+/* A hole in a checkpoint reads as zeros. */
+static const uint8_t zero_page[COLO_PAGE_SIZE];
+
+/*
+ * Where the checkpoint being sent has pfns[0..n) (ascending): ptr[i] is the
+ * page, zero_page for a hole, NULL where the checkpoint does not have it.
+ * While the stream still brings the checkpoint, waits until it has come
+ * past pfns[n-1].  The pages stay where they are until the reader frees
+ * them, after the PVM resumed.
+ */
+static int find_pages(struct colo_domain *d, const uint64_t *pfns, uint32_t n,
+                      const uint8_t **ptr)
 {
     struct colo_xen_xcsave *x = d->xcs;
-    uint8_t *out = buf;
+    const struct colo_xcs_ckpt *c = &x->cur;
+    uint64_t last = pfns[n - 1];
     size_t from = 0;
 
     pthread_mutex_lock(&x->lock);
+    if (x->streaming && x->epoch < x->streaming) {
+        struct timespec t = deadline_ms(x->wait_ms);
+
+        if (!wait_until(x, &t, came_past, &last) || (x->ended && x->epoch < x->streaming)) {
+            unsigned target = x->streaming;
+
+            pthread_mutex_unlock(&x->lock);
+            return checkpoint_missed(d, target);
+        }
+        if (x->epoch < x->streaming)
+            c = &x->pend;
+    }
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *page = NULL;
-        int has = colo_xcs_ckpt_find(&x->cur, pfns[i], &from, &page);
+        int has = colo_xcs_ckpt_find(c, pfns[i], &from, &page);
 
-        got[i] = has >= 0;
-        if (has == 1)
-            memcpy(out + (size_t)i * COLO_PAGE_SIZE, page, COLO_PAGE_SIZE);
-        else if (has == 0)
-            memset(out + (size_t)i * COLO_PAGE_SIZE, 0, COLO_PAGE_SIZE);
+        ptr[i] = has == 1 ? page : has == 0 ? zero_page : NULL;
     }
     pthread_mutex_unlock(&x->lock);
+    return 0;
+}
+
+int colo_xen_xcs_read_pages(struct colo_domain *d, const uint64_t *pfns, uint32_t n, void *buf,
+                            bool *got)
+{
+    const uint8_t *ptr[COLO_MAX_PAGE_BATCH];
+
+    if (find_pages(d, pfns, n, ptr) < 0)
+        return -1;
+    for (uint32_t i = 0; i < n; i++)
+        if ((got[i] = ptr[i] != NULL))
+            memcpy((uint8_t *)buf + (size_t)i * COLO_PAGE_SIZE, ptr[i], COLO_PAGE_SIZE);
+    return 0;
+}
+
+int colo_xen_xcs_page_refs(struct colo_domain *d, const uint64_t *pfns, uint32_t n,
+                           const void **ptr)
+{
+    const uint8_t *p[COLO_MAX_PAGE_BATCH];
+    int found = 0;
+
+    if (find_pages(d, pfns, n, p) < 0)
+        return -1;
+    for (uint32_t i = 0; i < n; i++)
+        found += (ptr[i] = p[i]) != NULL;
+    return found;
 }
 
 static bool first_pass_done(struct colo_xen_xcsave *x, void *arg)

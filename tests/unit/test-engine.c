@@ -69,6 +69,7 @@ static struct colo_domain *fake_new(uint64_t nr_pages)
 
 static bool fake_is_hole(uint64_t pfn);
 static const struct colo_backend *be;
+static struct colo_bitmap rest_log;     /* fake_backend_rest: the odd pfns held back */
 
 static int fake_open_primary(const struct colo_domain_spec *s, struct colo_domain **out)
 {
@@ -80,6 +81,10 @@ static int fake_open_primary(const struct colo_domain_spec *s, struct colo_domai
             memset(d->mem + p * COLO_PAGE_SIZE, (int)(p * 7 + 1), COLO_PAGE_SIZE);
     d->fail_op = fail_primary.op;
     d->fail_countdown = fail_primary.nth;
+    if (be->dirty_rest) {
+        colo_bitmap_free(&rest_log);
+        colo_bitmap_init(&rest_log, NR_PAGES);
+    }
     *out = d;
     return 0;
 }
@@ -150,7 +155,13 @@ static int fake_dirty(struct colo_domain *d, struct colo_bitmap *into)
     }
     if (should_fail(d, OP_DIRTY) || !d->logdirty)
         return -1;
-    colo_bitmap_or(into, &d->log);
+    if (be->dirty_rest && d != the_svm) {     /* fake_backend_rest: even pfns now */
+        for (uint64_t p = 0; p < d->nr_pages; p++)
+            if (colo_bitmap_test(&d->log, p))
+                colo_bitmap_set(p % 2 ? &rest_log : into, p);
+    } else {
+        colo_bitmap_or(into, &d->log);
+    }
     colo_bitmap_clear_all(&d->log);
     return 0;
 }
@@ -233,6 +244,57 @@ static int fake_ram_pfns(struct colo_domain *d, struct colo_bitmap *map)
 static const struct colo_backend fake_backend_holes = { FAKE_OPS, .ram_pfns = fake_ram_pfns };
 /* A fourth: with peer_dirty. */
 static const struct colo_backend fake_backend_peer = { FAKE_OPS, .peer_dirty = fake_peer_dirty };
+
+/* A fifth, with dirty_rest, shaped like save=libxenguest's: dirty_read_clear
+ * (fake_dirty) names only the even pfns of the log, the odd ones come
+ * after the first send, together with one page already sent (sent again:
+ * harmless).  A late page the engine failed to send would leave the SVM
+ * unequal. */
+static uint64_t rest_pfns;
+static unsigned rest_calls;
+
+static int fake_dirty_rest(struct colo_domain *d, const struct colo_bitmap *sent,
+                           struct colo_bitmap *into)
+{
+    uint64_t first = colo_bitmap_next(sent, 0);
+
+    if (should_fail(d, OP_DIRTY))
+        return -1;
+    rest_calls++;
+    rest_pfns += colo_bitmap_count(&rest_log);
+    colo_bitmap_or(into, &rest_log);
+    colo_bitmap_clear_all(&rest_log);
+    if (first < sent->nbits)
+        colo_bitmap_set(into, first);
+    return 0;
+}
+/* Like save=libxenguest it also gives most pages by reference (page_refs):
+ * every third pfn it does not have, so the engine reads those; and for a
+ * batch that starts at an odd pfn it has none and leaves ptr alone, as
+ * the xen backend does with save=pages. */
+static int fake_page_refs(struct colo_domain *d, const uint64_t *pfns, uint32_t n,
+                          const void **ptr)
+{
+    int found = 0;
+
+    if (pfns[0] % 2) {
+        for (uint32_t i = 0; i < n; i++)
+            ptr[i] = (const void *)(uintptr_t)0xbad;    /* must not be looked at */
+        return 0;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        ptr[i] = NULL;
+        if (pfns[i] % 3 == 0)
+            continue;
+        if (should_fail(d, OP_PTR))
+            return -1;
+        ptr[i] = d->mem + pfns[i] * COLO_PAGE_SIZE;
+        found++;
+    }
+    return found;
+}
+static const struct colo_backend fake_backend_rest = {
+    FAKE_OPS, .dirty_rest = fake_dirty_rest, .page_refs = fake_page_refs };
 
 
 static void fake_free(struct colo_domain *d)
@@ -391,6 +453,7 @@ static void end_session(void)
     the_svm = NULL;
     colo_engine_fini(&S.e);
     fail_primary.op = fail_secondary.op = OP_NONE;
+    colo_bitmap_free(&rest_log);
 }
 
 static bool svm_equals(const uint8_t *ref)
@@ -564,7 +627,8 @@ static void test_cut_everywhere(void **state)
 
 struct fault_case {
     const char *name;
-    int only;                   /* 0: both variants, 1: copying only, 2: mapped only */
+    int only;                   /* 0: all variants, 1: copying only, 2: mapped only,
+                                   3: page_refs only */
     bool primary;
     enum fake_op op;
     int nth;
@@ -589,9 +653,14 @@ static const struct fault_case fault_cases[] = {
     { "svm write (commit)", 0, false, OP_WRITE, 3, COLO_P_UNPROTECTED, COLO_FAILED },
     { "svm device load", 0, false, OP_LOAD, 2, COLO_P_UNPROTECTED, COLO_FAILED },
     { "svm resume", 0, false, OP_RESUME, 2, COLO_P_UNPROTECTED, COLO_FAILED },
-    /* RAM mapped in the engine: the page address itself cannot be had. */
+    /* RAM mapped in the engine (or pages held by the backend, page_refs):
+     * the page address itself cannot be had. */
     { "pvm page map (initial)", 2, true, OP_PTR, 1, COLO_P_UNPROTECTED, COLO_FAILED },
     { "pvm page map (checkpoint)", 2, true, OP_PTR, 301, COLO_P_UNPROTECTED, COLO_FAILED },
+    /* page_refs: 200 pages by reference in the initial copy, so the 205th
+     * is in checkpoint 1. */
+    { "pvm page refs (initial)", 3, true, OP_PTR, 1, COLO_P_UNPROTECTED, COLO_FAILED },
+    { "pvm page refs (checkpoint)", 3, true, OP_PTR, 205, COLO_P_UNPROTECTED, COLO_FAILED },
 };
 
 static void test_backend_faults(void **state)
@@ -603,7 +672,8 @@ static void test_backend_faults(void **state)
     for (size_t i = 0; i < sizeof(fault_cases) / sizeof(fault_cases[0]); i++) {
         const struct fault_case *f = &fault_cases[i];
 
-        if ((f->only == 1 && be->page_ptr) || (f->only == 2 && !be->page_ptr))
+        if ((f->only == 1 && be->page_ptr) || (f->only == 2 && !be->page_ptr) ||
+            (f->only == 3 && !be->page_refs))
             continue;
         print_message("fault: %s\n", f->name);
         if (f->primary)
@@ -658,6 +728,27 @@ static void test_peer_dirty_before_dirty_log(void **state)
     end_session();
 }
 
+/* With dirty_rest the late pages go out in the same checkpoint (the SVM
+ * equals the PVM at each: test_svm_equals_pvm_at_each_checkpoint) and
+ * count in its page total. */
+static void test_dirty_rest_sent(void **state)
+{
+    struct cut_rule none = { 0 };
+    uint64_t pages = 0;
+
+    be = *state;
+    rest_calls = 0;
+    rest_pfns = 0;
+    run_session(&none, 3);
+    assert_int_equal(P.e.stats.checkpoints, 4);
+    assert_int_equal(rest_calls, 4);
+    assert_true(rest_pfns > 0);         /* some pages did come late */
+    pages = P.e.stats.pages_total;
+    end_session();
+    /* Every checkpoint sent one page twice, and nothing was left out. */
+    assert_true(pages >= rest_pfns + 4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -672,6 +763,10 @@ int main(void)
         cmocka_unit_test_prestate(test_peer_dirty_before_dirty_log, (void *)&fake_backend_peer),
         cmocka_unit_test_prestate(test_svm_equals_pvm_at_each_checkpoint, (void *)&fake_backend_peer),
         cmocka_unit_test_prestate(test_good_run_state_sequence, (void *)&fake_backend_peer),
+        cmocka_unit_test_prestate(test_dirty_rest_sent, (void *)&fake_backend_rest),
+        cmocka_unit_test_prestate(test_svm_equals_pvm_at_each_checkpoint, (void *)&fake_backend_rest),
+        cmocka_unit_test_prestate(test_backend_faults, (void *)&fake_backend_rest),
+        cmocka_unit_test_prestate(test_cut_everywhere, (void *)&fake_backend_rest),
     };
 
     colo_log_init("test-engine", getenv("COLO_TEST_DEBUG") ? COLO_LOG_DEBUG : COLO_LOG_ERROR);
