@@ -79,8 +79,21 @@ check "the SVM's setup was done before the SVM first ran (its log, lines ${fin:-
     test "${fin:-0}" -gt 0 -a "${run:-0}" -gt "${fin:-0}"
 check "COLO flows on both bridges (brp $(cookie_flows brp), brs $(cookie_flows brs))" \
     test "$(cookie_flows brp)" -ge 5 -a "$(cookie_flows brs)" -ge 4
+# A proxy subscribes once its engine answers on the control socket, which
+# an engine busy with a checkpoint does a little later (once in four runs
+# the rewriter was not subscribed yet when the check came): up to 5 s.
+subscribed() {  # subscribed pri|sec ROLE: wait for it, then say
+    local i
+    for i in $(seq 50); do
+        grep -q "\"role\":\"$2\".*\"subscribed\":true" <<<"$(status "$1")" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+subscribed pri proxy
 check "the comparator runs, subscribed to the primary engine: $(status pri | head -c 120)" \
     grep -q '"role":"proxy".*"subscribed":true' <<<"$(status pri)"
+subscribed sec proxy-secondary
 check "the rewriter runs, subscribed to the secondary engine: $(status sec | head -c 120)" \
     grep -q '"role":"proxy-secondary","subscribed":true' <<<"$(status sec)"
 # xl-colo blocks SIGTERM for itself (a signalfd); the proxies it starts must
