@@ -215,6 +215,110 @@ size_t colo_xcs_enc_dirty_list(uint8_t *buf, size_t cap, const uint64_t *pfns, u
     return need;
 }
 
+/* ---- writing a stream, for xc_domain_restore (restore=libxenguest) ---- */
+
+static void put32be(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+size_t colo_xcs_enc_headers(uint8_t *buf, size_t cap, const struct colo_xcs_domain *d)
+{
+    const size_t need = COLO_XCS_IHDR_SIZE + COLO_XCS_DHDR_SIZE;
+
+    if (cap < need || (d->version != 2 && d->version != 3) ||
+        (d->type != COLO_XCS_DOMAIN_PV && d->type != COLO_XCS_DOMAIN_HVM))
+        return 0;
+    memset(buf, 0, need);
+    colo_put64(buf, IHDR_MARKER);
+    put32be(buf + 8, IHDR_ID);
+    put32be(buf + 12, d->version);
+    /* options 0: little-endian; the reserved bytes stay zero */
+    colo_put32(buf + 24, d->type);
+    colo_put16(buf + 28, 12);
+    colo_put32(buf + 32, d->xen_major);
+    colo_put32(buf + 36, d->xen_minor);
+    return need;
+}
+
+size_t colo_xcs_enc_rec_header(uint8_t *buf, size_t cap, uint32_t type, uint32_t len)
+{
+    if (cap < COLO_XCS_RHDR_SIZE || len > COLO_XCS_MAX_BODY)
+        return 0;
+    colo_put32(buf, type);
+    colo_put32(buf + 4, len);
+    return COLO_XCS_RHDR_SIZE;
+}
+
+size_t colo_xcs_page_prefix_size(uint32_t count)
+{
+    return COLO_XCS_RHDR_SIZE + 8 + 8 * (size_t)count;
+}
+
+size_t colo_xcs_enc_page_prefix(uint8_t *buf, size_t cap, const uint64_t *pfns, uint32_t count)
+{
+    size_t need = colo_xcs_page_prefix_size(count);
+    uint64_t body;
+
+    if (count == 0 || count > COLO_XCS_MAX_PAGES || cap < need)
+        return 0;
+    body = 8 + 8 * (uint64_t)count + COLO_XCS_PAGE_SIZE * (uint64_t)count;
+    for (uint32_t i = 0; i < count; i++)
+        if (pfns[i] & ~COLO_XCS_PFN_MASK)
+            return 0;
+    colo_put32(buf, COLO_XCS_PAGE_DATA);
+    colo_put32(buf + 4, (uint32_t)body);
+    colo_put32(buf + 8, count);
+    colo_put32(buf + 12, 0);
+    /* Type 0 (an ordinary page) in the top bits: every entry has data. */
+    for (uint32_t i = 0; i < count; i++)
+        colo_put64(buf + 16 + 8 * (size_t)i, pfns[i]);
+    return need;
+}
+
+size_t colo_xcs_params_size(uint32_t count)
+{
+    return COLO_XCS_RHDR_SIZE + 8 + 16 * (size_t)count;
+}
+
+size_t colo_xcs_enc_params(uint8_t *buf, size_t cap, const uint64_t *index,
+                           const uint64_t *value, uint32_t count)
+{
+    size_t need = colo_xcs_params_size(count);
+
+    if (count > COLO_XCS_MAX_BODY / 16 - 1 || cap < need)
+        return 0;
+    colo_put32(buf, COLO_XCS_HVM_PARAMS);
+    colo_put32(buf + 4, (uint32_t)(need - COLO_XCS_RHDR_SIZE));
+    colo_put32(buf + 8, count);
+    colo_put32(buf + 12, 0);
+    for (uint32_t i = 0; i < count; i++) {
+        colo_put64(buf + 16 + 16 * (size_t)i, index[i]);
+        colo_put64(buf + 24 + 16 * (size_t)i, value[i]);
+    }
+    return need;
+}
+
+int colo_xcs_dirty_list_header(const uint8_t hdr[COLO_XCS_RHDR_SIZE], uint64_t max_count,
+                               uint32_t *count, const char **why)
+{
+    uint32_t type, len;
+
+    if (colo_xcs_rec_header(hdr, &type, &len, why) < 0)
+        return -1;
+    if (type != COLO_XCS_DIRTY_PFN_LIST)
+        return bad(why, "the back channel carries a record that is not a dirty pfn list");
+    if (len % 8)
+        return bad(why, "a dirty pfn list whose length is not a multiple of 8");
+    if (len / 8 > max_count)
+        return bad(why, "a dirty pfn list longer than the guest has pfns");
+    *count = len / 8;
+    return 0;
+}
+
 const char *colo_xcs_type_name(uint32_t type)
 {
     static const char *const names[] = {

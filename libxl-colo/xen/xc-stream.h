@@ -158,6 +158,38 @@ void colo_xcs_param_at(const uint8_t *body, uint32_t i, uint64_t *index, uint64_
 size_t colo_xcs_dirty_list_size(uint32_t count);
 size_t colo_xcs_enc_dirty_list(uint8_t *buf, size_t cap, const uint64_t *pfns, uint32_t count);
 
+/*
+ * Writing a stream (restore=libxenguest: the secondary hands each
+ * checkpoint to xc_domain_restore in this format).  Each encoder returns
+ * the bytes it wrote, or 0 if cap is too small or an argument cannot be
+ * encoded.  Every record here needs no padding: its body is a multiple
+ * of 8 bytes, except a blob's (HVM_CONTEXT), which the caller pads.
+ *
+ *   headers        the image header (version d->version, little-endian)
+ *                  and the domain header: 40 bytes
+ *   rec_header     a record's type and body length
+ *   page_prefix    a PAGE_DATA record up to its data: header, count,
+ *                  reserved, count entries of type 0 (an ordinary page
+ *                  with data); the count pages follow, 4096 bytes each
+ *   params         a whole HVM_PARAMS record
+ */
+#define COLO_XCS_MAX_PAGES  1024u   /* a PAGE_DATA record this writer makes */
+
+size_t colo_xcs_enc_headers(uint8_t *buf, size_t cap, const struct colo_xcs_domain *d);
+size_t colo_xcs_enc_rec_header(uint8_t *buf, size_t cap, uint32_t type, uint32_t len);
+size_t colo_xcs_page_prefix_size(uint32_t count);
+size_t colo_xcs_enc_page_prefix(uint8_t *buf, size_t cap, const uint64_t *pfns, uint32_t count);
+size_t colo_xcs_params_size(uint32_t count);
+size_t colo_xcs_enc_params(uint8_t *buf, size_t cap, const uint64_t *index,
+                           const uint64_t *value, uint32_t count);
+
+/* The header of a CHECKPOINT_DIRTY_PFN_LIST record, as xc_domain_restore
+ * writes it on its back channel: *count pfns follow (u64 each).  -1 with
+ * *why for another type, a length not a multiple of 8, or more than
+ * max_count pfns. */
+int colo_xcs_dirty_list_header(const uint8_t hdr[COLO_XCS_RHDR_SIZE], uint64_t max_count,
+                               uint32_t *count, const char **why);
+
 const char *colo_xcs_type_name(uint32_t type);
 
 /*

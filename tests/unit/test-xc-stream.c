@@ -453,6 +453,149 @@ static void test_reader_rejects(void **state)
     free(s.p);
 }
 
+/* ---- writing (restore=libxenguest) ---- */
+
+/* What the secondary writes for xc_domain_restore reads back through this
+ * file's own reader, record for record, byte for byte. */
+static void test_writer(void **state)
+{
+    struct colo_xcs_domain dom = { .type = COLO_XCS_DOMAIN_HVM, .xen_major = 4,
+                                   .xen_minor = 17, .version = 3 };
+    uint8_t hdr[40], ih[24], dh[16], buf[256], pad[8] = { 0 };
+    uint8_t *pages = malloc(2 * 4096);
+    const uint64_t pfns[2] = { 0x10, 0xfeff2 };
+    const uint64_t idx[2] = { 2, 19 }, val[2] = { 0x1234, 1 };
+    const uint8_t ctx[13] = "hvm-context!";
+    struct colo_xcs_reader r;
+    struct colo_xcs_pages pg;
+    const uint8_t *body;
+    const char *why = NULL;
+    uint32_t type, len;
+    int fd[2];
+    size_t n;
+
+    (void)state;
+    assert_non_null(pages);
+    memset(pages, 0xa1, 4096);
+    memset(pages + 4096, 0xb2, 4096);
+    assert_int_equal(pipe(fd), 0);
+    /* the headers are exactly the hand-made ones above */
+    assert_int_equal(colo_xcs_enc_headers(hdr, sizeof(hdr), &dom), 40);
+    image_header(ih);
+    domain_header(dh);
+    assert_memory_equal(hdr, ih, 24);
+    assert_memory_equal(hdr + 24, dh, 16);
+    assert_int_equal(write(fd[1], hdr, 40), 40);
+    /* PAGE_DATA: prefix, then the pages */
+    n = colo_xcs_enc_page_prefix(buf, sizeof(buf), pfns, 2);
+    assert_int_equal(n, colo_xcs_page_prefix_size(2));
+    assert_int_equal(n, 8 + 8 + 16);
+    assert_int_equal(write(fd[1], buf, n), (ssize_t)n);
+    assert_int_equal(write(fd[1], pages, 8192), 8192);
+    /* HVM_CONTEXT: a blob, padded by the caller */
+    assert_int_equal(colo_xcs_enc_rec_header(buf, sizeof(buf), COLO_XCS_HVM_CONTEXT, 13), 8);
+    assert_int_equal(write(fd[1], buf, 8), 8);
+    assert_int_equal(write(fd[1], ctx, 13), 13);
+    assert_int_equal(write(fd[1], pad, colo_xcs_padded(13) - 13), 3);
+    n = colo_xcs_enc_params(buf, sizeof(buf), idx, val, 2);
+    assert_int_equal(n, colo_xcs_params_size(2));
+    assert_int_equal(write(fd[1], buf, n), (ssize_t)n);
+    assert_int_equal(colo_xcs_enc_rec_header(buf, sizeof(buf), COLO_XCS_CHECKPOINT, 0), 8);
+    assert_int_equal(write(fd[1], buf, 8), 8);
+    close(fd[1]);
+
+    colo_xcs_reader_init(&r, fd[0]);
+    assert_int_equal(colo_xcs_read_headers(&r, &why), 0);
+    assert_int_equal(r.dom.type, COLO_XCS_DOMAIN_HVM);
+    assert_int_equal(r.dom.xen_minor, 17);
+    assert_int_equal(colo_xcs_read_record(&r, &type, &body, &len, &why), 1);
+    assert_int_equal(type, COLO_XCS_PAGE_DATA);
+    assert_int_equal(colo_xcs_page_data(body, len, 1ull << 20, &pg, &why), 0);
+    assert_int_equal(pg.count, 2);
+    assert_int_equal(pg.nr_data, 2);
+    assert_int_equal(colo_xcs_entry(&pg, 1), 0xfeff2);
+    assert_memory_equal(pg.data, pages, 8192);
+    assert_int_equal(colo_xcs_read_record(&r, &type, &body, &len, &why), 1);
+    assert_int_equal(type, COLO_XCS_HVM_CONTEXT);
+    assert_int_equal(len, 13);
+    assert_memory_equal(body, ctx, 13);
+    assert_int_equal(colo_xcs_read_record(&r, &type, &body, &len, &why), 1);
+    assert_int_equal(type, COLO_XCS_HVM_PARAMS);
+    assert_int_equal(colo_xcs_params_count(body), 2);
+    for (uint32_t i = 0; i < 2; i++) {
+        uint64_t ix, v;
+
+        colo_xcs_param_at(body, i, &ix, &v);
+        assert_int_equal(ix, idx[i]);
+        assert_int_equal(v, val[i]);
+    }
+    assert_int_equal(colo_xcs_read_record(&r, &type, &body, &len, &why), 1);
+    assert_int_equal(type, COLO_XCS_CHECKPOINT);
+    assert_int_equal(len, 0);
+    assert_int_equal(colo_xcs_read_record(&r, &type, &body, &len, &why), 0);
+    colo_xcs_reader_free(&r);
+    close(fd[0]);
+    free(pages);
+}
+
+static void test_writer_refuses(void **state)
+{
+    struct colo_xcs_domain dom = { .type = COLO_XCS_DOMAIN_HVM, .version = 3 };
+    uint8_t buf[64];
+    uint64_t pfns[1] = { 1ull << 60 }, one = 1;
+
+    (void)state;
+    assert_int_equal(colo_xcs_enc_headers(buf, 39, &dom), 0);
+    dom.version = 4;
+    assert_int_equal(colo_xcs_enc_headers(buf, sizeof(buf), &dom), 0);
+    dom.version = 3;
+    dom.type = 7;
+    assert_int_equal(colo_xcs_enc_headers(buf, sizeof(buf), &dom), 0);
+    assert_int_equal(colo_xcs_enc_rec_header(buf, 7, COLO_XCS_CHECKPOINT, 0), 0);
+    assert_int_equal(colo_xcs_enc_rec_header(buf, 8, COLO_XCS_HVM_CONTEXT, 200u << 20), 0);
+    /* a pfn with type bits set, no pages, too many pages, too little room */
+    assert_int_equal(colo_xcs_enc_page_prefix(buf, sizeof(buf), pfns, 1), 0);
+    assert_int_equal(colo_xcs_enc_page_prefix(buf, sizeof(buf), &one, 0), 0);
+    assert_int_equal(colo_xcs_enc_page_prefix(buf, sizeof(buf), &one, COLO_XCS_MAX_PAGES + 1), 0);
+    assert_int_equal(colo_xcs_enc_page_prefix(buf, 23, &one, 1), 0);
+    assert_int_equal(colo_xcs_enc_page_prefix(buf, 24, &one, 1), 24);
+    assert_int_equal(colo_xcs_enc_params(buf, 31, &one, &one, 1), 0);
+}
+
+/* The back channel's record, as xc_domain_restore writes it. */
+static void test_dirty_list_header(void **state)
+{
+    const uint64_t pfns[3] = { 1, 5, 9 };
+    uint8_t buf[64];
+    const char *why = NULL;
+    uint32_t count = 99;
+
+    (void)state;
+    assert_int_equal(colo_xcs_enc_dirty_list(buf, sizeof(buf), pfns, 3), 32);
+    assert_int_equal(colo_xcs_dirty_list_header(buf, 16, &count, &why), 0);
+    assert_int_equal(count, 3);
+    assert_int_equal(colo_xcs_enc_dirty_list(buf, sizeof(buf), NULL, 0), 8);
+    assert_int_equal(colo_xcs_dirty_list_header(buf, 16, &count, &why), 0);
+    assert_int_equal(count, 0);
+    /* longer than the guest has pfns */
+    assert_int_equal(colo_xcs_enc_dirty_list(buf, sizeof(buf), pfns, 3), 32);
+    assert_int_equal(colo_xcs_dirty_list_header(buf, 2, &count, &why), -1);
+    assert_non_null(strstr(why, "longer"));
+    /* a length that is not whole pfns */
+    colo_put32(buf + 4, 12);
+    assert_int_equal(colo_xcs_dirty_list_header(buf, 16, &count, &why), -1);
+    assert_non_null(strstr(why, "multiple of 8"));
+    /* another record */
+    colo_put32(buf, COLO_XCS_CHECKPOINT);
+    colo_put32(buf + 4, 0);
+    assert_int_equal(colo_xcs_dirty_list_header(buf, 16, &count, &why), -1);
+    assert_non_null(strstr(why, "not a dirty pfn list"));
+    /* a length past libxenguest's limit */
+    colo_put32(buf, COLO_XCS_DIRTY_PFN_LIST);
+    colo_put32(buf + 4, 200u << 20);
+    assert_int_equal(colo_xcs_dirty_list_header(buf, 1ull << 40, &count, &why), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -465,6 +608,9 @@ int main(void)
         cmocka_unit_test(test_dirty_list),
         cmocka_unit_test(test_reader),
         cmocka_unit_test(test_reader_rejects),
+        cmocka_unit_test(test_writer),
+        cmocka_unit_test(test_writer_refuses),
+        cmocka_unit_test(test_dirty_list_header),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
