@@ -91,6 +91,15 @@ struct colo_backend {
     int  (*read_pages)(struct colo_domain *d, const uint64_t *pfns, uint32_t n, void *buf);
     int  (*write_pages)(struct colo_domain *d, const uint64_t *pfns, uint32_t n, const void *buf);
 
+    /* Optional, secondary: every page and the device state of a committed
+     * checkpoint have been handed over (write_pages, load_device); make
+     * them the SVM's before returning, for a backend that applies a
+     * checkpoint as a whole (xen with restore=libxenguest: libxenguest
+     * buffers it and applies it at its CHECKPOINT record).  The SVM stays
+     * suspended until resume().  A resume() with no commit() since the
+     * last suspend() is a failover: what was handed over is dropped. */
+    int  (*commit)(struct colo_domain *d);
+
     /* Optional: the address of page pfn in this process, for backends whose
      * guest RAM is mapped here (sim); NULL for a pfn outside the guest.  The
      * primary then sends pages straight from guest memory (the secondary

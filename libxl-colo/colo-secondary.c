@@ -517,6 +517,8 @@ static int commit(struct colo_engine *e)
         if (e->be->write_pages(e->dom, e->pfns, p->count, p->data) < 0)
             return -1;
     }
+    if (e->be->commit && e->be->commit(e->dom) < 0)
+        return -1;
     if (e->hooks.disk_commit && e->hooks.disk_commit(e->hooks.opaque, e->seq, b->barrier_writes) < 0)
         return -1;
     e->committed = true;

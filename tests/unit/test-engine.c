@@ -35,7 +35,8 @@
  * The "mem" test backend: RAM in a heap buffer, dirty log kept by the test's
  * own guest_write(), and any operation made to fail on its n-th call.
  */
-enum fake_op { OP_NONE, OP_SUSPEND, OP_RESUME, OP_DIRTY, OP_READ, OP_WRITE, OP_SAVE, OP_LOAD, OP_PTR };
+enum fake_op { OP_NONE, OP_SUSPEND, OP_RESUME, OP_DIRTY, OP_READ, OP_WRITE, OP_SAVE, OP_LOAD, OP_PTR,
+               OP_COMMIT };
 
 struct colo_domain {
     uint64_t nr_pages;
@@ -44,6 +45,12 @@ struct colo_domain {
     struct colo_bitmap log;
     bool logdirty, paused, destroyed;
     uint64_t devctr;
+    /* fake_backend_commit: what write_pages/load_device handed over, made
+     * the domain's by commit() only */
+    uint8_t *stage;
+    struct colo_bitmap staged;
+    uint64_t stage_dev;
+    bool stage_dev_set, committed;
     enum fake_op fail_op;
     int fail_countdown;         /* the n-th call of fail_op fails */
 };
@@ -63,7 +70,9 @@ static struct colo_domain *fake_new(uint64_t nr_pages)
     d->nr_pages = nr_pages;
     d->mem = calloc(nr_pages, COLO_PAGE_SIZE);
     d->snap = calloc(nr_pages, COLO_PAGE_SIZE);
+    d->stage = calloc(nr_pages, COLO_PAGE_SIZE);
     colo_bitmap_init(&d->log, nr_pages);
+    colo_bitmap_init(&d->staged, nr_pages);
     return d;
 }
 
@@ -116,14 +125,24 @@ static int fake_suspend(struct colo_domain *d)
     if (should_fail(d, OP_SUSPEND))
         return -1;
     d->paused = true;
+    d->committed = false;
     memcpy(d->snap, d->mem, d->nr_pages * COLO_PAGE_SIZE);
     return 0;
 }
+
+static unsigned commit_calls, commits_dropped;
 
 static int fake_resume(struct colo_domain *d)
 {
     if (should_fail(d, OP_RESUME))
         return -1;
+    if (be->commit && d == the_svm && !d->committed) {
+        /* No commit since the suspend: a failover drops what came. */
+        commits_dropped += d->stage_dev_set || colo_bitmap_count(&d->staged) > 0;
+        colo_bitmap_clear_all(&d->staged);
+        d->stage_dev_set = false;
+    }
+    d->committed = false;
     d->paused = false;
     return 0;
 }
@@ -180,6 +199,13 @@ static int fake_write(struct colo_domain *d, const uint64_t *pfns, uint32_t n, c
     if (should_fail(d, OP_WRITE))
         return -1;
     assert_true(d->paused);         /* never write under a running guest */
+    if (be->commit) {
+        for (uint32_t i = 0; i < n; i++) {
+            memcpy(d->stage + pfns[i] * COLO_PAGE_SIZE, (const uint8_t *)buf + (size_t)i * COLO_PAGE_SIZE, COLO_PAGE_SIZE);
+            colo_bitmap_set(&d->staged, pfns[i]);
+        }
+        return 0;
+    }
     for (uint32_t i = 0; i < n; i++)
         memcpy(d->mem + pfns[i] * COLO_PAGE_SIZE, (const uint8_t *)buf + (size_t)i * COLO_PAGE_SIZE, COLO_PAGE_SIZE);
     return 0;
@@ -199,7 +225,31 @@ static int fake_load(struct colo_domain *d, const void *blob, size_t len)
 {
     if (should_fail(d, OP_LOAD) || len != 8)
         return -1;
+    if (be->commit) {
+        memcpy(&d->stage_dev, blob, 8);
+        d->stage_dev_set = true;
+        return 0;
+    }
     memcpy(&d->devctr, blob, 8);
+    return 0;
+}
+
+/* The optional commit op (restore=libxenguest's shape): only here do the
+ * pages and the device state handed over become the SVM's. */
+static int fake_commit(struct colo_domain *d)
+{
+    assert_true(d->paused);
+    assert_true(d->stage_dev_set);      /* a checkpoint always has device state */
+    if (should_fail(d, OP_COMMIT))
+        return -1;
+    commit_calls++;
+    for (uint64_t p = colo_bitmap_next(&d->staged, 0); p < d->nr_pages;
+         p = colo_bitmap_next(&d->staged, p + 1))
+        memcpy(d->mem + p * COLO_PAGE_SIZE, d->stage + p * COLO_PAGE_SIZE, COLO_PAGE_SIZE);
+    colo_bitmap_clear_all(&d->staged);
+    d->devctr = d->stage_dev;
+    d->stage_dev_set = false;
+    d->committed = true;
     return 0;
 }
 
@@ -295,6 +345,9 @@ static int fake_page_refs(struct colo_domain *d, const uint64_t *pfns, uint32_t 
 }
 static const struct colo_backend fake_backend_rest = {
     FAKE_OPS, .dirty_rest = fake_dirty_rest, .page_refs = fake_page_refs };
+/* A sixth, with commit (above): a secondary that forgot to call it would
+ * leave the SVM as it was. */
+static const struct colo_backend fake_backend_commit = { FAKE_OPS, .commit = fake_commit };
 
 
 static void fake_free(struct colo_domain *d)
@@ -303,7 +356,9 @@ static void fake_free(struct colo_domain *d)
         return;
     free(d->mem);
     free(d->snap);
+    free(d->stage);
     colo_bitmap_free(&d->log);
+    colo_bitmap_free(&d->staged);
     free(d);
 }
 
@@ -628,7 +683,7 @@ static void test_cut_everywhere(void **state)
 struct fault_case {
     const char *name;
     int only;                   /* 0: all variants, 1: copying only, 2: mapped only,
-                                   3: page_refs only */
+                                   3: page_refs only, 4: commit only */
     bool primary;
     enum fake_op op;
     int nth;
@@ -661,6 +716,9 @@ static const struct fault_case fault_cases[] = {
      * is in checkpoint 1. */
     { "pvm page refs (initial)", 3, true, OP_PTR, 1, COLO_P_UNPROTECTED, COLO_FAILED },
     { "pvm page refs (checkpoint)", 3, true, OP_PTR, 205, COLO_P_UNPROTECTED, COLO_FAILED },
+    /* commit: the SVM cannot take the checkpoint (libxenguest failed). */
+    { "svm commit (first)", 4, false, OP_COMMIT, 1, COLO_P_UNPROTECTED, COLO_FAILED },
+    { "svm commit (later)", 4, false, OP_COMMIT, 3, COLO_P_UNPROTECTED, COLO_FAILED },
 };
 
 static void test_backend_faults(void **state)
@@ -673,7 +731,7 @@ static void test_backend_faults(void **state)
         const struct fault_case *f = &fault_cases[i];
 
         if ((f->only == 1 && be->page_ptr) || (f->only == 2 && !be->page_ptr) ||
-            (f->only == 3 && !be->page_refs))
+            (f->only == 3 && !be->page_refs) || (f->only == 4 && !be->commit))
             continue;
         print_message("fault: %s\n", f->name);
         if (f->primary)
@@ -749,6 +807,29 @@ static void test_dirty_rest_sent(void **state)
     assert_true(pages >= rest_pfns + 4);
 }
 
+/* commit comes once per checkpoint, after its pages and device state;
+ * a cut before the end record drops what came (the SVM is then what it
+ * was at suspension: test_cut_everywhere). */
+static void test_commit_per_checkpoint(void **state)
+{
+    struct cut_rule none = { 0 };
+    struct cut_rule cut = { P2S, ARM_CK2, COLO_REC_DEVICE_STATE, 1, true };
+
+    be = *state;
+    commit_calls = commits_dropped = 0;
+    run_session(&none, 3);
+    assert_int_equal(S.e.stats.checkpoints, 4);
+    assert_int_equal(commit_calls, 4);
+    assert_int_equal(commits_dropped, 0);
+    end_session();
+    commit_calls = 0;
+    run_session(&cut, 3);
+    assert_int_equal(S.e.state, COLO_S_ACTIVE);
+    assert_int_equal(commit_calls, 2);          /* checkpoints 0 and 1 */
+    assert_true(svm_equals(the_svm->snap));
+    end_session();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -767,6 +848,10 @@ int main(void)
         cmocka_unit_test_prestate(test_svm_equals_pvm_at_each_checkpoint, (void *)&fake_backend_rest),
         cmocka_unit_test_prestate(test_backend_faults, (void *)&fake_backend_rest),
         cmocka_unit_test_prestate(test_cut_everywhere, (void *)&fake_backend_rest),
+        cmocka_unit_test_prestate(test_commit_per_checkpoint, (void *)&fake_backend_commit),
+        cmocka_unit_test_prestate(test_svm_equals_pvm_at_each_checkpoint, (void *)&fake_backend_commit),
+        cmocka_unit_test_prestate(test_cut_everywhere, (void *)&fake_backend_commit),
+        cmocka_unit_test_prestate(test_backend_faults, (void *)&fake_backend_commit),
     };
 
     colo_log_init("test-engine", getenv("COLO_TEST_DEBUG") ? COLO_LOG_DEBUG : COLO_LOG_ERROR);
