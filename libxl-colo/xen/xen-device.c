@@ -287,6 +287,34 @@ int colo_xen_load_device(struct colo_domain *d, const void *blob, size_t len)
     if (d->qemu_mode == COLO_XEN_QEMU_LOAD && colo_xen_qemu_stop(d) < 0)
         return -1;
 
+    for (uint32_t i = 0; i < ds.nr_params; i++) {
+        struct colo_xds_param p = colo_xds_param_at(&ds, i);
+        bool known = false;
+
+        for (size_t k = 0; k < NR_GUEST_PARAMS; k++)
+            known |= guest_params[k] == p.index;
+        if (!known) {
+            colo_err("xen: device state carries HVM param %" PRIu32 ", which is not one the "
+                     "backend transfers", p.index);
+            return -1;
+        }
+    }
+    if (d->xcr) {
+        /* restore=libxenguest: libxenguest sets them when it applies the
+         * checkpoint (commit). */
+        uint32_t index[COLO_XDS_MAX_PARAMS];
+        uint64_t value[COLO_XDS_MAX_PARAMS];
+
+        for (uint32_t i = 0; i < ds.nr_params && i < COLO_XDS_MAX_PARAMS; i++) {
+            struct colo_xds_param p = colo_xds_param_at(&ds, i);
+
+            index[i] = p.index;
+            value[i] = p.value;
+        }
+        if (colo_xen_xcr_device(d, ds.hvm_ctx, ds.hvm_ctx_len, index, value, ds.nr_params) < 0)
+            return -1;
+        goto qemu;
+    }
     /* xc_domain_hvm_setcontext takes a non-const buffer. */
     ctx = malloc(ds.hvm_ctx_len);
     if (!ctx) {
@@ -304,15 +332,7 @@ int colo_xen_load_device(struct colo_domain *d, const void *blob, size_t len)
     for (uint32_t i = 0; i < ds.nr_params; i++) {
         struct colo_xds_param p = colo_xds_param_at(&ds, i);
         uint64_t cur = 0;
-        bool known = false;
 
-        for (size_t k = 0; k < NR_GUEST_PARAMS; k++)
-            known |= guest_params[k] == p.index;
-        if (!known) {
-            colo_err("xen: device state carries HVM param %" PRIu32 ", which is not one the "
-                     "backend transfers", p.index);
-            return -1;
-        }
         /* Setting only what differs spares hypercalls Xen may refuse as no-ops. */
         if (xc_hvm_param_get(d->xch, d->domid, p.index, &cur) == 0 && cur == p.value)
             continue;
@@ -323,6 +343,7 @@ int colo_xen_load_device(struct colo_domain *d, const void *blob, size_t len)
         }
     }
 
+qemu:
     if (d->qemu_mode == COLO_XEN_QEMU_KEEP)
         return 0;       /* see choose_qemu_state() in xen-svm.c */
     state_path(d, path, sizeof(path));

@@ -86,6 +86,7 @@ void colo_xen_domain_free(struct colo_domain *d)
     if (!d)
         return;
     colo_xen_xcs_stop(d);
+    colo_xen_xcr_stop(d);
     colo_xen_dirty_buffer_free(d);
     colo_bitmap_free(&d->hole);
     free(d->dm_cmdline);
@@ -276,11 +277,20 @@ static int xen_suspend(struct colo_domain *d)
         return -1;
     if (d->xcs)
         colo_xen_xcs_suspended(d);
+    if (d->xcr)
+        colo_xen_xcr_suspended(d);     /* libxenguest CLEANs the log, lists the pfns */
     return 0;
 }
 
 static int xen_resume(struct colo_domain *d)
 {
+    /* restore=libxenguest with no checkpoint applied since the suspend: a
+     * failover.  libxenguest lets go of what it buffered; pages mode on. */
+    if (d->xcr && !colo_xen_xcr_applied(d)) {
+        colo_info("xen: domain %" PRIu32 " resumes without a new checkpoint: "
+                  "libxenguest's restore ends", d->domid);
+        colo_xen_xcr_stop(d);
+    }
     if (colo_xen_qemu_cont(d) < 0)
         return -1;
     if (d->suspended) {
@@ -301,6 +311,8 @@ static int xen_resume(struct colo_domain *d)
     }
     if (d->xcs)
         colo_xen_xcs_resumed(d);
+    if (d->xcr)
+        colo_xen_xcr_resumed(d);
     return 0;
 }
 
@@ -321,10 +333,22 @@ static int xen_dirty_rest(struct colo_domain *d, const struct colo_bitmap *sent,
     return d->xcs ? colo_xen_xcs_dirty_rest(d, sent, into) : 0;
 }
 
+static int xen_write_pages(struct colo_domain *d, const uint64_t *pfns, uint32_t n,
+                           const void *buf)
+{
+    return d->xcr ? colo_xen_xcr_write_pages(d, pfns, n, buf) : colo_xen_write_pages(d, pfns, n, buf);
+}
+
+static int xen_commit(struct colo_domain *d)
+{
+    return d->xcr ? colo_xen_xcr_commit(d) : 0;
+}
+
 static void xen_destroy(struct colo_domain *d)
 {
     if (!d)
         return;
+    colo_xen_xcr_stop(d);       /* before the domain goes: libxenguest works on it */
     if (d->logdirty)
         colo_xen_logdirty_disable(d);
     colo_info("xen: destroying domain %" PRIu32 " (%s)", d->domid, d->name);
@@ -337,6 +361,7 @@ static void xen_close(struct colo_domain *d)
 {
     if (!d)
         return;
+    colo_xen_xcr_stop(d);
     /* Dirty tracking is ours, not the domain's: stop it, leave the rest. */
     if (d->logdirty)
         colo_xen_logdirty_disable(d);
@@ -368,7 +393,8 @@ const struct colo_backend colo_backend_xen = {
     .page_refs        = xen_page_refs,
     .read_pages       = colo_xen_read_pages,
     .ram_pfns         = colo_xen_ram_pfns,
-    .write_pages      = colo_xen_write_pages,
+    .write_pages      = xen_write_pages,
+    .commit           = xen_commit,
     .save_device      = colo_xen_save_device,
     .load_device      = colo_xen_load_device,
     .vcpu_state       = colo_xen_vcpu_state,

@@ -8,6 +8,7 @@
  *   xen-svm.c       create_secondary: build the SVM with libxl
  *   xen-xlcfg.c     the xl.cfg subset the SVM is built from
  *   xen-xcsave.c    save=libxenguest: the primary on xc_domain_save's loop
+ *   xen-xcrestore.c restore=libxenguest: the secondary on xc_domain_restore's
  *
  * See docs/xen-backend.md for the design.
  *
@@ -63,6 +64,9 @@ struct colo_domain {
     /* save=libxenguest: libxenguest's save loop and its shadow (xen-xcsave.c);
      * NULL in the pages mode and before log-dirty is enabled. */
     struct colo_xen_xcsave  *xcs;
+    /* restore=libxenguest: libxenguest's restore loop (xen-xcrestore.c);
+     * NULL in the pages mode and after a failover. */
+    struct colo_xen_xcrestore *xcr;
 
     /* The log-dirty bitmap Xen fills, in hypercall-safe memory. */
     xc_hypercall_buffer_t    dirty_hbuf;
@@ -127,6 +131,21 @@ int  colo_xen_xcs_page_refs(struct colo_domain *d, const uint64_t *pfns, uint32_
 int  colo_xen_xcs_ram_pfns(struct colo_domain *d, struct colo_bitmap *map);
 /* The last checkpoint's HVM context (malloc'd); NULL if none (said why). */
 uint8_t *colo_xen_xcs_hvm_context(struct colo_domain *d, int *size);
+
+/* xen-xcrestore.c: restore=libxenguest (each checkpoint applied to the SVM
+ * by xc_domain_restore's COLO loop; see the top of that file) */
+int  colo_xen_xcr_start(struct colo_domain *d);             /* at create_secondary */
+void colo_xen_xcr_stop(struct colo_domain *d);              /* let libxenguest go */
+int  colo_xen_xcr_write_pages(struct colo_domain *d, const uint64_t *pfns, uint32_t n,
+                              const void *buf);
+/* The HVM context and the params (those that differ from the SVM's). */
+int  colo_xen_xcr_device(struct colo_domain *d, const void *hvm_ctx, uint32_t hvm_ctx_len,
+                         const uint32_t *index, const uint64_t *value, uint32_t n);
+int  colo_xen_xcr_commit(struct colo_domain *d);            /* CHECKPOINT, wait until applied */
+bool colo_xen_xcr_applied(struct colo_domain *d);           /* ... and not yet resumed */
+void colo_xen_xcr_resumed(struct colo_domain *d);
+void colo_xen_xcr_suspended(struct colo_domain *d);
+int  colo_xen_xcr_dirty(struct colo_domain *d, struct colo_bitmap *into);
 
 /* xen-svm.c */
 int  colo_xen_create_secondary(const struct colo_domain_spec *spec,

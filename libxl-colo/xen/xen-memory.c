@@ -209,6 +209,8 @@ int colo_xen_dirty_read_clear(struct colo_domain *d, struct colo_bitmap *into)
 
     if (d->xcs)
         return colo_xen_xcs_dirty_read_clear(d, into);
+    if (d->xcr)
+        return colo_xen_xcr_dirty(d, into);
     if (!d->logdirty || !d->dirty_hbuf_pages) {
         colo_err("xen: dirty log of domain %" PRIu32 " read while log-dirty is off", d->domid);
         errno = EINVAL;

@@ -12,7 +12,7 @@
 
 #include "xen-spec.h"
 
-static const char known_keys[] = "domid, name, config, qmp, statedir, timeout, qemu-state, save";
+static const char known_keys[] = "domid, name, config, qmp, statedir, timeout, qemu-state, save, restore";
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -69,7 +69,7 @@ static int parse_item(struct colo_xen_spec *s, const char *key, size_t klen,
                       char *err, size_t errlen)
 {
     static const char *const keys[] = { "domid", "name", "config", "qmp", "statedir", "timeout",
-                                        "qemu-state", "save" };
+                                        "qemu-state", "save", "restore" };
     unsigned long long n;
     int k = -1;
 
@@ -155,6 +155,17 @@ static int parse_item(struct colo_xen_spec *s, const char *key, size_t klen,
             return -1;
         }
         return 0;
+    case 8: /* restore */
+        if (vlen == 5 && memcmp(val, "pages", 5) == 0)
+            s->restore = COLO_XEN_RESTORE_PAGES;
+        else if (vlen == 11 && memcmp(val, "libxenguest", 11) == 0)
+            s->restore = COLO_XEN_RESTORE_LIBXENGUEST;
+        else {
+            set_err(err, errlen, "option 'restore': '%.*s' is not pages or libxenguest",
+                    (int)vlen, val);
+            return -1;
+        }
+        return 0;
     default: /* timeout */
         if (parse_uint(val, vlen, 600000, &n) < 0 || n == 0) {
             set_err(err, errlen, "option 'timeout': '%.*s' is not a time in ms (1..600000)",
@@ -216,6 +227,11 @@ int colo_xen_spec_check_primary(struct colo_xen_spec *s, const char *spec_name,
     if (s->config[0]) {
         set_err(err, errlen, "option 'config' is for the secondary; the primary protects "
                 "a running domain");
+        return -1;
+    }
+    if (s->restore != COLO_XEN_RESTORE_PAGES) {
+        set_err(err, errlen, "option 'restore' is for the secondary; the primary sends "
+                "pages whichever way the secondary applies them");
         return -1;
     }
     if (!s->has_domid && !s->name[0]) {

@@ -27,6 +27,12 @@
  *                  (pages, the default), or from libxenguest's own COLO
  *                  loop, xc_domain_save(XC_STREAM_COLO), run in a helper
  *                  thread (libxenguest, xen-xcsave.c)
+ *   restore=pages|libxenguest
+ *                  secondary: how each checkpoint reaches the SVM - written
+ *                  page by page through foreign mappings (pages, the
+ *                  default), or handed to libxenguest's own COLO restore
+ *                  loop, xc_domain_restore(XC_STREAM_COLO), run in a
+ *                  helper thread (libxenguest, xen-xcrestore.c)
  *
  * Copyright (C) 2026 the xen-colo authors.  GPL-2.0-or-later.
  */
@@ -49,6 +55,7 @@ enum colo_xen_qemu_state {
 };
 
 enum colo_xen_save { COLO_XEN_SAVE_PAGES, COLO_XEN_SAVE_LIBXENGUEST };
+enum colo_xen_restore { COLO_XEN_RESTORE_PAGES, COLO_XEN_RESTORE_LIBXENGUEST };
 
 struct colo_xen_spec {
     bool     has_domid;
@@ -60,6 +67,7 @@ struct colo_xen_spec {
     unsigned timeout_ms;
     enum colo_xen_qemu_state qemu_state;
     enum colo_xen_save save;
+    enum colo_xen_restore restore;
 };
 
 /*

@@ -2,7 +2,8 @@
  * xen-svm.c - create_secondary: build the SVM with libxl from the guest's
  * xl.cfg, paused, to be filled page by page and started at the first
  * resume().  docs/xen-backend.md weighs this against building the SVM
- * with xc_domain_restore().
+ * with xc_domain_restore(); with restore=libxenguest, xc_domain_restore()
+ * then fills the SVM built here (xen-xcrestore.c).
  *
  * Copyright (C) 2026 the xen-colo authors.  GPL-2.0-or-later.
  */
@@ -147,6 +148,8 @@ int colo_xen_create_secondary(const struct colo_domain_spec *spec,
         goto fail_destroy;
     }
     if (choose_qemu_state(d) < 0)
+        goto fail_destroy;
+    if (xs.restore == COLO_XEN_RESTORE_LIBXENGUEST && colo_xen_xcr_start(d) < 0)
         goto fail_destroy;
     libxl_domain_config_dispose(&dc);
     colo_info("xen: SVM '%s' is domain %" PRIu32 ", paused, %" PRIu64 " pfns to fill",

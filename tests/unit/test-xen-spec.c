@@ -40,6 +40,7 @@ static void test_defaults(void **state)
     assert_string_equal(s.qmp_path, "");
     assert_int_equal(s.qemu_state, COLO_XEN_QEMU_AUTO);
     assert_int_equal(s.save, COLO_XEN_SAVE_PAGES);
+    assert_int_equal(s.restore, COLO_XEN_RESTORE_PAGES);
 }
 
 static void test_all_keys(void **state)
@@ -68,6 +69,10 @@ static void test_all_keys(void **state)
     assert_int_equal(s.save, COLO_XEN_SAVE_LIBXENGUEST);
     parse_ok("save=pages");
     assert_int_equal(s.save, COLO_XEN_SAVE_PAGES);
+    parse_ok("config=/c,restore=libxenguest");
+    assert_int_equal(s.restore, COLO_XEN_RESTORE_LIBXENGUEST);
+    parse_ok("restore=pages");
+    assert_int_equal(s.restore, COLO_XEN_RESTORE_PAGES);
 }
 
 static void test_bad_keys_named(void **state)
@@ -102,6 +107,9 @@ static void test_bad_values(void **state)
     parse_bad("save=xc", "is not pages or libxenguest");
     parse_bad("save=libxenguests", "'save'");
     parse_bad("save=", "'save' has an empty value");
+    parse_bad("restore=xc", "'restore': 'xc' is not pages or libxenguest");
+    parse_bad("restore=", "'restore' has an empty value");
+    parse_bad("restore=pages,restore=pages", "'restore'");
 
     char longname[100];
     memset(longname, 'a', sizeof(longname));
@@ -138,6 +146,10 @@ static void test_primary_checks(void **state)
     assert_int_equal(colo_xen_spec_check_primary(&s, NULL, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "'config'"));
 
+    parse_ok("name=g,restore=libxenguest");
+    assert_int_equal(colo_xen_spec_check_primary(&s, NULL, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "'restore' is for the secondary"));
+
     char longname[100];
     memset(longname, 'n', sizeof(longname));
     longname[sizeof(longname) - 1] = '\0';
@@ -163,6 +175,9 @@ static void test_secondary_checks(void **state)
     parse_ok("config=/g.cfg,save=libxenguest");
     assert_int_equal(colo_xen_spec_check_secondary(&s, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "'save' is for the primary"));
+
+    parse_ok("config=/g.cfg,restore=libxenguest,qemu-state=restart");
+    assert_int_equal(colo_xen_spec_check_secondary(&s, err, sizeof(err)), 0);
 }
 
 static void test_small_error_buffer(void **state)

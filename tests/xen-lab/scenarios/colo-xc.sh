@@ -1,15 +1,19 @@
-# colo-xc: the colo scenario's protection and failover with the primary on
-# libxenguest's own COLO loop (--domain ...,save=libxenguest; xen-xcsave.c):
-# xc_domain_save(XC_STREAM_COLO) runs in the engine, each checkpoint's
-# pages sent from its stream, the SVM's dirty pfns handed to it on its back
-# channel.  Three checkpoints 2 s apart with --verify, then the primary
-# host "dies" and the SVM must carry on from the last one.
+# colo-xc: the colo scenario's protection and failover with both engines
+# on libxenguest's own COLO loops.  The primary runs xc_domain_save
+# (XC_STREAM_COLO) (--domain ...,save=libxenguest; xen-xcsave.c), each
+# checkpoint's pages sent from its stream, the SVM's dirty pfns handed to
+# it on its back channel; the secondary hands each committed checkpoint to
+# xc_domain_restore(XC_STREAM_COLO) (restore=libxenguest; xen-xcrestore.c),
+# which applies it and lists the SVM's dirty pfns.  Three checkpoints 2 s
+# apart with --verify, then the primary host "dies" and the SVM must carry
+# on from the last one.  colo-xcr (not in CI) runs the secondary's side
+# alone, with the primary on save=pages.
 W=/tmp/colo-xc; mkdir -p $W/dump
 export COLO_VERIFY_DUMP=$W/dump
 PLOG=/var/log/xen/console/guest-pvm.log SLOG=/var/log/xen/console/guest-svm.log
 if boot_guest pvm 240; then
     spfn=$(status_pfn $PLOG)
-    colo-engine secondary --backend xen --domain svm,config=/lab/guests/svm.cfg \
+    colo-engine secondary --backend xen --domain svm,config=/lab/guests/svm.cfg,restore=libxenguest \
         --listen 127.0.0.1:9110 --control unix:$W/sec.sock --verify --debug \
         --io-timeout 30000 --peer-timeout 15000 --run-after-failover 30000 \
         > $W/sec.out 2> $W/sec.err &
@@ -29,6 +33,8 @@ if boot_guest pvm 240; then
         show $W/pri.err 30
     fi
     check "colo-xc: ... libxenguest's COLO save is what runs" grep -q "libxenguest's COLO save runs" $W/pri.err
+    check "colo-xc: ... and libxenguest's COLO restore keeps the SVM" \
+        grep -q "libxenguest applied the first checkpoint" $W/sec.err
     nb=$(grep -c "[1-9][0-9]* SVM dirty pfns onto libxenguest's back channel" $W/pri.err)
     check "colo-xc: the SVM's dirty pfns went to libxenguest at every checkpoint after the first ($nb)" \
         test "$nb" -ge 2
@@ -58,7 +64,8 @@ if boot_guest pvm 240; then
     xl destroy "$svm" 2>/dev/null
     # As in colo (lib.sh).  The PVM's side is the checkpoint's pages from
     # libxenguest's stream and the suspended guest's own for the rest (the
-    # xcsave scenario checks the stream against the guest).
+    # xcsave scenario checks the stream against the guest); the SVM's is
+    # what libxenguest's restore wrote.
     compare_dumps 3
     check "colo-xc: SVM RAM equals the PVM's, as libxenguest streamed it, at checkpoints 0-3 ($ncmp compared)" \
         test "$ncmp" -eq 4 -a "$nother" -eq 0

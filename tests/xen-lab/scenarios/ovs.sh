@@ -31,7 +31,7 @@ fi
 export XL_COLO_RUNDIR=$W/pri XL_COLO_LOGDIR=$W/log
 TMO="--io-timeout 30000 --peer-timeout 15000"
 SITE=/lab/scenarios/ovs-site
-RECV="XL_COLO_RUNDIR=$W/sec xl-colo migrate-receive --colo -d --coloft-script $SITE --listen 127.0.0.1:0 $TMO"
+RECV="XL_COLO_RUNDIR=$W/sec xl-colo migrate-receive --colo -d --coloft-script $SITE --listen 127.0.0.1:0 $TMO${OVS_RESTORE:+ --restore $OVS_RESTORE}"
 PLOG=/var/log/xen/console/guest-opvm.log
 OVSLOG=/var/log/xen/ovs
 
@@ -172,6 +172,9 @@ if boot_guest opvm 240 $CFG; then
         [ -z "${OVS_SAVE:-}" ] ||
             check "$S: xl-colo --save $OVS_SAVE reached the primary (libxenguest's COLO save runs)" \
                 grep -q "libxenguest's COLO save runs" $W/log/colo-opvm-primary.log
+        [ -z "${OVS_RESTORE:-}" ] ||
+            check "$S: migrate-receive --restore $OVS_RESTORE reached the secondary (libxenguest applied the first checkpoint)" \
+                grep -q "libxenguest applied the first checkpoint" $slog
         check "$S: COLO flows on both bridges (brp $(cookie_flows brp), brs $(cookie_flows brs))" \
             test "$(cookie_flows brp)" -ge 5 -a "$(cookie_flows brs)" -ge 4
         svmid=$(xl domid opvm--colo-svm 2>/dev/null)

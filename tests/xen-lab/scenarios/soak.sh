@@ -12,7 +12,8 @@
 # from the PVM's state: its tick, read from its memory, at least the PVM's
 # before the last checkpoint, and rising.  Checkpoint 0 is the initial
 # copy; 1..50 are judged.  SOAK_SAVE=libxenguest (soak-xc.sh) runs the
-# primary on libxenguest's own COLO loop.
+# primary on libxenguest's own COLO loop, SOAK_RESTORE=libxenguest
+# (soak-xcr.sh) the secondary.
 S=${SOAK_SCENARIO:-soak}
 W=/tmp/$S; mkdir -p $W
 PLOG=/var/log/xen/console/guest-pvm.log
@@ -20,7 +21,7 @@ N=${SOAK_CHECKPOINTS:-50}
 done_ckpts() { grep -c 'primary: checkpoint [0-9]* (' $W/pri.err; }
 if boot_guest pvm 240; then
     spfn=$(status_pfn $PLOG)
-    colo-engine secondary --backend xen --domain svm,config=/lab/guests/svm.cfg \
+    colo-engine secondary --backend xen --domain svm,config=/lab/guests/svm.cfg${SOAK_RESTORE:+,restore=$SOAK_RESTORE} \
         --listen 127.0.0.1:9100 --control unix:$W/sec.sock --run-after-failover 30000 \
         --io-timeout 30000 --peer-timeout 15000 --debug > $W/sec.out 2> $W/sec.err &
     secpid=$!
