@@ -72,9 +72,11 @@ static void usage(FILE *f)
     fprintf(f,
 "usage: xl-colo remus -c [-i MS] [-u] [-s SSH] [-e] [-N SCRIPT] [-F] [-p] [-C XLCFG]\n"
 "                     [--io-timeout MS] [--peer-timeout MS] [--save pages|libxenguest]\n"
+"                     [--restore pages|libxenguest]\n"
 "                     DOMAIN HOST\n"
 "       xl-colo migrate-receive --colo [-e] [-d] [--coloft-script SCRIPT]\n"
 "                     [--userspace-colo-proxy] [--listen ADDR:PORT]\n"
+"                     [--restore pages|libxenguest]\n"
 "       xl-colo colo-status [--json] DOMAIN\n"
 "       xl-colo colo-net svm|failover|teardown ROLE DOMAIN   (run by the engines)\n"
 "       xl-colo XL-SUBCOMMAND ...   (passed to xl unchanged)\n"

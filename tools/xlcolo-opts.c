@@ -104,14 +104,26 @@ static void option_problem(int c, const char *optstring, char *err, size_t errle
     (void)c;
 }
 
+/* --restore: how the secondary's xen backend applies checkpoints. */
+static void restore_opt(const char *arg, const char **out, char *first, size_t cap)
+{
+    if (strcmp(arg, "pages") && strcmp(arg, "libxenguest")) {
+        if (!first[0])
+            snprintf(first, cap, "--restore '%.60s' is not pages or libxenguest", arg);
+    } else {
+        *out = arg;
+    }
+}
+
 enum xlc_parse xlc_parse_remus(int argc, char **argv, struct xlc_remus_opts *o,
                                char *err, size_t errlen)
 {
     static const char optstring[] = ":Fbundi:s:N:ecpC:h";
-    enum { OPT_IO = 0x100, OPT_PEER, OPT_SAVE };
+    enum { OPT_IO = 0x100, OPT_PEER, OPT_SAVE, OPT_RESTORE };
     static const struct option longopts[] = {
         { "colo", 0, 0, 'c' }, { "help", 0, 0, 'h' }, { "io-timeout", 1, 0, OPT_IO },
-        { "peer-timeout", 1, 0, OPT_PEER }, { "save", 1, 0, OPT_SAVE }, { 0, 0, 0, 0 },
+        { "peer-timeout", 1, 0, OPT_PEER }, { "save", 1, 0, OPT_SAVE },
+        { "restore", 1, 0, OPT_RESTORE }, { 0, 0, 0, 0 },
     };
     struct argv_copy a;
     char first[160] = "";
@@ -152,6 +164,9 @@ enum xlc_parse xlc_parse_remus(int argc, char **argv, struct xlc_remus_opts *o,
             } else {
                 o->save = optarg;
             }
+            break;
+        case OPT_RESTORE:
+            restore_opt(optarg, &o->restore, first, sizeof(first));
             break;
         case 'i':
             o->interval_set = true;
@@ -222,11 +237,13 @@ enum xlc_parse xlc_parse_receive(int argc, char **argv, struct xlc_receive_opts 
                                  char *err, size_t errlen)
 {
     static const char optstring[] = ":Fedrph";
-    enum { OPT_COLO = 0x100, OPT_SCRIPT, OPT_USERSPACE, OPT_LISTEN, OPT_IO, OPT_PEER };
+    enum { OPT_COLO = 0x100, OPT_SCRIPT, OPT_USERSPACE, OPT_LISTEN, OPT_IO, OPT_PEER,
+           OPT_RESTORE };
     static const struct option longopts[] = {
         { "colo", 0, 0, OPT_COLO }, { "coloft-script", 1, 0, OPT_SCRIPT },
         { "userspace-colo-proxy", 0, 0, OPT_USERSPACE }, { "listen", 1, 0, OPT_LISTEN },
         { "io-timeout", 1, 0, OPT_IO }, { "peer-timeout", 1, 0, OPT_PEER },
+        { "restore", 1, 0, OPT_RESTORE },
         { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
     };
     struct argv_copy a;
@@ -255,6 +272,9 @@ enum xlc_parse xlc_parse_receive(int argc, char **argv, struct xlc_receive_opts 
         case OPT_PEER:
             timeout_opt("--peer-timeout", optarg, &o->peer_timeout_ms, first, sizeof(first));
             break;
+        case OPT_RESTORE:
+            restore_opt(optarg, &o->restore, first, sizeof(first));
+            break;
         default:
             if (!first[0])
                 option_problem(c, optstring + 1, first, sizeof(first));
@@ -278,7 +298,7 @@ enum xlc_parse xlc_parse_receive(int argc, char **argv, struct xlc_receive_opts 
 
 char *xlc_receiver_command(const struct xlc_remus_opts *o)
 {
-    char *s = NULL, io[32] = "", peer[32] = "";
+    char *s = NULL, io[32] = "", peer[32] = "", rst[32] = "";
 
     if (!o->ssh[0])
         return strdup(o->host);
@@ -286,11 +306,13 @@ char *xlc_receiver_command(const struct xlc_remus_opts *o)
         snprintf(io, sizeof(io), " --io-timeout %u", o->io_timeout_ms);
     if (o->peer_timeout_ms)
         snprintf(peer, sizeof(peer), " --peer-timeout %u", o->peer_timeout_ms);
-    if (asprintf(&s, "exec %s %s xl-colo migrate-receive --colo%s%s%s%s%s%s", o->ssh, o->host,
+    if (o->restore)     /* one of two fixed words: nothing to quote */
+        snprintf(rst, sizeof(rst), " --restore %s", o->restore);
+    if (asprintf(&s, "exec %s %s xl-colo migrate-receive --colo%s%s%s%s%s%s%s", o->ssh, o->host,
                  o->netbufscript ? " --coloft-script " : "",
                  o->netbufscript ? o->netbufscript : "",
                  o->userspace_proxy ? " --userspace-colo-proxy" : "",
-                 o->no_daemon ? " -e" : "", io, peer) < 0)
+                 o->no_daemon ? " -e" : "", io, peer, rst) < 0)
         return NULL;
     return s;
 }

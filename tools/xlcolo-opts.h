@@ -4,14 +4,16 @@
  *
  *   xl-colo remus [-i MS] [-u] [-s SSH] [-e] [-N SCRIPT] [-F] [-b] [-n] [-d]
  *                 [-c|--colo] [-p] [-C XLCFG] [--io-timeout MS]
- *                 [--peer-timeout MS] [--save pages|libxenguest] DOMAIN HOST
+ *                 [--peer-timeout MS] [--save pages|libxenguest]
+ *                 [--restore pages|libxenguest] DOMAIN HOST
  *   xl-colo migrate-receive [-F] [-e] [-d] [-r] [-p] [--colo]
  *                 [--coloft-script SCRIPT] [--userspace-colo-proxy]
  *                 [--listen ADDR:PORT] [--io-timeout MS] [--peer-timeout MS]
+ *                 [--restore pages|libxenguest]
  *
  * The letters and their meanings are xl 4.17's (tools/xl/xl_migrate.c,
- * main_remus and main_migrate_receive); -C, --listen, the timeouts and
- * --save are xl-colo's own.  Without -c / --colo both commands
+ * main_remus and main_migrate_receive); -C, --listen, the timeouts,
+ * --save and --restore are xl-colo's own.  Without -c / --colo both commands
  * belong to xl and are handed to it unchanged; with it, the combinations
  * xl refuses are refused here with xl's reasons (see docs/xl-colo.md).
  *
@@ -53,6 +55,7 @@ struct xlc_remus_opts {
     unsigned io_timeout_ms;     /* --io-timeout: the engines' (0: their default) */
     unsigned peer_timeout_ms;   /* --peer-timeout: likewise */
     const char *save;           /* --save: how the primary reads the PVM (NULL: the engine's default) */
+    const char *restore;        /* --restore: how the secondary applies checkpoints, passed on */
     const char *domain;         /* DOMAIN: name or domid */
     const char *host;           /* HOST: ssh destination, or the command if -s "" */
 };
@@ -68,6 +71,7 @@ struct xlc_receive_opts {
     const char *listen;         /* --listen ADDR:PORT (xl-colo's addition) */
     unsigned io_timeout_ms;     /* --io-timeout (0: the engine's default) */
     unsigned peer_timeout_ms;   /* --peer-timeout (0: the engine's default) */
+    const char *restore;        /* --restore: how the SVM takes checkpoints (NULL: default) */
 };
 
 /* argv[0] is the subcommand ("remus", "migrate-receive"). */

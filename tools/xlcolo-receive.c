@@ -73,6 +73,9 @@ static void usage(FILE *f)
 "  --userspace-colo-proxy   userspace COLO proxy\n"
 "  --listen ADDR:PORT       where the secondary engine listens (default %s)\n"
 "  --io-timeout MS, --peer-timeout MS   the engine's timeouts\n"
+"  --restore pages|libxenguest          how the SVM takes checkpoints: page by page\n"
+"                           (default), or through libxenguest's own COLO loop\n"
+"                           (xc_domain_restore)\n"
 "see xl-colo(1)\n", XLC_DEFAULT_LISTEN);
 }
 
@@ -221,7 +224,8 @@ static int start_engine(struct receive *m)
     int n = 0;
 
     if (!strcmp(m->backend, "xen"))
-        snprintf(dom, sizeof(dom), "%s,config=%s", m->name, m->cfgfile);
+        snprintf(dom, sizeof(dom), "%s,config=%s%s%s", m->name, m->cfgfile,
+                 m->o.restore ? ",restore=" : "", m->o.restore ? m->o.restore : "");
     else
         snprintf(dom, sizeof(dom), "%s", m->name);
     argv[n++] = "colo-engine";
@@ -368,6 +372,11 @@ int xlc_cmd_receive(int argc, char **argv, const struct xlc_invocation *inv)
     rc = 1;
     if (!(m.backend = xlc_backend()))
         return 1;
+    if (m.o.restore && strcmp(m.backend, "xen")) {
+        colo_err("--restore chooses how the xen backend applies checkpoints; the %s backend "
+                 "has no such choice", m.backend);
+        return 1;
+    }
     if ((m.sigfd = xlc_signals_init()) < 0) {
         colo_log_errno("signalfd");
         return 1;

@@ -94,6 +94,10 @@ static void usage(FILE *f)
 "  --save pages|libxenguest\n"
 "                   how the primary reads the PVM: page by page (default), or\n"
 "                   through libxenguest's own COLO loop (xc_domain_save)\n"
+"  --restore pages|libxenguest\n"
+"                   how the secondary applies checkpoints: page by page\n"
+"                   (default), or through libxenguest's own COLO loop\n"
+"                   (xc_domain_restore; needs the SVM's qemu-xen restarted)\n"
 "  -b, -n, -d       refused with -c, as by xl\n"
 "see xl-colo(1)\n", XLC_DEFAULT_INTERVAL_MS);
 }
@@ -495,6 +499,11 @@ static int prepare(struct remus *m)
     if (m->o.save && strcmp(m->backend, "xen")) {
         colo_err("--save chooses how the xen backend reads the PVM; the %s backend has no "
                  "such choice", m->backend);
+        return -1;
+    }
+    if (m->o.restore && strcmp(m->backend, "xen")) {
+        colo_err("--restore chooses how the xen backend applies checkpoints; the %s backend "
+                 "has no such choice", m->backend);
         return -1;
     }
     if (xlc_domain_find(m->backend, m->o.domain, &m->dom) < 0)

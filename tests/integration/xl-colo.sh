@@ -108,6 +108,12 @@ refused "a protected domain cannot be protected twice" 1 "domain 'vm1' is alread
     "$X" remus -c -C "$WORK/vm1.cfg" -s '' vm1 "$RECV"
 refused "--save is for the xen backend" 1 "--save chooses how the xen backend reads the PVM; the sim backend" -- \
     env XL_COLO_RUNDIR="$WORK/pri2" "$X" remus -c --save libxenguest -C "$WORK/vm1.cfg" -s '' vm1 "$RECV"
+refused "--restore is for the xen backend (sending side)" 1 \
+    "--restore chooses how the xen backend applies checkpoints; the sim backend" -- \
+    env XL_COLO_RUNDIR="$WORK/pri2" "$X" remus -c --restore libxenguest -C "$WORK/vm1.cfg" -s '' vm1 "$RECV"
+refused "--restore is for the xen backend (receiving side)" 1 \
+    "--restore chooses how the xen backend applies checkpoints; the sim backend" -- \
+    env XL_COLO_RUNDIR="$WORK/pri2" "$X" migrate-receive --colo --restore libxenguest
 refused "a receiving host refuses a second replication of the same domain" 1 \
     "domain 'vm1' is already replicated to this host" -- \
     env XL_COLO_RUNDIR="$WORK/pri2" "$X" remus -c -C "$WORK/vm1.cfg" -s '' vm1 "$RECV"

@@ -161,6 +161,8 @@ static void test_remus_malformed(void **state)
     assert_int_equal(REMUS(&o, err, "remus", "-c", "--save", "xc", "vm1", "h"), XLC_PARSE_ERROR);
     assert_contains(err, "--save 'xc' is not pages or libxenguest");
     assert_int_equal(REMUS(&o, err, "remus", "-c", "vm1", "h", "--save"), XLC_PARSE_ERROR);
+    assert_int_equal(REMUS(&o, err, "remus", "-c", "--restore", "xc", "vm1", "h"), XLC_PARSE_ERROR);
+    assert_contains(err, "--restore 'xc' is not pages or libxenguest");
 }
 
 static void test_receive(void **state)
@@ -191,6 +193,13 @@ static void test_receive(void **state)
     assert_true(o.no_daemon);
     assert_int_equal(RECV(&o, err, "migrate-receive", "--colo", "--listen", "10.0.0.2:8790"),
                      XLC_PARSE_OK);
+    assert_null(o.restore);
+    assert_int_equal(RECV(&o, err, "migrate-receive", "--colo", "--restore", "libxenguest"),
+                     XLC_PARSE_OK);
+    assert_string_equal(o.restore, "libxenguest");
+    assert_int_equal(RECV(&o, err, "migrate-receive", "--colo", "--restore=page"),
+                     XLC_PARSE_ERROR);
+    assert_contains(err, "--restore 'page' is not pages or libxenguest");
 
     assert_int_equal(RECV(&o, err, "migrate-receive", "--colo", "-r"), XLC_PARSE_ERROR);
     assert_contains(err, "--colo and -r");
@@ -228,6 +237,12 @@ static void test_receiver_command(void **state)
     s = xlc_receiver_command(&o);
     assert_string_equal(s, "exec ssh host2 xl-colo migrate-receive --colo --io-timeout 30000 "
                            "--peer-timeout 15000");
+    free(s);
+    /* --restore is the receiving side's: passed on, --save stays here */
+    assert_int_equal(REMUS(&o, err, "remus", "-c", "--save", "libxenguest", "--restore",
+                           "libxenguest", "vm1", "host2"), XLC_PARSE_OK);
+    s = xlc_receiver_command(&o);
+    assert_string_equal(s, "exec ssh host2 xl-colo migrate-receive --colo --restore libxenguest");
     free(s);
     assert_int_equal(REMUS(&o, err, "remus", "-c", "-e", "-s", "", "vm1", "my command 'x'"),
                      XLC_PARSE_OK);
