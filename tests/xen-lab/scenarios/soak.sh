@@ -37,7 +37,8 @@ if boot_guest pvm 240; then
     # runs on the day: 2026-12-03 saw 7 s on a slow host, where a 6 s
     # allowance failed the soak at checkpoint 48 with nothing wrong.  This
     # bound only catches a hang; the boot's own limit bounds the whole.
-    limit=$((N * 8 + 60)) why="" last=0
+    # (SOAK_PER: seconds a checkpoint; soak-xcr's checkpoints take longer.)
+    limit=$((N * ${SOAK_PER:-8} + 60)) why="" last=0
     while :; do
         # A dom0 process can die under the emulation (docs/xen-lab.md): grep
         # -c prints a number even when nothing matches, so an empty count
