@@ -104,18 +104,22 @@ int colo_chan_sendv(struct colo_chan *c, struct iovec *iov, int iovcnt)
             return -1;
         }
         c->bytes_sent += (uint64_t)n;
-        /* Advance over what was written. */
-        while (m.msg_iovlen > 0 && (size_t)n >= m.msg_iov->iov_len) {
-            n -= (ssize_t)m.msg_iov->iov_len;
-            m.msg_iov++;
-            m.msg_iovlen--;
-        }
-        if (m.msg_iovlen > 0) {
-            m.msg_iov->iov_base = (uint8_t *)m.msg_iov->iov_base + n;
-            m.msg_iov->iov_len -= (size_t)n;
-        }
+        colo_iov_advance(&m.msg_iov, &m.msg_iovlen, (size_t)n);
     }
     return 0;
+}
+
+void colo_iov_advance(struct iovec **iov, size_t *cnt, size_t done)
+{
+    while (*cnt > 0 && done >= (*iov)->iov_len) {
+        done -= (*iov)->iov_len;
+        (*iov)++;
+        (*cnt)--;
+    }
+    if (*cnt > 0) {
+        (*iov)->iov_base = (uint8_t *)(*iov)->iov_base + done;
+        (*iov)->iov_len -= done;
+    }
 }
 
 int colo_chan_send(struct colo_chan *c, const void *buf, size_t len)
@@ -230,26 +234,20 @@ int colo_chan_recv_into(struct colo_chan *c, struct colo_rec *rec, int wait_ms,
  * an empty vector is fine. */
 static int readv_full(struct colo_chan *c, struct iovec *iov, int iovcnt)
 {
+    size_t left = (size_t)iovcnt;
+
     for (;;) {
         ssize_t n;
 
-        while (iovcnt > 0 && iov->iov_len == 0)     /* 0 from readv must mean EOF */
-            iov++, iovcnt--;
-        if (iovcnt == 0)
+        while (left > 0 && iov->iov_len == 0)       /* 0 from readv must mean EOF */
+            iov++, left--;
+        if (left == 0)
             return 0;
-        n = readv(c->fd, iov, iovcnt < 1024 ? iovcnt : 1024);
+        n = readv(c->fd, iov, left < 1024 ? (int)left : 1024);
 
         if (n > 0) {
             c->bytes_recv += (uint64_t)n;
-            while (iovcnt > 0 && (size_t)n >= iov->iov_len) {
-                n -= (ssize_t)iov->iov_len;
-                iov++;
-                iovcnt--;
-            }
-            if (iovcnt > 0) {
-                iov->iov_base = (uint8_t *)iov->iov_base + n;
-                iov->iov_len -= (size_t)n;
-            }
+            colo_iov_advance(&iov, &left, (size_t)n);
             continue;
         }
         if (n == 0) {

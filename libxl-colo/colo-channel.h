@@ -38,6 +38,10 @@ void colo_chan_set_io_timeout(struct colo_chan *c, int ms);
 /* Send bytes (whole records) completely or fail: 0 / -1 (logged). */
 int  colo_chan_send(struct colo_chan *c, const void *buf, size_t len);
 int  colo_chan_sendv(struct colo_chan *c, struct iovec *iov, int iovcnt);
+/* Step *iov / *cnt past 'done' bytes that a writev/readv moved: the
+ * vectors it finished are dropped, the one it stopped in is shortened.
+ * For loops that write or read until every vector is through. */
+void colo_iov_advance(struct iovec **iov, size_t *cnt, size_t done);
 /* Send an ERROR record ("alive, and giving up: why"); code is an errno. */
 int  colo_chan_send_error(struct colo_chan *c, int code, const char *text);
 

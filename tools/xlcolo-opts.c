@@ -104,12 +104,13 @@ static void option_problem(int c, const char *optstring, char *err, size_t errle
     (void)c;
 }
 
-/* --restore: how the secondary's xen backend applies checkpoints. */
-static void restore_opt(const char *arg, const char **out, char *first, size_t cap)
+/* --save / --restore: how the xen backend reads the PVM / applies checkpoints. */
+static void mode_opt(const char *name, const char *arg, const char **out, char *first,
+                     size_t cap)
 {
     if (strcmp(arg, "pages") && strcmp(arg, "libxenguest")) {
         if (!first[0])
-            snprintf(first, cap, "--restore '%.60s' is not pages or libxenguest", arg);
+            snprintf(first, cap, "%s '%.60s' is not pages or libxenguest", name, arg);
     } else {
         *out = arg;
     }
@@ -157,16 +158,10 @@ enum xlc_parse xlc_parse_remus(int argc, char **argv, struct xlc_remus_opts *o,
             timeout_opt("--peer-timeout", optarg, &o->peer_timeout_ms, first, sizeof(first));
             break;
         case OPT_SAVE:
-            if (strcmp(optarg, "pages") && strcmp(optarg, "libxenguest")) {
-                if (!first[0])
-                    snprintf(first, sizeof(first), "--save '%.60s' is not pages or libxenguest",
-                             optarg);
-            } else {
-                o->save = optarg;
-            }
+            mode_opt("--save", optarg, &o->save, first, sizeof(first));
             break;
         case OPT_RESTORE:
-            restore_opt(optarg, &o->restore, first, sizeof(first));
+            mode_opt("--restore", optarg, &o->restore, first, sizeof(first));
             break;
         case 'i':
             o->interval_set = true;
@@ -273,7 +268,7 @@ enum xlc_parse xlc_parse_receive(int argc, char **argv, struct xlc_receive_opts 
             timeout_opt("--peer-timeout", optarg, &o->peer_timeout_ms, first, sizeof(first));
             break;
         case OPT_RESTORE:
-            restore_opt(optarg, &o->restore, first, sizeof(first));
+            mode_opt("--restore", optarg, &o->restore, first, sizeof(first));
             break;
         default:
             if (!first[0])

@@ -269,13 +269,44 @@ out:
     return rc;
 }
 
+/* The pages mode: the vCPU context and the params, straight into Xen. */
+static int set_context_and_params(struct colo_domain *d, const struct colo_xds *ds,
+                                  const uint64_t *index, const uint64_t *value, uint32_t n)
+{
+    /* xc_domain_hvm_setcontext takes a non-const buffer. */
+    uint8_t *ctx = malloc(ds->hvm_ctx_len);
+    int rc;
+
+    if (!ctx) {
+        colo_err("xen: out of memory for the HVM context");
+        return -1;
+    }
+    memcpy(ctx, ds->hvm_ctx, ds->hvm_ctx_len);
+    rc = xc_domain_hvm_setcontext(d->xch, d->domid, ctx, ds->hvm_ctx_len);
+    free(ctx);
+    if (rc < 0) {
+        colo_log_errno("xen: Xen rejected the HVM context for domain %" PRIu32
+                       " (same vCPU count and config as the PVM?)", d->domid);
+        return -1;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        if (xc_hvm_param_set(d->xch, d->domid, (uint32_t)index[i], value[i]) < 0) {
+            colo_log_errno("xen: cannot set HVM param %" PRIu64 " of domain %" PRIu32 " to %#"
+                           PRIx64, index[i], d->domid, value[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int colo_xen_load_device(struct colo_domain *d, const void *blob, size_t len)
 {
     char path[COLO_XEN_PATH_MAX + 64];
     struct colo_qmp_arg arg = { .key = "filename", .type = COLO_QMP_STR, .s = path };
     struct colo_xds ds;
     const char *why = NULL;
-    uint8_t *ctx;
+    uint64_t index[COLO_XDS_MAX_PARAMS], value[COLO_XDS_MAX_PARAMS];
+    uint32_t nset = 0;
     int rc;
 
     if (colo_xds_decode(blob, len, &ds, &why) < 0) {
@@ -287,8 +318,11 @@ int colo_xen_load_device(struct colo_domain *d, const void *blob, size_t len)
     if (d->qemu_mode == COLO_XEN_QEMU_LOAD && colo_xen_qemu_stop(d) < 0)
         return -1;
 
+    /* Only the params that differ from the SVM's are set: it spares
+     * hypercalls Xen may refuse as no-ops. */
     for (uint32_t i = 0; i < ds.nr_params; i++) {
         struct colo_xds_param p = colo_xds_param_at(&ds, i);
+        uint64_t cur = 0;
         bool known = false;
 
         for (size_t k = 0; k < NR_GUEST_PARAMS; k++)
@@ -298,52 +332,16 @@ int colo_xen_load_device(struct colo_domain *d, const void *blob, size_t len)
                      "backend transfers", p.index);
             return -1;
         }
-    }
-    if (d->xcr) {
-        /* restore=libxenguest: libxenguest sets them when it applies the
-         * checkpoint (commit). */
-        uint32_t index[COLO_XDS_MAX_PARAMS];
-        uint64_t value[COLO_XDS_MAX_PARAMS];
-
-        for (uint32_t i = 0; i < ds.nr_params && i < COLO_XDS_MAX_PARAMS; i++) {
-            struct colo_xds_param p = colo_xds_param_at(&ds, i);
-
-            index[i] = p.index;
-            value[i] = p.value;
-        }
-        if (colo_xen_xcr_device(d, ds.hvm_ctx, ds.hvm_ctx_len, index, value, ds.nr_params) < 0)
-            return -1;
-        goto qemu;
-    }
-    /* xc_domain_hvm_setcontext takes a non-const buffer. */
-    ctx = malloc(ds.hvm_ctx_len);
-    if (!ctx) {
-        colo_err("xen: out of memory for the HVM context");
-        return -1;
-    }
-    memcpy(ctx, ds.hvm_ctx, ds.hvm_ctx_len);
-    rc = xc_domain_hvm_setcontext(d->xch, d->domid, ctx, ds.hvm_ctx_len);
-    free(ctx);
-    if (rc < 0) {
-        colo_log_errno("xen: Xen rejected the HVM context for domain %" PRIu32
-                       " (same vCPU count and config as the PVM?)", d->domid);
-        return -1;
-    }
-    for (uint32_t i = 0; i < ds.nr_params; i++) {
-        struct colo_xds_param p = colo_xds_param_at(&ds, i);
-        uint64_t cur = 0;
-
-        /* Setting only what differs spares hypercalls Xen may refuse as no-ops. */
         if (xc_hvm_param_get(d->xch, d->domid, p.index, &cur) == 0 && cur == p.value)
             continue;
-        if (xc_hvm_param_set(d->xch, d->domid, p.index, p.value) < 0) {
-            colo_log_errno("xen: cannot set HVM param %" PRIu32 " of domain %" PRIu32 " to %#"
-                           PRIx64, p.index, d->domid, p.value);
-            return -1;
-        }
+        index[nset] = p.index;
+        value[nset++] = p.value;
     }
-
-qemu:
+    /* restore=libxenguest: libxenguest sets both when it applies the
+     * checkpoint (commit); by now the SVM has the last one's params. */
+    if (d->xcr ? colo_xen_xcr_device(d, ds.hvm_ctx, ds.hvm_ctx_len, index, value, nset) < 0
+               : set_context_and_params(d, &ds, index, value, nset) < 0)
+        return -1;
     if (d->qemu_mode == COLO_XEN_QEMU_KEEP)
         return 0;       /* see choose_qemu_state() in xen-svm.c */
     state_path(d, path, sizeof(path));

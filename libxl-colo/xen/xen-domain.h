@@ -138,9 +138,9 @@ int  colo_xen_xcr_start(struct colo_domain *d);             /* at create_seconda
 void colo_xen_xcr_stop(struct colo_domain *d);              /* let libxenguest go */
 int  colo_xen_xcr_write_pages(struct colo_domain *d, const uint64_t *pfns, uint32_t n,
                               const void *buf);
-/* The HVM context and the params (those that differ from the SVM's). */
+/* The HVM context and the params to set (those that differ from the SVM's). */
 int  colo_xen_xcr_device(struct colo_domain *d, const void *hvm_ctx, uint32_t hvm_ctx_len,
-                         const uint32_t *index, const uint64_t *value, uint32_t n);
+                         const uint64_t *index, const uint64_t *value, uint32_t n);
 int  colo_xen_xcr_commit(struct colo_domain *d);            /* CHECKPOINT, wait until applied */
 bool colo_xen_xcr_applied(struct colo_domain *d);           /* ... and not yet resumed */
 void colo_xen_xcr_resumed(struct colo_domain *d);

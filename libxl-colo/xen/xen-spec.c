@@ -71,6 +71,7 @@ static int parse_item(struct colo_xen_spec *s, const char *key, size_t klen,
     static const char *const keys[] = { "domid", "name", "config", "qmp", "statedir", "timeout",
                                         "qemu-state", "save", "restore" };
     unsigned long long n;
+    bool lg;
     int k = -1;
 
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
@@ -146,25 +147,20 @@ static int parse_item(struct colo_xen_spec *s, const char *key, size_t klen,
         }
         return 0;
     case 7: /* save */
-        if (vlen == 5 && memcmp(val, "pages", 5) == 0)
-            s->save = COLO_XEN_SAVE_PAGES;
-        else if (vlen == 11 && memcmp(val, "libxenguest", 11) == 0)
-            s->save = COLO_XEN_SAVE_LIBXENGUEST;
-        else {
-            set_err(err, errlen, "option 'save': '%.*s' is not pages or libxenguest", (int)vlen, val);
-            return -1;
-        }
-        return 0;
     case 8: /* restore */
         if (vlen == 5 && memcmp(val, "pages", 5) == 0)
-            s->restore = COLO_XEN_RESTORE_PAGES;
+            lg = false;
         else if (vlen == 11 && memcmp(val, "libxenguest", 11) == 0)
-            s->restore = COLO_XEN_RESTORE_LIBXENGUEST;
+            lg = true;
         else {
-            set_err(err, errlen, "option 'restore': '%.*s' is not pages or libxenguest",
+            set_err(err, errlen, "option '%s': '%.*s' is not pages or libxenguest", keys[k],
                     (int)vlen, val);
             return -1;
         }
+        if (k == 7)
+            s->save = lg ? COLO_XEN_SAVE_LIBXENGUEST : COLO_XEN_SAVE_PAGES;
+        else
+            s->restore = lg ? COLO_XEN_RESTORE_LIBXENGUEST : COLO_XEN_RESTORE_PAGES;
         return 0;
     default: /* timeout */
         if (parse_uint(val, vlen, 600000, &n) < 0 || n == 0) {

@@ -64,6 +64,7 @@
 
 #include <xen/hvm/params.h>
 
+#include "colo-channel.h"
 #include "colo-log.h"
 #include "colo-proto.h"
 #include "xc-stream.h"
@@ -92,7 +93,6 @@ struct colo_xen_xcrestore {
     int  rc;                        /* ... this */
 
     /* The engine thread's own. */
-    bool               pending;     /* records written since the last CHECKPOINT */
     unsigned           ckpts;       /* CHECKPOINT records written */
     uint64_t           p2m_size;    /* libxenguest's view of the SVM */
     struct colo_bitmap given;       /* pfns libxenguest has had (and populated) */
@@ -244,13 +244,13 @@ static bool restore_done(struct colo_xen_xcrestore *x)
  * libxenguest that has returned (and reads no more) turns into an error,
  * not a hang; wait_ms bounds a libxenguest that is merely slow.
  */
-static int put(struct colo_domain *d, struct iovec *iov, int n, const char *what)
+static int put(struct colo_domain *d, struct iovec *iov, size_t n, const char *what)
 {
     struct colo_xen_xcrestore *x = d->xcr;
     int64_t deadline = now_ms() + x->wait_ms;
 
     while (n > 0) {
-        ssize_t w = writev(x->io[1], iov, n > IOV_MAX ? IOV_MAX : n);
+        ssize_t w = writev(x->io[1], iov, n > IOV_MAX ? IOV_MAX : (int)n);
 
         if (w < 0 && errno == EINTR)
             continue;
@@ -273,15 +273,7 @@ static int put(struct colo_domain *d, struct iovec *iov, int n, const char *what
             colo_log_errno("xen: cannot hand libxenguest %s", what);
             return -1;
         }
-        while (n > 0 && (size_t)w >= iov->iov_len) {
-            w -= (ssize_t)iov->iov_len;
-            iov++;
-            n--;
-        }
-        if (n > 0) {
-            iov->iov_base = (uint8_t *)iov->iov_base + w;
-            iov->iov_len -= (size_t)w;
-        }
+        colo_iov_advance(&iov, &n, (size_t)w);
     }
     return 0;
 }
@@ -350,7 +342,7 @@ int colo_xen_xcr_write_pages(struct colo_domain *d, const uint64_t *pfns, uint32
     struct iovec iov[1 + COLO_MAX_PAGE_BATCH];    /* at most one per page */
     const uint8_t *in = buf;
     uint32_t nfresh = 0, m = 0;
-    int k = 1;
+    size_t k = 1;
 
     if (n == 0)
         return 0;
@@ -399,39 +391,24 @@ int colo_xen_xcr_write_pages(struct colo_domain *d, const uint64_t *pfns, uint32
         if (d->hole.nbits && mine[i] < d->hole.nbits)
             colo_bitmap_clear(&d->hole, mine[i]);
     }
-    x->pending = true;
     return 0;
 }
 
 int colo_xen_xcr_device(struct colo_domain *d, const void *hvm_ctx, uint32_t hvm_ctx_len,
-                        const uint32_t *index, const uint64_t *value, uint32_t n)
+                        const uint64_t *index, const uint64_t *value, uint32_t n)
 {
-    uint64_t idx[COLO_XDS_MAX_PARAMS], val[COLO_XDS_MAX_PARAMS];
     uint8_t rec[COLO_XCS_RHDR_SIZE + 8 + 16 * COLO_XDS_MAX_PARAMS];
-    uint32_t m = 0;
-    size_t len;
+    struct iovec iov = { rec, 0 };
 
     if (put_record(d, COLO_XCS_HVM_CONTEXT, hvm_ctx, hvm_ctx_len, "the HVM context") < 0)
         return -1;
-    /* Only what differs from the SVM's: libxenguest sets each param it is
-     * given, and Xen refuses some as no-ops once set (xen-device.c).  The
-     * SVM has the last checkpoint's params by now: libxenguest applied it. */
-    for (uint32_t i = 0; i < n && m < COLO_XDS_MAX_PARAMS; i++) {
-        uint64_t cur = 0;
-
-        if (xc_hvm_param_get(d->xch, d->domid, index[i], &cur) == 0 && cur == value[i])
-            continue;
-        idx[m] = index[i];
-        val[m++] = value[i];
+    if (n == 0)
+        return 0;
+    if (!(iov.iov_len = colo_xcs_enc_params(rec, sizeof(rec), index, value, n))) {
+        colo_err("xen: cannot frame %" PRIu32 " HVM params for libxenguest", n);
+        return -1;
     }
-    if (m) {
-        len = colo_xcs_enc_params(rec, sizeof(rec), idx, val, m);
-        if (put_record(d, COLO_XCS_HVM_PARAMS, rec + COLO_XCS_RHDR_SIZE,
-                       (uint32_t)(len - COLO_XCS_RHDR_SIZE), "HVM params") < 0)
-            return -1;
-    }
-    d->xcr->pending = true;
-    return 0;
+    return put(d, &iov, 1, "HVM params");
 }
 
 /* Wait (locked) until libxenguest waits in postcopy or has returned. */
@@ -463,7 +440,6 @@ int colo_xen_xcr_commit(struct colo_domain *d)
 
     if (put_record(d, COLO_XCS_CHECKPOINT, NULL, 0, "the CHECKPOINT record") < 0)
         return -1;
-    x->pending = false;
     x->ckpts++;
     if ((rc = wait_applied(d)) < 0) {
         colo_err("xen: libxenguest did not apply checkpoint %u to domain %" PRIu32 ": %s",
