@@ -1,7 +1,8 @@
 /*
  * colo-log.h - logging for every xen-colo process.
  *
- * Lines go to stderr as "<prog>[pid]: level: message".  Errors always name
+ * Lines go to stderr as "<prog>[pid]: level: message", after "[seconds] "
+ * with COLO_LOG_TIME set (colo-log.c says why).  Errors always name
  * what was wrong (the key, the record, the domain) so an operator can act.
  */
 #ifndef COLO_LOG_H

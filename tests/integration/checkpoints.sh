@@ -4,7 +4,7 @@
 # each side, taken with both suspended).
 . "$(dirname "$0")/lib.sh"
 free_port port
-bg sec 120 "$ENGINE" secondary --backend sim --domain vm1 --listen 127.0.0.1:$port \
+bg sec 120 env COLO_LOG_TIME=1 "$ENGINE" secondary --backend sim --domain vm1 --listen 127.0.0.1:$port \
     --verify --run-after-failover 300
 wait_for "$WORK/sec.err" "waiting for the primary" 10 || fail "secondary started"
 timeout 180 "$ENGINE" primary --backend sim --domain vm1,mem=16M,rate=30000,pattern=hotset,hot=20 \
@@ -18,6 +18,14 @@ digests "$WORK/sec.err" svm > "$WORK/svm.txt"
 n=$(wc -l < "$WORK/pvm.txt")
 check "101 checkpoints digested on the primary (initial + 100)" test "$n" -eq 101
 check "SVM RAM equals PVM RAM after every checkpoint" cmp -s "$WORK/pvm.txt" "$WORK/svm.txt"
+# COLO_LOG_TIME: the secondary's lines carry the monotonic clock, in order;
+# the primary's (not set) carry none.
+check "COLO_LOG_TIME=1: every secondary line starts with its time, in order" \
+    awk '!/^\[[0-9]+\.[0-9][0-9][0-9]\] colo-secondary\[[0-9]+\]: / { bad = 1 }
+         { t = substr($1, 2, length($1) - 2) + 0; if (t < last) bad = 1; last = t }
+         END { exit bad || NR < 10 }' "$WORK/sec.err"
+check "without it the primary's lines start with the program" \
+    awk '!/^colo-primary\[[0-9]+\]: / { bad = 1 } END { exit bad || NR < 1 }' "$WORK/pri.err"
 check "the checkpoints carried the workload's changes (digests all differ)" \
     test "$(cut -d' ' -f2 "$WORK/pvm.txt" | sort -u | wc -l)" -eq "$n"
 check "primary status counts 101 checkpoints" test "$(json_num "$WORK/pri.out" checkpoints)" = 101

@@ -5,6 +5,8 @@ fail() { echo "FAIL: xen-lab/$1${2:+ ($2)}"; }
 check() { n=$1; shift; if "$@"; then pass "$n"; else fail "$n"; return 1; fi; }
 # Infrastructure trouble (not the code under test): the host retries the run.
 infra() { echo "LAB-INFRA: $*"; }
+# Engine log lines carry the monotonic clock, shared by both engines here.
+export COLO_LOG_TIME=1
 now() { awk '{print int($1)}' /proc/uptime; }
 
 # wait_log FILE PATTERN SECONDS: bounded wait for a line in a file.
