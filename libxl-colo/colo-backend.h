@@ -121,7 +121,9 @@ struct colo_backend {
      * and the initial copy skips them.  For a guest whose pfn space is
      * mostly holes (an HVM guest spans up to the 4 GiB special pages
      * whatever its RAM) this is the difference between copying the RAM and
-     * copying 4 GiB of zeros.  NULL: every pfn is copied. */
+     * copying 4 GiB of zeros.  NULL: every pfn is copied.  --verify's
+     * digests call it again, at any checkpoint: the map must then cover
+     * every pfn that holds data at that moment (more is harmless). */
     int  (*ram_pfns)(struct colo_domain *d, struct colo_bitmap *map);
 
     /* vCPU and device-model state as one opaque blob (malloc'd by save). */

@@ -60,6 +60,7 @@ struct colo_domain {
      * until the first read or write.
      */
     struct colo_bitmap       hole;
+    bool                     holes_scanned;  /* every hole is in it (ram_pfns) */
 
     /* save=libxenguest: libxenguest's save loop and its shadow (xen-xcsave.c);
      * NULL in the pages mode and before log-dirty is enabled. */

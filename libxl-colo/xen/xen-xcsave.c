@@ -114,6 +114,7 @@ struct colo_xen_xcsave {
     unsigned           epoch;       /* CHECKPOINT records applied */
     bool               ended;       /* the stream ended, or could not be read */
     const char        *why;
+    bool               ram_told;    /* ram_pfns has logged the guest's RAM */
 };
 
 /* Wait on x->cond (locked) until done() or the deadline; done()'s last word. */
@@ -855,9 +856,11 @@ int colo_xen_xcs_ram_pfns(struct colo_domain *d, struct colo_bitmap *map)
                      d->domid, x->wait_ms);
         return -1;
     }
-    colo_info("xen: domain %" PRIu32 ": %" PRIu64 " of %" PRIu64 " pfns are RAM (%" PRIu64
-              " MiB) in libxenguest's first pass; the rest are holes", d->domid, ram, d->nr_pages,
-              ram / 256);
+    if (!x->ram_told)
+        colo_info("xen: domain %" PRIu32 ": %" PRIu64 " of %" PRIu64 " pfns are RAM (%" PRIu64
+                  " MiB) in libxenguest's first pass; the rest are holes", d->domid, ram,
+                  d->nr_pages, ram / 256);
+    x->ram_told = true;
     return 0;
 }
 

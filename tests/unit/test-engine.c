@@ -53,6 +53,7 @@ struct colo_domain {
     bool stage_dev_set, committed;
     enum fake_op fail_op;
     int fail_countdown;         /* the n-th call of fail_op fails */
+    uint64_t pages_read;        /* by read_pages, all told */
 };
 
 static struct { enum fake_op op; int nth; } fail_primary, fail_secondary;
@@ -189,6 +190,7 @@ static int fake_read(struct colo_domain *d, const uint64_t *pfns, uint32_t n, vo
 {
     if (should_fail(d, OP_READ))
         return -1;
+    d->pages_read += n;
     for (uint32_t i = 0; i < n; i++)
         memcpy((uint8_t *)buf + (size_t)i * COLO_PAGE_SIZE, d->mem + pfns[i] * COLO_PAGE_SIZE, COLO_PAGE_SIZE);
     return 0;
@@ -767,6 +769,29 @@ static void test_initial_copy_skips_holes(void **state)
     end_session();
 }
 
+/* --verify's digest reads only the pfns ram_pfns names (a hole reads as
+ * zeros, which the digest skips anyway), and comes out as if it had read
+ * every pfn; a changed RAM byte still changes it. */
+static void test_digest_reads_ram_only(void **state)
+{
+    struct colo_backend all = fake_backend_holes;
+    struct colo_domain *d;
+    char ram[65], every[65], changed[65];
+
+    be = *state;
+    all.ram_pfns = NULL;
+    assert_int_equal(fake_open_primary(NULL, &d), 0);
+    assert_int_equal(colo_domain_digest(be, d, NR_PAGES, "t", 0, ram), 0);
+    assert_int_equal(d->pages_read, NR_PAGES - NR_PAGES / 4);
+    assert_int_equal(colo_domain_digest(&all, d, NR_PAGES, "t", 0, every), 0);
+    assert_int_equal(d->pages_read, NR_PAGES - NR_PAGES / 4 + NR_PAGES);
+    assert_string_equal(ram, every);
+    d->mem[(NR_PAGES - 2) * COLO_PAGE_SIZE + 100] ^= 1;
+    assert_int_equal(colo_domain_digest(be, d, NR_PAGES, "t", 0, changed), 0);
+    assert_string_not_equal(ram, changed);
+    fake_free(d);
+}
+
 /* With peer_dirty the SVM's list reaches the backend in every checkpoint,
  * before the primary's dirty log is read, and the SVM still equals the
  * PVM at each checkpoint (the engine's own union is unchanged). */
@@ -841,6 +866,7 @@ int main(void)
         BOTH(test_backend_faults),
         cmocka_unit_test_prestate(test_initial_copy_skips_holes, (void *)&fake_backend_holes),
         cmocka_unit_test_prestate(test_svm_equals_pvm_at_each_checkpoint, (void *)&fake_backend_holes),
+        cmocka_unit_test_prestate(test_digest_reads_ram_only, (void *)&fake_backend_holes),
         cmocka_unit_test_prestate(test_peer_dirty_before_dirty_log, (void *)&fake_backend_peer),
         cmocka_unit_test_prestate(test_svm_equals_pvm_at_each_checkpoint, (void *)&fake_backend_peer),
         cmocka_unit_test_prestate(test_good_run_state_sequence, (void *)&fake_backend_peer),
