@@ -19,7 +19,7 @@
  *
  * When two digests differ, the question is which pages: with the
  * environment variable COLO_VERIFY_DUMP set to a directory, each digest
- * also writes LABEL-SEQ.txt there, one line "pfn fnv1a64" per hashed page,
+ * also writes LABEL-SEQ.txt there, one line "pfn hash" per hashed page,
  * so that two dumps can be diffed (the Xen lab does).
  */
 #include <inttypes.h>
@@ -31,12 +31,17 @@
 #include "colo-engine.h"
 #include "colo-log.h"
 
-static uint64_t fnv1a64(const uint8_t *p, size_t n)
+/* FNV-1a taken a 64-bit word at a time, not a byte: a dump only has to
+ * tell pages apart, and byte steps cost more than the SHA-256 itself (in
+ * the lab, where TCG runs dom0, a digest's time is the guest's RAM). */
+static uint64_t page_hash(const uint8_t *p)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
+    uint64_t h = 0xcbf29ce484222325ull, w;
 
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 0x100000001b3ull;
+    for (size_t i = 0; i < COLO_PAGE_SIZE; i += sizeof(w)) {
+        memcpy(&w, p + i, sizeof(w));
+        h = (h ^ w) * 0x100000001b3ull;
+    }
     return h;
 }
 
@@ -95,7 +100,7 @@ int colo_domain_digest(const struct colo_backend *be, struct colo_domain *d,
                 le[b] = (uint8_t)(pfns[i] >> (8 * b));
             if (dump)
                 fprintf(dump, "%" PRIu64 " %016" PRIx64 "\n", pfns[i],
-                        fnv1a64(page, COLO_PAGE_SIZE));
+                        page_hash(page));
             if (EVP_DigestUpdate(ctx, le, sizeof(le)) != 1 ||
                 EVP_DigestUpdate(ctx, page, COLO_PAGE_SIZE) != 1)
                 goto out;

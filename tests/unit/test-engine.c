@@ -13,6 +13,7 @@
  *     checkpoint state; before any commit -> FAILED, SVM destroyed;
  *     primary alive but erring -> FAILED, never ACTIVE.
  */
+#include <inttypes.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -792,6 +793,42 @@ static void test_digest_reads_ram_only(void **state)
     fake_free(d);
 }
 
+/* COLO_VERIFY_DUMP: one line "pfn hash" per page the digest hashed (not
+ * the zero ones), pfns ascending; equal pages hash alike, others not. */
+static void test_digest_dump(void **state)
+{
+    char dir[] = "/tmp/test-engine-dumpXXXXXX", path[64], hex[65];
+    uint64_t pfn, hash, prev = 0, h[NR_PAGES] = { 0 };
+    unsigned lines = 0, want = 0;
+    struct colo_domain *d;
+    FILE *f;
+
+    be = *state;
+    assert_non_null(mkdtemp(dir));
+    setenv("COLO_VERIFY_DUMP", dir, 1);
+    assert_int_equal(fake_open_primary(NULL, &d), 0);
+    assert_int_equal(colo_domain_digest(be, d, NR_PAGES, "pvm", 7, hex), 0);
+    unsetenv("COLO_VERIFY_DUMP");
+    for (uint64_t p = 0; p < NR_PAGES; p++)
+        want += !colo_page_is_zero(d->mem + p * COLO_PAGE_SIZE);
+    snprintf(path, sizeof(path), "%s/pvm-7.txt", dir);
+    assert_non_null(f = fopen(path, "r"));
+    while (fscanf(f, "%" SCNu64 " %" SCNx64, &pfn, &hash) == 2) {
+        assert_true(pfn < NR_PAGES && (lines == 0 || pfn > prev));
+        assert_false(colo_page_is_zero(d->mem + pfn * COLO_PAGE_SIZE));
+        h[pfn] = hash;
+        prev = pfn;
+        lines++;
+    }
+    fclose(f);
+    unlink(path);
+    rmdir(dir);
+    assert_int_equal(lines, want);
+    /* pfns 0 and 256 hold the same bytes (fake_open_primary), pfn 1 others */
+    assert_true(h[0] != 0 && h[0] == h[256] && h[1] != h[0]);
+    fake_free(d);
+}
+
 /* With peer_dirty the SVM's list reaches the backend in every checkpoint,
  * before the primary's dirty log is read, and the SVM still equals the
  * PVM at each checkpoint (the engine's own union is unchanged). */
@@ -867,6 +904,7 @@ int main(void)
         cmocka_unit_test_prestate(test_initial_copy_skips_holes, (void *)&fake_backend_holes),
         cmocka_unit_test_prestate(test_svm_equals_pvm_at_each_checkpoint, (void *)&fake_backend_holes),
         cmocka_unit_test_prestate(test_digest_reads_ram_only, (void *)&fake_backend_holes),
+        cmocka_unit_test_prestate(test_digest_dump, (void *)&fake_backend_holes),
         cmocka_unit_test_prestate(test_peer_dirty_before_dirty_log, (void *)&fake_backend_peer),
         cmocka_unit_test_prestate(test_svm_equals_pvm_at_each_checkpoint, (void *)&fake_backend_peer),
         cmocka_unit_test_prestate(test_good_run_state_sequence, (void *)&fake_backend_peer),
