@@ -265,6 +265,36 @@ static int check_batch(struct colo_domain *d, const uint64_t *pfns, uint32_t n,
     return 0;
 }
 
+/*
+ * Map m pfns read-only.  Xen refuses the ones that are not RAM (err[k] set):
+ * those go into the hole cache, and *holes counts them.  Slot k of the
+ * mapping holds pfn arr[k] only where err[k] is 0.  NULL if nothing could
+ * be mapped at all.
+ */
+static void *map_pfns(struct colo_domain *d, const xen_pfn_t *arr, uint32_t m, int *err,
+                      uint32_t *holes)
+{
+    void *map = xenforeignmemory_map(d->fmem, d->domid, PROT_READ, m, arr, err);
+
+    if (!map) {
+        colo_log_errno("xen: cannot map %" PRIu32 " pages of domain %" PRIu32 " from pfn %#"
+                       PRIx64, m, d->domid, (uint64_t)arr[0]);
+        return NULL;
+    }
+    for (uint32_t k = 0; k < m; k++)
+        if (err[k]) {
+            colo_bitmap_set(&d->hole, arr[k]);
+            (*holes)++;
+        }
+    return map;
+}
+
+static void unmap_pfns(struct colo_domain *d, void *map, uint32_t m)
+{
+    if (xenforeignmemory_unmap(d->fmem, map, m) < 0)
+        colo_log_errno("xen: unmapping pages of domain %" PRIu32, d->domid);
+}
+
 int colo_xen_read_pages(struct colo_domain *d, const uint64_t *pfns, uint32_t n, void *buf)
 {
     xen_pfn_t arr[COLO_MAX_PAGE_BATCH];
@@ -296,25 +326,17 @@ int colo_xen_read_pages(struct colo_domain *d, const uint64_t *pfns, uint32_t n,
     }
     if (m == 0)
         return 0;
-    map = xenforeignmemory_map(d->fmem, d->domid, PROT_READ, m, arr, err);
-    if (!map) {
-        colo_log_errno("xen: cannot map %" PRIu32 " pages of domain %" PRIu32 " from pfn %#"
-                       PRIx64, m, d->domid, (uint64_t)arr[0]);
+    if (!(map = map_pfns(d, arr, m, err, &holes)))
         return -1;
-    }
     for (uint32_t k = 0; k < m; k++) {
         unsigned char *dst = out + (size_t)idx[k] * COLO_PAGE_SIZE;
 
-        if (err[k] == 0) {
+        if (err[k] == 0)
             memcpy(dst, (unsigned char *)map + (size_t)k * COLO_PAGE_SIZE, COLO_PAGE_SIZE);
-        } else {
+        else
             memset(dst, 0, COLO_PAGE_SIZE);     /* not RAM: reads as zeros */
-            colo_bitmap_set(&d->hole, arr[k]);
-            holes++;
-        }
     }
-    if (xenforeignmemory_unmap(d->fmem, map, m) < 0)
-        colo_log_errno("xen: unmapping pages of domain %" PRIu32, d->domid);
+    unmap_pfns(d, map, m);
     if (holes)
         colo_debug("xen: %" PRIu32 " of %" PRIu32 " pfns from %#" PRIx64 " of domain %" PRIu32
                    " are not RAM; read as zeros", holes, m, (uint64_t)arr[0], d->domid);
@@ -340,7 +362,7 @@ static int scan_holes(struct colo_domain *d)
     for (uint64_t start = 0; start < d->nr_pages; start += COLO_MAX_PAGE_BATCH) {
         uint64_t end = d->nr_pages - start < COLO_MAX_PAGE_BATCH ? d->nr_pages :
                        start + COLO_MAX_PAGE_BATCH;
-        uint32_t m = 0;
+        uint32_t m = 0, holes = 0;
         void *map;
 
         for (uint64_t p = start; p < end; p++)
@@ -348,17 +370,9 @@ static int scan_holes(struct colo_domain *d)
                 arr[m++] = (xen_pfn_t)p;
         if (m == 0)
             continue;
-        map = xenforeignmemory_map(d->fmem, d->domid, PROT_READ, m, arr, err);
-        if (!map) {
-            colo_log_errno("xen: cannot map %" PRIu32 " pages of domain %" PRIu32 " from pfn %#"
-                           PRIx64, m, d->domid, (uint64_t)arr[0]);
+        if (!(map = map_pfns(d, arr, m, err, &holes)))
             return -1;
-        }
-        for (uint32_t k = 0; k < m; k++)
-            if (err[k])
-                colo_bitmap_set(&d->hole, arr[k]);
-        if (xenforeignmemory_unmap(d->fmem, map, m) < 0)
-            colo_log_errno("xen: unmapping pages of domain %" PRIu32, d->domid);
+        unmap_pfns(d, map, m);
     }
     d->holes_scanned = true;
     return 0;
