@@ -5,7 +5,7 @@
  *   colo-proxy --primary-in ADDR --secondary-in ADDR --outdev ADDR
  *              [--vnet-hdr] [--notify-dev ADDR] [OPTIONS]
  *   OPTIONS: [--engine unix:PATH] [--control unix:PATH] [--svm-lag MS] [--svm-stall MS]
- *            [--max-held BYTES]
+ *            [--max-held BYTES] [--no-rewrite]
  *   colo-proxy secondary ...      the secondary host's rewriter (secondary.h)
  *
  * On three interfaces, a userspace bridge with COLO in the middle: frames from the client side
@@ -21,6 +21,10 @@
  * Frames are read and written through ports (port.h): AF_PACKET sockets on
  * interfaces; in a Xen host the interfaces are Open vSwitch ports set up by
  * the hotplug scripts; the tests use veth pairs in network namespaces.
+ * With --no-rewrite the client's frames go to the SVM's side as they came:
+ * when that side is the forward link to the secondary host, whose rewriter
+ * (colo-proxy secondary) translates them, and must see them untranslated to
+ * learn each connection's offset for failover.
  *
  * With --primary-in, a stand-in for QEMU's colo-compare: the PVM's frames
  * come on primary_in and the SVM's on secondary_in, in QEMU's chardev
@@ -267,7 +271,8 @@ static void on_frame(void *opaque, uint8_t *frame, size_t len)
         if (compat)
             return;                             /* nothing is expected back on outdev */
         send_to(SIDE_PVM, frame, len);
-        rw_client_to_svm(rw, frame, len);       /* in place: the PVM's copy is gone */
+        if (rw)
+            rw_client_to_svm(rw, frame, len);   /* in place: the PVM's copy is gone */
         send_to(SIDE_SVM, frame, len);
         return;
     }
@@ -299,7 +304,7 @@ static int usage(FILE *f, int rc)
             "       colo-proxy --primary-in ADDR --secondary-in ADDR --outdev ADDR [--vnet-hdr]\n"
             "                  [--notify-dev ADDR] [OPTIONS]\n"
             "OPTIONS: [--engine unix:PATH] [--control unix:PATH] [--svm-lag MS] [--svm-stall MS]\n"
-            "         [--max-held BYTES]\n"
+            "         [--max-held BYTES] [--no-rewrite]\n"
             "ADDR: unix:PATH or tcp:HOST:PORT, or QEMU's socket,path=...|host=...,port=...;\n"
             "      then ,server[=on|off] ,wait=on|off ,reconnect=SECONDS\n");
     return rc;
@@ -333,7 +338,8 @@ int main(int argc, char **argv)
         { "primary-in", 1, 0, 'P' }, { "secondary-in", 1, 0, 'S' }, { "outdev", 1, 0, 'o' },
         { "notify-dev", 1, 0, 'n' }, { "vnet-hdr", 0, 0, 'v' },
         { "engine", 1, 0, 'e' }, { "control", 1, 0, 'C' }, { "svm-lag", 1, 0, 'l' },
-        { "max-held", 1, 0, 'm' }, { "svm-stall", 1, 0, 't' }, { "help", 0, 0, 'h' },
+        { "max-held", 1, 0, 'm' }, { "svm-stall", 1, 0, 't' }, { "no-rewrite", 0, 0, 'r' },
+        { "help", 0, 0, 'h' },
         { 0, 0, 0, 0 },
     };
     const char *ifs[NPORTS] = { 0 }, *chardevs[NPORTS] = { 0 }, *engine_addr = NULL, *control = NULL;
@@ -341,7 +347,7 @@ int main(int argc, char **argv)
     struct cmp_cfg cfg = { .svm_lag_ns = 300 * 1000000ull, .max_held_bytes = 64 << 20,
                            .max_svm_ahead = 16 << 20, .max_conns = 65536 };
     struct cmp_ops ops = { .release = release, .request = request };
-    bool vnet = false;
+    bool vnet = false, no_rewrite = false;
     char *json;
     uint64_t last_tick = 0;
     uint64_t stall_ms = UINT64_MAX;     /* default: a third of --svm-lag */
@@ -365,6 +371,7 @@ int main(int argc, char **argv)
         case 'l': cfg.svm_lag_ns = parse_num("svm-lag", optarg) * 1000000ull; break;
         case 'm': cfg.max_held_bytes = parse_num("max-held", optarg); break;
         case 't': stall_ms = parse_num("svm-stall", optarg); break;
+        case 'r': no_rewrite = true; break;
         case 'h': return usage(stdout, 0);
         default: return usage(stderr, 2);
         }
@@ -374,6 +381,10 @@ int main(int argc, char **argv)
     if (compat && (ifs[SIDE_CLIENT] || ifs[SIDE_PVM] || ifs[SIDE_SVM])) {
         colo_err("--client/--pvm/--svm (interfaces) and --primary-in/--secondary-in/--outdev "
                  "(QEMU's chardevs) are two modes: give one set");
+        return 2;
+    }
+    if (compat && no_rewrite) {
+        colo_err("--no-rewrite is for interfaces: with QEMU's chardevs nothing is rewritten");
         return 2;
     }
     addrs = compat ? chardevs : ifs;
@@ -392,7 +403,7 @@ int main(int argc, char **argv)
             return 1;
         have_engine = true;
     }
-    if (!(cmp = cmp_new(&cfg, &ops)) || (!compat && !(rw = rw_new())))
+    if (!(cmp = cmp_new(&cfg, &ops)) || (!compat && !no_rewrite && !(rw = rw_new())))
         return 1;
     if (control) {
         if (colo_ctl_open(&ctl, control) < 0)

@@ -31,6 +31,11 @@ stop_proxy() {      # stop_proxy LOG: a clean exit with its final statistics
     check "$1: colo-proxy ended cleanly (exit $rc) with its final statistics" \
         test "$rc" = 0 -a -n "$(grep '"framing_errors"' "$W/$1.out")"
 }
+# --no-rewrite belongs to the interface mode: refused here, by name.
+out=$("$PROXY" --primary-in "unix:$W/x1" --secondary-in "unix:$W/x2" --outdev "unix:$W/x3" --no-rewrite 2>&1)
+rc=$?
+check "--no-rewrite with QEMU's chardevs is refused, naming the option (exit $rc: $out)" \
+    eval '[ "$rc" = 2 ] && grep -q -- "--no-rewrite is for interfaces" <<< "$out"'
 # Framing defects the proxy counted must be those the driver sent.
 check_defects() {   # check_defects LOG DRIVER-LOG
     local sent counted
