@@ -15,6 +15,8 @@
 # The client ($NC), the PVM ($NP) and the SVM ($NS) are namespaces (see
 # ovs_vm); PVM and SVM have the same MAC and address ($VM_MAC, $VM_IP), the
 # SVM a smaller MTU (SVM_MTU, default 1000) so that it segments differently.
+# OVS_PVM_VETH=1 puts the PVM on a veth pair rather than a tap (ovs_vm_veth),
+# OVS_SVM_VETH=1 the SVM.
 #
 # OVS_HOSTS says how the hosts are modelled:
 #   1 (default)  one ovs-vswitchd holds all three bridges; the uplinks and
@@ -28,8 +30,28 @@
 # Whatever runs against the secondary host's switch (its hotplug script, its
 # proxy) goes through ovs_on brs CMD, or the command prefix "${SEC_SW[@]}"
 # where $! must be the command's own pid.
+#
+# OVS_LAYOUT says where the proxies sit:
+#   flows (default)  docs/networking.md: VM vifs, forward links and the
+#                    proxies' internal ports on the bridges, OpenFlow rules
+#                    steering frames between them (ovs_protect: the hotplug
+#                    script);
+#   inline           each proxy between its bridge and its VM (ovs_inline):
+#                    the VM's vif (a veth) and the forward link are the
+#                    proxy's own, off the bridges; on the primary one
+#                    internal port, VIF-xc, stands for the VM on the bridge
+#                    while the proxy runs (ovs_inline_attach), and the vif
+#                    is back on the bridge when it does not
+#                    (ovs_inline_detach).  The primary proxy passes the
+#                    client's frames to both VMs itself, untranslated
+#                    (--no-rewrite); the secondary's rewriter translates.
+#                    Needs OVS_HOSTS=2: a forward link must be a network
+#                    device, not a patch port.  Set up by hand here; the
+#                    hotplug scripts do not know it yet.
 : "${id:=$$}"
 : "${OVS_HOSTS:=1}"
+: "${OVS_LAYOUT:=flows}"
+if [ "$OVS_LAYOUT" = inline ]; then OVS_PVM_VETH=1 OVS_SVM_VETH=1; fi
 SW=colo-sw$id SW2=colo-sx$id NC=colo-c$id NP=colo-p$id NS=colo-s$id
 VM_MAC=02:00:0a:4d:00:02 VM_IP=10.77.0.2 CLIENT_IP=10.77.0.9
 OVS_DIR=$WORK/ovs OVS_DIR2=$WORK/ovs2
@@ -107,6 +129,26 @@ ovs_vm() {      # NS BR IFNAME ADDR MAC MTU
     ip -n "$1" link set "$3" mtu "$6" txqueuelen 10000
     ip -n "$1" addr add "$4/24" dev "$3"
     ip -n "$1" link set "$3" up
+}
+
+# The same VM on a veth pair instead: IFNAME at both ends, one in the VM's
+# namespace and one in the switch's, added to BR.  A netback vif is such a
+# device: the guest at one end, a network device in dom0 at the other,
+# which the switch - or colo-proxy, in-line (bench-net NET_LAYOUT=inline) -
+# opens.  Transmit checksum offload off (see ovs_wire), and ovs-vswitchd's
+# receive buffer on it raised as on the wires (OVS_WIRE_RMEM).
+ovs_vm_veth() { # NS BR IFNAME ADDR MAC MTU
+    ovs_netns "$1" || return 1
+    local swns=$SW dir=$OVS_DIR
+    [ "$2" = brs ] && [ "$OVS_HOSTS" = 2 ] && swns=$SW2 dir=$OVS_DIR2
+    ip link add "$3" netns "$swns" type veth peer name "$3" netns "$1" || return 1
+    ip netns exec "$swns" ethtool -K "$3" tx off > /dev/null &&
+        ip netns exec "$1" ethtool -K "$3" tx off > /dev/null || return 1
+    ip -n "$1" link set "$3" address "$5" mtu "$6" txqueuelen 10000 &&
+        ip -n "$swns" link set "$3" mtu "$6" up || return 1
+    ip -n "$1" addr add "$4/24" dev "$3" && ip -n "$1" link set "$3" up || return 1
+    ovs_on "$2" ovs-vsctl --timeout=20 add-port "$2" "$3" || return 1
+    [ "${OVS_WIRE_RMEM:-0}" = 0 ] || ovs_rcvbuf "$swns" "$dir" "$3" > /dev/null
 }
 
 ovs_patch() {   # BR1 PORT1 BR2 PORT2: a patch-port pair (a wire between bridges)
@@ -207,8 +249,8 @@ ovs_layout() {
         ovs_patch brn n-s brs s-up && ovs_patch brp p-fwd brs s-fwd || return 1
     fi
     ovs_vm "$NC" brn client "$CLIENT_IP" "" 1500 &&
-        ovs_vm "$NP" brp vif1.0 "$VM_IP" "$VM_MAC" 1500 &&
-        ovs_vm "$NS" brs vif2.0 "$VM_IP" "$VM_MAC" "${SVM_MTU:-1000}" || return 1
+        "ovs_vm${OVS_PVM_VETH:+_veth}" "$NP" brp vif1.0 "$VM_IP" "$VM_MAC" 1500 &&
+        "ovs_vm${OVS_SVM_VETH:+_veth}" "$NS" brs vif2.0 "$VM_IP" "$VM_MAC" "${SVM_MTU:-1000}" || return 1
     # The VMs know the client's MAC for good.  Each guest kernel would
     # otherwise re-validate its neighbour entry (a unicast ARP probe) on its
     # own schedule; the proxy compares ARP frame for frame, so two probes at
@@ -219,6 +261,38 @@ ovs_layout() {
     cmac=$(ip -n "$NC" -br link show client | awk '{ print $3 }')
     ip -n "$NP" neigh replace "$CLIENT_IP" lladdr "$cmac" nud permanent dev vif1.0 &&
         ip -n "$NS" neigh replace "$CLIENT_IP" lladdr "$cmac" nud permanent dev vif2.0
+}
+
+# The proxies' ports, as arguments: PRI_PORTS for colo-proxy, SEC_PORTS for
+# colo-proxy secondary.
+if [ "$OVS_LAYOUT" = inline ]; then
+    PRI_PORTS=(--client vif1.0-xc --pvm vif1.0 --svm p-fwd --no-rewrite)
+    SEC_PORTS=(--forward s-fwd --svm vif2.0)
+else
+    PRI_PORTS=(--client vif1.0-xc --pvm vif1.0-xp --svm vif1.0-xs)
+    SEC_PORTS=(--forward vif2.0-xf --svm vif2.0-xv)
+fi
+
+# OVS_LAYOUT=inline: the forward links and the SVM's vif leave the bridges
+# for good (the proxies open them); the PVM's vif stays until
+# ovs_inline_attach.
+ovs_inline() {
+    [ "$OVS_LAYOUT" = inline ] && [ "$OVS_HOSTS" = 2 ] || { echo "ovs_inline: needs OVS_LAYOUT=inline OVS_HOSTS=2" >&2; return 1; }
+    sw ovs-vsctl --timeout=20 del-port brp p-fwd &&
+        sw2 ovs-vsctl --timeout=20 del-port brs s-fwd -- del-port brs vif2.0
+}
+# The PVM's vif leaves the bridge and VIF-xc takes its place (a tap with
+# a 10,000-frame queue, as the hotplug script makes the proxy's ports); the
+# bridge forgets where the VM's MAC was.
+ovs_inline_attach() {
+    sw ovs-vsctl --timeout=20 --if-exists del-port brp vif1.0 -- --may-exist add-port brp vif1.0-xc \
+        -- set Interface vif1.0-xc type=internal &&
+        sw ip link set vif1.0-xc txqueuelen 10000 up && sw ovs-appctl fdb/flush brp > /dev/null
+}
+ovs_inline_detach() {   # the reverse: the PVM straight on the bridge
+    sw ovs-vsctl --timeout=20 --if-exists del-port brp vif1.0-xc -- --may-exist add-port brp vif1.0 &&
+        sw ovs-appctl fdb/flush brp > /dev/null || return 1
+    [ "${OVS_WIRE_RMEM:-0}" = 0 ] || ovs_rcvbuf "$SW" "$OVS_DIR" vif1.0 > /dev/null
 }
 
 # The COLO setup of both hosts by the hotplug script.
@@ -283,9 +357,9 @@ ovs_proxies() {     # LOG PROXY-ARGS...: both proxies, fresh (pids PRI, SEC)
     local log=$1; shift
     # (not through a shell function: $! must be timeout's own pid, which
     # passes the SIGINT of ovs_stop_pid on to the daemon)
-    ip netns exec "$SW" timeout 170 "$PROXY" --client vif1.0-xc --pvm vif1.0-xp --svm vif1.0-xs "$@" \
+    ip netns exec "$SW" timeout 170 "$PROXY" "${PRI_PORTS[@]}" "$@" \
         > "$WORK/$log.out" 2> "$WORK/$log.err" & PRI=$!; PIDS+=($PRI)
-    "${SEC_SW[@]}" timeout 170 "$PROXY" secondary --forward vif2.0-xf --svm vif2.0-xv \
+    "${SEC_SW[@]}" timeout 170 "$PROXY" secondary "${SEC_PORTS[@]}" \
         --control "unix:$WORK/$log.sctl" > "$WORK/$log.sec.out" 2> "$WORK/$log.sec.err" & SEC=$!; PIDS+=($SEC)
     wait_for "$WORK/$log.err" "comparing" 5 && wait_for "$WORK/$log.sec.err" "rewriting" 5
 }

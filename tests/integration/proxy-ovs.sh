@@ -4,7 +4,10 @@
 # through the LAN bridge; OVS delivers its frames to the PVM and, over the
 # forward link and through the secondary's rewriter, to the SVM; the PVM's
 # output reaches the client only through the proxy.  OVS_HOSTS=2 runs it
-# with the secondary host in an OVS instance of its own (ovs-lib.bash).
+# with the secondary host in an OVS instance of its own (ovs-lib.bash);
+# with OVS_LAYOUT=inline too (proxy-inline.sh), the proxies sit between the
+# bridges and the VMs, set up by hand, and the steps that need the hotplug
+# script's failover (5 and 6) are left out.
 . "$(dirname "$0")/lib.sh"
 PROXY=$COLO_BUILDDIR/proxy/colo-proxy
 NL=$COLO_BUILDDIR/tests/integration/colo-netload
@@ -17,13 +20,25 @@ if ! ovs_start; then
     exit 0
 fi
 check "the layout is set up: LAN, primary and secondary bridges, vifs plugged" ovs_layout
-check "the hotplug script protects the vif on both hosts" ovs_protect
+if [ "$OVS_LAYOUT" = inline ]; then
+    check "in-line: the forward links and the SVM's vif off the bridges, the PVM's port for the proxy" \
+        eval 'ovs_inline && ovs_inline_attach'
+else
+    check "the hotplug script protects the vif on both hosts" ovs_protect
+fi
 
 in_ns() { local n=$1; shift; ip netns exec "$n" timeout 170 "$@"; }
 svm_stop() { local p; for p in $(ip netns pids "$NS"); do kill -"$1" "$p"; done; }
 port_count() {  # port_count PORT rx|tx: frames OVS counted on a port of brp
     ovs-ofctl dump-ports brp "$(ovs-vsctl get Interface "$1" ofport)" |
         sed -n "s/.*$2 pkts=\([0-9]*\).*/\1/p"
+}
+pvm_frames() {  # frames the PVM has sent towards the proxy so far
+    if [ "$OVS_LAYOUT" = inline ]; then
+        ip -n "$SW" -s -j link show vif1.0 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["stats64"]["rx"]["packets"])'
+    else
+        port_count vif1.0-xp tx
+    fi
 }
 engine() {      # engine NAME DELAY-MS [early]: a fake engine's control socket
     bg "$1" 170 $FAKE "$WORK/$1.ctl" "$2" ${3:-}
@@ -102,9 +117,9 @@ ovs_servers 8083
 engine e4 20
 ovs_proxies p4 --engine "unix:$WORK/e4.ctl" --svm-lag 10000 --max-held 8192
 svm_stop STOP
-xp0=$(port_count vif1.0-xp tx)
+xp0=$(pvm_frames)
 out=$(in_ns "$NC" "$NL" download $VM_IP 8083 2000000)
-xp1=$(port_count vif1.0-xp tx)
+xp1=$(pvm_frames)
 ovs_stop_proxies
 svm_stop CONT
 n=$(grep -c "^request queue-full" "$WORK/e4.out")
@@ -115,6 +130,14 @@ rel=$(json_num "$WORK/p4.out" released) held=$(json_num "$WORK/p4.out" held)
 check "queue cap: no frame dropped in the proxy ($rel released + $held held >= $((xp1 - xp0)) received)" \
     test "$((${rel:-0} + ${held:-0}))" -ge "$((xp1 - xp0))" -a "$((xp1 - xp0))" -gt 100
 
+if [ "$OVS_LAYOUT" = inline ]; then
+    check "no crash: every proxy ended with its statistics" \
+        test -z "$(cd "$WORK" && grep -L '{' p[1-4].out p[1-4].sec.out)"
+    check "no sanitizer report from either proxy" \
+        test -z "$(grep -l -E 'ERROR: (Address|Undefined|Leak)Sanitizer|runtime error' "$WORK"/p*.err)"
+    echo "proxy-ovs.sh (in-line): ${SECONDS}s"
+    exit 0
+fi
 echo "(${SECONDS}s)"
 # 5. The secondary lost: failover on the primary puts the PVM straight on
 #    the bridge, no proxy in the path; then the vif is protected again.
