@@ -49,7 +49,11 @@
 
 #define BATCH       64              /* frames per recv call: fairness between ports */
 #define FRAME_MAX   (65536 + 64)    /* a GSO frame of 64 KiB and its link header */
-#define RING_BYTES  (8u << 20)      /* as much as the socket buffer of the recv() path */
+#define RING_BYTES  (8u << 20)      /* v3: as much as the socket buffer of the recv() path */
+/* v2: 16,384 slots of 2 KiB (MTU 1500), more frames than that buffer holds
+ * (about 9,500 small ones): with 8 MiB the in-line proxy lost SVM frames in
+ * proxy-inline.sh's burst of 1,000 connections (docs/proxy.md). */
+#define V2_RING_BYTES (32u << 20)
 #define V2_BLOCK    (64u << 10)
 #define V3_BLOCK    (256u << 10)    /* holds a 64 KiB GSO frame */
 #define V3_RETIRE_MS 1              /* the shortest the kernel offers */
@@ -408,7 +412,7 @@ static int setup_ring(struct port_packet *pp, const char *ifname)
     if (pp->ring == PORT_RING_V2) {
         pp->slot_size = v2_slot(fd, ifname);
         req.tp_block_size = V2_BLOCK;
-        req.tp_block_nr = RING_BYTES / V2_BLOCK;
+        req.tp_block_nr = V2_RING_BYTES / V2_BLOCK;
         req.tp_frame_size = pp->slot_size;
         req.tp_frame_nr = req.tp_block_nr * (V2_BLOCK / pp->slot_size);
         pp->nslots = req.tp_frame_nr;
