@@ -134,7 +134,7 @@ ovs_vm() {      # NS BR IFNAME ADDR MAC MTU
 # The same VM on a veth pair instead: IFNAME at both ends, one in the VM's
 # namespace and one in the switch's, added to BR.  A netback vif is such a
 # device: the guest at one end, a network device in dom0 at the other,
-# which the switch - or colo-proxy, in-line (bench-net NET_LAYOUT=inline) -
+# which the switch - or colo-proxy, in-line (OVS_LAYOUT=inline) -
 # opens.  Transmit checksum offload off (see ovs_wire), and ovs-vswitchd's
 # receive buffer on it raised as on the wires (OVS_WIRE_RMEM).
 ovs_vm_veth() { # NS BR IFNAME ADDR MAC MTU
