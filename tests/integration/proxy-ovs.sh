@@ -35,10 +35,20 @@ port_count() {  # port_count PORT rx|tx: frames OVS counted on a port of brp
 }
 pvm_frames() {  # frames the PVM has sent towards the proxy so far
     if [ "$OVS_LAYOUT" = inline ]; then
-        ip -n "$SW" -s -j link show vif1.0 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["stats64"]["rx"]["packets"])'
+        sw cat /sys/class/net/vif1.0/statistics/rx_packets
     else
         port_count vif1.0-xp tx
     fi
+}
+# The end of the run: each of the N proxies steps 1-LAST started ended with
+# its statistics, and no sanitizer spoke.
+proxies_ended() {   # LAST N
+    local nostats
+    nostats=$(cd "$WORK" && grep -L '{' p[1-$1].out p[1-$1].sec.out | tr '\n' ' ')
+    check "no crash: every proxy ended with its statistics (${nostats:+none from }${nostats:-all $2 did})" \
+        test -z "$nostats" -a "$(ls "$WORK"/p[1-$1].out "$WORK"/p[1-$1].sec.out | wc -l)" = "$2"
+    check "no sanitizer report from either proxy" \
+        test -z "$(grep -l -E 'ERROR: (Address|Undefined|Leak)Sanitizer|runtime error' "$WORK"/p*.err)"
 }
 engine() {      # engine NAME DELAY-MS [early]: a fake engine's control socket
     bg "$1" 170 $FAKE "$WORK/$1.ctl" "$2" ${3:-}
@@ -131,10 +141,7 @@ check "queue cap: no frame dropped in the proxy ($rel released + $held held >= $
     test "$((${rel:-0} + ${held:-0}))" -ge "$((xp1 - xp0))" -a "$((xp1 - xp0))" -gt 100
 
 if [ "$OVS_LAYOUT" = inline ]; then
-    check "no crash: every proxy ended with its statistics" \
-        test -z "$(cd "$WORK" && grep -L '{' p[1-4].out p[1-4].sec.out)"
-    check "no sanitizer report from either proxy" \
-        test -z "$(grep -l -E 'ERROR: (Address|Undefined|Leak)Sanitizer|runtime error' "$WORK"/p*.err)"
+    proxies_ended 4 8
     echo "proxy-ovs.sh (in-line): ${SECONDS}s"
     exit 0
 fi
@@ -170,9 +177,5 @@ out=$(in_ns "$NC" "$NL" requests $VM_IP 8085 20 10 10 30)
 check "new connections are answered by the SVM ($out)" grep -q "^ok 200 " <<< "$out"
 ovs_stop_pid "$SEC"
 check "the rewriter went on translating after failover" grep -q '"failed_over":true' "$WORK/p6.sec.out"
-nostats=$(cd "$WORK" && grep -L '{' p[1-6].out p[1-6].sec.out | tr '\n' ' ')
-check "no crash: every proxy ended with its statistics (${nostats:+none from }${nostats:-all 10 did})" \
-    test -z "$nostats" -a "$(ls "$WORK"/p[1-6].out "$WORK"/p[1-6].sec.out | wc -l)" = 10
-check "no sanitizer report from either proxy" \
-    test -z "$(grep -l -E 'ERROR: (Address|Undefined|Leak)Sanitizer|runtime error' "$WORK"/p*.err)"
+proxies_ended 6 10     # (step 5 runs none)
 echo "proxy-ovs.sh: ${SECONDS}s"
