@@ -16,7 +16,9 @@
 #include "rewrite.h"
 #include "secondary.h"
 
-enum { S_FORWARD, S_SVM, S_NPORTS };
+/* The uplink is optional (NULL without --uplink): the in-line layout's
+ * port on the secondary's bridge, unused until failover. */
+enum { S_FORWARD, S_SVM, S_UPLINK, S_NPORTS };
 
 struct secondary {
     struct port *ports[S_NPORTS];
@@ -26,6 +28,7 @@ struct secondary {
     bool have_engine, have_ctl, failed_over, failed;
     bool subscribed;            /* the engine echoed CHECKPOINT_SUBSCRIBE */
     uint64_t to_svm, from_svm, checkpoints;
+    uint64_t ignored_forward, ignored_uplink;   /* frames from the side not in use */
 };
 
 static volatile sig_atomic_t quit;
@@ -36,14 +39,45 @@ static void on_signal(int sig)
     quit = 1;
 }
 
+/* The port that faces clients: the forward link, or after failover the
+ * uplink when there is one (the primary, at the forward link's other end,
+ * is gone - or, split from us, must not be heard). */
+static struct port *client_side(const struct secondary *s)
+{
+    return s->failed_over && s->ports[S_UPLINK] ? s->ports[S_UPLINK] : s->ports[S_FORWARD];
+}
+
+static void client_to_svm(struct secondary *s, uint8_t *frame, size_t len)
+{
+    rw_client_to_svm(s->rw, frame, len);
+    s->to_svm++;
+    port_send(s->ports[S_SVM], frame, len);         /* a failure is logged; TCP repairs a loss */
+}
+
 /* A client frame from the forward link: into the SVM's sequence space. */
 static void from_forward(void *opaque, uint8_t *frame, size_t len)
 {
     struct secondary *s = opaque;
 
-    rw_client_to_svm(s->rw, frame, len);
-    s->to_svm++;
-    port_send(s->ports[S_SVM], frame, len);         /* a failure is logged; TCP repairs a loss */
+    if (client_side(s) != s->ports[S_FORWARD]) {
+        s->ignored_forward++;
+        return;
+    }
+    client_to_svm(s, frame, len);
+}
+
+/* A frame from the bridge: the bridge's traffic is the SVM's only once it
+ * is the VM; before, clients talk to the PVM and what the bridge floods
+ * here is not for the SVM. */
+static void from_uplink(void *opaque, uint8_t *frame, size_t len)
+{
+    struct secondary *s = opaque;
+
+    if (client_side(s) != s->ports[S_UPLINK]) {
+        s->ignored_uplink++;
+        return;
+    }
+    client_to_svm(s, frame, len);
 }
 
 /* An SVM frame: learnt from always, translated once it goes to clients. */
@@ -53,7 +87,7 @@ static void from_svm(void *opaque, uint8_t *frame, size_t len)
 
     rw_svm_out(s->rw, frame, len, s->failed_over);
     s->from_svm++;
-    port_send(s->ports[S_FORWARD], frame, len);
+    port_send(client_side(s), frame, len);
 }
 
 static void on_failover(void *opaque)
@@ -61,8 +95,9 @@ static void on_failover(void *opaque)
     struct secondary *s = opaque;
 
     if (!s->failed_over)
-        colo_warn("failover: the SVM's output now goes to clients, its sequence numbers "
-                  "translated for %zu connections", rw_translated(s->rw));
+        colo_warn("failover: the SVM's output now goes to clients%s%s, its sequence numbers "
+                  "translated for %zu connections", s->ports[S_UPLINK] ? " through " : "",
+                  s->ports[S_UPLINK] ? s->ports[S_UPLINK]->name : "", rw_translated(s->rw));
     s->failed_over = true;
 }
 
@@ -90,6 +125,8 @@ static char *on_status(void *opaque)
     /* Frames lost on the way in: the kernel's drops and frames too long for
      * the ring (port.h). */
     for (int i = 0; i < S_NPORTS; i++) {
+        if (!s->ports[i])
+            continue;
         drops += s->ports[i]->st.drops;
         truncated += s->ports[i]->st.truncated;
         csum += s->ports[i]->st.csum_filled;
@@ -99,29 +136,39 @@ static char *on_status(void *opaque)
     if (asprintf(&json, "{\"role\":\"proxy-secondary\",\"subscribed\":%s,\"failed_over\":%s,\"to_svm\":%" PRIu64
                  ",\"from_svm\":%" PRIu64 ",\"translated\":%zu,\"checkpoints\":%" PRIu64
                  ",\"drops\":%" PRIu64 ",\"truncated\":%" PRIu64 ",\"csum_filled\":%" PRIu64
-                 ",\"segmented\":%" PRIu64 ",\"oversize\":%" PRIu64 "}",
+                 ",\"segmented\":%" PRIu64 ",\"oversize\":%" PRIu64 ",\"uplink\":%s"
+                 ",\"ignored_forward\":%" PRIu64 ",\"ignored_uplink\":%" PRIu64 "}",
                  s->subscribed ? "true" : "false", s->failed_over ? "true" : "false", s->to_svm, s->from_svm,
-                 rw_translated(s->rw), s->checkpoints, drops, truncated, csum, segmented, oversize) < 0)
+                 rw_translated(s->rw), s->checkpoints, drops, truncated, csum, segmented, oversize,
+                 s->ports[S_UPLINK] ? "true" : "false", s->ignored_forward, s->ignored_uplink) < 0)
         return NULL;
     return json;
 }
 
 static int usage(FILE *f, int rc)
 {
-    fprintf(f, "usage: colo-proxy secondary --forward IF --svm IF [--engine unix:PATH] "
-            "[--control unix:PATH]\n");
+    fprintf(f, "usage: colo-proxy secondary --forward IF --svm IF [--uplink IF] "
+            "[--engine unix:PATH] [--control unix:PATH]\n");
     return rc;
 }
 
 static int open_all(struct secondary *s, const char *ifs[S_NPORTS], const char *engine, const char *control)
 {
-    static const char *const roles[S_NPORTS] = { "forward", "svm" };
+    static const char *const roles[S_NPORTS] = { "forward", "svm", "uplink" };
     enum port_ring ring;
 
     if (port_ring_env(&ring) < 0)
         return 2;
 
     for (int i = 0; i < S_NPORTS; i++) {
+        for (int j = 0; j < i; j++)
+            if (ifs[i] && ifs[j] && !strcmp(ifs[i], ifs[j])) {
+                colo_err("--%s and --%s are both '%s': give each its own interface",
+                         roles[j], roles[i], ifs[i]);
+                return 2;
+            }
+        if (i == S_UPLINK && !ifs[i])
+            continue;
         if (!ifs[i]) {
             colo_err("--%s IF is required", roles[i]);
             return 2;
@@ -187,7 +234,7 @@ static void engine_input(struct secondary *s)
 
 static void run(struct secondary *s)
 {
-    static port_frame_fn *const handlers[S_NPORTS] = { from_forward, from_svm };
+    static port_frame_fn *const handlers[S_NPORTS] = { from_forward, from_svm, from_uplink };
 
     while (!quit && !s->failed) {
         struct pollfd p[S_NPORTS + 2 + COLO_CTL_MAX_CLIENTS];
@@ -195,9 +242,9 @@ static void run(struct secondary *s)
 
         for (int i = 0; i < S_NPORTS; i++) {
             /* What this round queued goes out before we sleep. */
-            if (port_flush(s->ports[i]) < 0)
+            if (s->ports[i] && port_flush(s->ports[i]) < 0)
                 s->failed = true;
-            p[i] = (struct pollfd){ .fd = s->ports[i]->fd, .events = POLLIN };
+            p[i] = (struct pollfd){ .fd = s->ports[i] ? s->ports[i]->fd : -1, .events = POLLIN };
         }
         p[S_NPORTS] = (struct pollfd){ .fd = s->have_engine ? s->engine.fd : -1, .events = POLLIN };
         if (s->have_ctl)
@@ -210,7 +257,7 @@ static void run(struct secondary *s)
             break;
         }
         for (int i = 0; i < S_NPORTS; i++)
-            if (p[i].revents && port_recv(s->ports[i], handlers[i], s) < 0)
+            if (s->ports[i] && p[i].revents && port_recv(s->ports[i], handlers[i], s) < 0)
                 s->failed = true;
         if (s->have_engine && p[S_NPORTS].revents)
             engine_input(s);
@@ -222,7 +269,7 @@ static void run(struct secondary *s)
 int secondary_main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        { "forward", 1, 0, 'f' }, { "svm", 1, 0, 's' }, { "engine", 1, 0, 'e' },
+        { "forward", 1, 0, 'f' }, { "svm", 1, 0, 's' }, { "uplink", 1, 0, 'u' }, { "engine", 1, 0, 'e' },
         { "control", 1, 0, 'c' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
     };
     const char *ifs[S_NPORTS] = { 0 }, *engine = NULL, *control = NULL;
@@ -235,6 +282,7 @@ int secondary_main(int argc, char **argv)
         switch (o) {
         case 'f': ifs[S_FORWARD] = optarg; break;
         case 's': ifs[S_SVM] = optarg; break;
+        case 'u': ifs[S_UPLINK] = optarg; break;
         case 'e': engine = optarg; break;
         case 'c': control = optarg; break;
         case 'h': return usage(stdout, 0);
@@ -250,7 +298,9 @@ int secondary_main(int argc, char **argv)
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGPIPE, SIG_IGN);
-    colo_info("secondary: rewriting between %s (forward link) and %s (SVM)", ifs[S_FORWARD], ifs[S_SVM]);
+    colo_info("secondary: rewriting between %s (forward link) and %s (SVM)%s%s%s", ifs[S_FORWARD],
+              ifs[S_SVM], ifs[S_UPLINK] ? "; after failover between " : "",
+              ifs[S_UPLINK] ? ifs[S_UPLINK] : "", ifs[S_UPLINK] ? " (uplink) and the SVM" : "");
     run(&s);
     if ((json = on_status(&s))) {
         printf("%s\n", json);
@@ -261,7 +311,8 @@ int secondary_main(int argc, char **argv)
     if (s.have_engine)
         colo_chan_close(&s.engine);
     for (int i = 0; i < S_NPORTS; i++)
-        port_close(s.ports[i]);
+        if (s.ports[i])
+            port_close(s.ports[i]);
     rw_free(s.rw);
     return s.failed ? 1 : 0;
 }

@@ -2,8 +2,8 @@
  * secondary.h - colo-proxy's secondary-host mode: the sequence rewriter
  * between the forward link and the SVM.
  *
- *   colo-proxy secondary --forward IF --svm IF [--engine unix:PATH]
- *                        [--control unix:PATH]
+ *   colo-proxy secondary --forward IF --svm IF [--uplink IF]
+ *                        [--engine unix:PATH] [--control unix:PATH]
  *
  * On the secondary host the client's frames arrive over the forward link
  * with the PVM's sequence numbers in their acknowledgements; the SVM chose
