@@ -30,6 +30,10 @@
 # VLAN is a patch-port pair, VIF-xa (tag 10) and VIF-xb.  NORMAL delivers
 # the VLAN's frames for the VM to VIF-xa, they come back in at VIF-xb, and
 # a flow copies them to the vif and the forward link (docs/networking.md).
+#
+# The in-line layout (layout=inline: colo-proxy between the VM and the
+# bridge, no flows) is in colo-ovs-inline.sh; failover and teardown find
+# which layout a vif was set up in from the record.
 
 COLO_OVS_TIMEOUT=${COLO_OVS_TIMEOUT:-30}
 
@@ -75,7 +79,7 @@ colo_param() {
 # NAME=VALUE arguments into variables (Xen scripts accept both forms);
 # the first word without '=' is the command.  Only the parameters the
 # scripts know: an argument must not be able to set PATH or the like.
-COLO_PARAMS="mode bridge vifname vif forwarddev mac index type_if INTERFACE XENBUS_PATH"
+COLO_PARAMS="mode bridge vifname vif forwarddev mac index layout type_if INTERFACE XENBUS_PATH"
 colo_args() {
     local a k
     command=
@@ -362,6 +366,11 @@ colo_validate() {       # MODE BRIDGE VIF FWD MAC
 # colo_ovs_setup MODE BRIDGE VIF FWD MAC (and $vlan from the bridge spec)
 colo_ovs_setup() {
     local mode=$1 br=$2 vif=$3 fwd=$4 mac=${5,,} px cookie s
+    # Set up in-line before: the vif goes back on the bridge first.
+    colo_check_tools
+    colo_check_ifname "$vif" "vif"
+    colo_check_bridge "$br"
+    if colo_inline_find "$br" "$vif"; then colo_inline_teardown "$br" "$vif"; fi
     colo_validate "$mode" "$br" "$vif" "$fwd" "$mac"
     px=$(colo_proxy_prefix "$vif")
     cookie=$(colo_cookie "$vif")
@@ -408,6 +417,13 @@ colo_recorded() {       # BRIDGE VIF
 # colo_ovs_failover BRIDGE VIF: this host's VM carries on alone.
 colo_ovs_failover() {
     local br=$1 vif=$2 role mac fwd px
+    colo_check_tools
+    colo_check_ifname "$vif" "vif"
+    colo_check_bridge "$br"
+    if colo_inline_find "$br" "$vif"; then
+        colo_inline_failover "$br" "$vif"
+        return
+    fi
     colo_recorded "$br" "$vif"
     px=$(colo_proxy_prefix "$vif")
     colo_ofports "$role" "$vif" "$fwd" "$px"
@@ -445,6 +461,7 @@ colo_ovs_teardown() {
     colo_check_ifname "$vif" "vif"
     colo_check_bridge "$br"
     px=$(colo_proxy_prefix "$vif")
+    if colo_inline_find "$br" "$vif"; then colo_inline_teardown "$br" "$vif"; fi
     ovs-ofctl del-flows "$br" "cookie=$(colo_cookie "$vif")/-1" ||
         colo_fatal "cannot remove the COLO flows of '$vif' from '$br'"
     for p in "${px}c" "${px}p" "${px}s" "${px}f" "${px}v" "${px}a" "${px}b"; do
@@ -454,7 +471,8 @@ colo_ovs_teardown() {
         colo_flood "$br" "$vif"
         vsctl remove Interface "$vif" external-ids colo-role -- remove Interface "$vif" external-ids colo-state \
             -- remove Interface "$vif" external-ids colo-mac -- remove Interface "$vif" external-ids colo-forward \
-            -- remove Interface "$vif" external-ids colo-vlan ||
+            -- remove Interface "$vif" external-ids colo-vlan -- remove Interface "$vif" external-ids colo-layout \
+            -- remove Interface "$vif" external-ids colo-vif ||
             colo_fatal "cannot clear the COLO record of '$vif'"
     fi
     # The forward link stays no-flood: it is dedicated to this vif, and a
@@ -480,10 +498,15 @@ colo_vif_offline() {    # BRIDGE VIF: also undoes any COLO setup of the vif
     local br=$1
     colo_check_tools
     colo_check_ifname "$2" "vif"
-    [ -n "$br" ] || br=$(vsctl port-to-br "$2" 2> /dev/null) || true
+    # In-line, the vif is off the bridge: its stand-in port says where.
+    [ -n "$br" ] || br=$(vsctl port-to-br "$2" 2> /dev/null) ||
+        br=$(vsctl port-to-br "$(colo_proxy_prefix "$2")c" 2> /dev/null) ||
+        br=$(vsctl port-to-br "$(colo_proxy_prefix "$2")f" 2> /dev/null) || true
     if [ -n "$br" ] && vsctl br-exists "$br" 2> /dev/null; then
         colo_ovs_teardown "$br" "$2"
     fi
     vsctl --if-exists del-port "$2" 2> /dev/null || true
     ip link set "$2" down 2> /dev/null || true
 }
+
+. "$(dirname "${BASH_SOURCE[0]}")/colo-ovs-inline.sh"

@@ -84,6 +84,53 @@ check "teardown removes the patch pair, the proxy ports and the VLAN record" eva
     [ -z "$(ovs-vsctl --if-exists get Interface vif5.0 external-ids:colo-vlan 2> /dev/null)" ]'
 ovs-vsctl clear Port vif5.0 tag
 
+# 1c. The in-line layout (layout=inline): the vif and the forward link off
+#     the bridge, one stand-in port on it, no flows.  (proxy-inline.sh
+#     sends traffic through it.)
+on_br() { [ "$(ovs-vsctl port-to-br "$1" 2> /dev/null)" = br0 ]; }
+rec() { ovs-vsctl --if-exists get Interface "$1" "external-ids:$2" 2> /dev/null | tr -d '"'; }
+I="bridge=br0 vifname=vif5.0 forwarddev=fwd0 mac=$MAC layout=inline"
+check "setup mode=primary layout=inline succeeds" sw "$SETUP" setup mode=primary $I
+check "... vif5.0-xc on the bridge, flooded; the vif and the forward link off it; no flow, no other proxy port" \
+    eval 'on_br vif5.0-xc && ! no_flood vif5.0-xc && ! on_br vif5.0 && ! on_br fwd0 &&
+        [ "$(cookie_flows)/$(ovs-vsctl list-ports br0 | grep -c -- -x)" = 0/1 ]'
+check "... the record on vif5.0-xc" \
+    test "$(rec vif5.0-xc colo-layout)/$(rec vif5.0-xc colo-vif)/$(rec vif5.0-xc colo-role)/$(rec vif5.0-xc colo-forward)" = inline/vif5.0/primary/fwd0
+check "... the vif and the forward link are up, for colo-proxy to open" \
+    eval 'ip -n "$SW" link show vif5.0 | grep -q ",UP" && ip -n "$SW" link show fwd0 | grep -q ",UP"'
+check "setup in-line twice: the same" \
+    eval 'sw "$SETUP" setup mode=primary $I && [ "$(ovs-vsctl list-ports br0 | grep -c -- -x)" = 1 ] && ! on_br vif5.0'
+check "failover (primary, in-line): the vif back on the bridge in vif5.0-xc's place, recorded" eval '
+    sw "$SETUP" failover bridge=br0 vifname=vif5.0 && on_br vif5.0 && ! on_br vif5.0-xc &&
+    [ "$(rec vif5.0 colo-state)/$(rec vif5.0 colo-layout)" = failed-over/inline ] && [ "$(cookie_flows)" = 0 ]'
+check "failover again is harmless" sw "$SETUP" failover bridge=br0 vifname=vif5.0
+check "teardown after failover: the vif an ordinary port, no record; the forward link stays off" eval '
+    sw "$SETUP" teardown bridge=br0 vifname=vif5.0 && on_br vif5.0 && ! on_br fwd0 &&
+    [ -z "$(rec vif5.0 colo-role)$(rec vif5.0 colo-layout)" ] && ! no_flood vif5.0'
+check "in-line in a VLAN: vif5.0-xc an access port of VLAN 10" eval '
+    sw "$VIF" online vif=vif5.0 bridge=br0.10 &&
+    sw "$SETUP" setup mode=primary $I bridge=br0.10 && [ "$(ovs-vsctl get Port vif5.0-xc tag)" = 10 ]'
+check "... teardown puts the vif back in VLAN 10" eval '
+    sw "$SETUP" teardown bridge=br0 vifname=vif5.0 && [ "$(ovs-vsctl get Port vif5.0 tag)" = 10 ] && ! on_br vif5.0-xc'
+ovs-vsctl clear Port vif5.0 tag
+check "setup mode=secondary layout=inline: vif5.0-xf on the bridge, not flooded; the vif off it" eval '
+    sw "$SETUP" setup mode=secondary $I && on_br vif5.0-xf && no_flood vif5.0-xf && ! on_br vif5.0 &&
+    [ "$(rec vif5.0-xf colo-role)" = secondary ]'
+check "failover (secondary, in-line): vif5.0-xf flooded, recorded; the vif stays the rewriter's" eval '
+    sw "$SETUP" failover bridge=br0 vifname=vif5.0 && ! no_flood vif5.0-xf && ! on_br vif5.0 &&
+    [ "$(rec vif5.0-xf colo-state)" = failed-over ]'
+check "vif-colo-ovs offline, no bridge given, finds the in-line setup and undoes it" eval '
+    sw "$VIF" offline vif=vif5.0 && ! on_br vif5.0-xf && ! on_br vif5.0 && sw "$VIF" online vif=vif5.0 bridge=br0'
+check "from in-line to the flows layout: setup mode=primary (flows) again" eval '
+    sw "$SETUP" setup mode=primary $I && sw "$SETUP" setup mode=primary ${I% layout=inline} &&
+    [ "$(cookie_flows)/$(ovs-vsctl list-ports br0 | grep -c -- "^vif5.0-x[cps]$")" = 7/3 ] && on_br vif5.0 && on_br fwd0'
+check "... and back: the flows and the flows ports go" eval '
+    sw "$SETUP" setup mode=primary $I && [ "$(cookie_flows)/$(ovs-vsctl list-ports br0 | grep -c -- -x)" = 0/1 ] &&
+    ! on_br vif5.0 && ! on_br fwd0'
+sw "$SETUP" teardown bridge=br0 vifname=vif5.0
+ovs-vsctl add-port br0 fwd0
+ovs-ofctl mod-port br0 fwd0 no-flood
+
 # 2. Bad input: exit status 1, the culprit named, nothing changed.
 ports_before=$(ovs-vsctl list-ports br0)
 refused() {     # refused NAME PATTERN COMMAND...
@@ -113,6 +160,12 @@ refused "malformed bridge" "is not NAME, NAME.VLAN" sw "$SETUP" setup $P bridge=
 refused "a vif that is a trunk port" "is a trunk port" \
     eval '(ovs-vsctl set Port vif5.0 trunks=10,20; sw "$SETUP" setup $P mac=$MAC; rc=$?; ovs-vsctl clear Port vif5.0 trunks; exit $rc)'
 refused "failover of an unprotected vif" "was not set up for COLO" sw "$SETUP" failover bridge=br0 vifname=vif5.0
+refused "unknown layout" "layout 'sideways' is neither flows nor inline" sw "$SETUP" setup $P mac=$MAC layout=sideways
+refused "in-line with a patch port as the forward link" "Open vSwitch patch port" \
+    eval 'ovs-vsctl add-port br0 pp0 -- set Interface pp0 type=patch options:peer=pp1; sw "$SETUP" setup $P forwarddev=pp0 mac=$MAC layout=inline; rc=$?; ovs-vsctl del-port pp0; exit $rc'
+refused "in-line with an internal port as the vif" "Open vSwitch internal port" \
+    eval 'ovs-vsctl add-port br0 vif8 -- set Interface vif8 type=internal; sw "$SETUP" setup $P vifname=vif8 mac=$MAC layout=inline; rc=$?; ovs-vsctl del-port vif8; exit $rc'
+refused "in-line: a vif that is no device" "vif 'vif9.9': no such network device" sw "$SETUP" setup $P vifname=vif9.9 mac=$MAC layout=inline
 refused "unknown NAME=VALUE" "unknown parameter 'PATH'" sw "$SETUP" setup PATH=/tmp $P mac=$MAC
 mkdir -p "$WORK/bin"
 for t in dirname ip cksum cut tr cat; do ln -s "$(command -v $t)" "$WORK/bin/$t"; done

@@ -36,18 +36,19 @@
 #                    proxies' internal ports on the bridges, OpenFlow rules
 #                    steering frames between them (ovs_protect: the hotplug
 #                    script);
-#   inline           each proxy between its bridge and its VM (ovs_inline):
-#                    the VM's vif (a veth) and the forward link are the
-#                    proxy's own, off the bridges; on the primary one
-#                    internal port, VIF-xc, stands for the VM on the bridge
-#                    while the proxy runs (ovs_inline_attach), and the vif
-#                    is back on the bridge when it does not
-#                    (ovs_inline_detach).  The primary proxy passes the
+#   inline           each proxy between its bridge and its VM: the hotplug
+#                    script's layout=inline (colo-ovs-inline.sh).  The
+#                    VM's vif (a veth) and the forward link are the
+#                    proxy's own, off the bridges; on the primary VIF-xc
+#                    stands for the VM on the bridge while protected
+#                    (ovs_inline_attach) and the vif is back on the bridge
+#                    after failover (ovs_inline_detach); on the secondary
+#                    VIF-xf waits on the bridge for failover (the
+#                    rewriter's --uplink).  The primary proxy passes the
 #                    client's frames to both VMs itself, untranslated
 #                    (--no-rewrite); the secondary's rewriter translates.
 #                    Needs OVS_HOSTS=2: a forward link must be a network
-#                    device, not a patch port.  Set up by hand here; the
-#                    hotplug scripts do not know it yet.
+#                    device, not a patch port.
 : "${id:=$$}"
 : "${OVS_HOSTS:=1}"
 : "${OVS_LAYOUT:=flows}"
@@ -267,38 +268,32 @@ ovs_layout() {
 # colo-proxy secondary.
 if [ "$OVS_LAYOUT" = inline ]; then
     PRI_PORTS=(--client vif1.0-xc --pvm vif1.0 --svm p-fwd --no-rewrite)
-    SEC_PORTS=(--forward s-fwd --svm vif2.0)
+    SEC_PORTS=(--forward s-fwd --svm vif2.0 --uplink vif2.0-xf)
 else
     PRI_PORTS=(--client vif1.0-xc --pvm vif1.0-xp --svm vif1.0-xs)
     SEC_PORTS=(--forward vif2.0-xf --svm vif2.0-xv)
 fi
 
-# OVS_LAYOUT=inline: the forward links and the SVM's vif leave the bridges
-# for good (the proxies open them); the PVM's vif stays until
-# ovs_inline_attach.
-ovs_inline() {
-    [ "$OVS_LAYOUT" = inline ] && [ "$OVS_HOSTS" = 2 ] || { echo "ovs_inline: needs OVS_LAYOUT=inline OVS_HOSTS=2" >&2; return 1; }
-    sw ovs-vsctl --timeout=20 del-port brp p-fwd &&
-        sw2 ovs-vsctl --timeout=20 del-port brs s-fwd -- del-port brs vif2.0
-}
-# The PVM's vif leaves the bridge and VIF-xc takes its place (a tap with
-# a 10,000-frame queue, as the hotplug script makes the proxy's ports); the
-# bridge forgets where the VM's MAC was.
-ovs_inline_attach() {
-    sw ovs-vsctl --timeout=20 --if-exists del-port brp vif1.0 -- --may-exist add-port brp vif1.0-xc \
-        -- set Interface vif1.0-xc type=internal &&
-        sw ip link set vif1.0-xc txqueuelen 10000 up && sw ovs-appctl fdb/flush brp > /dev/null
-}
-ovs_inline_detach() {   # the reverse: the PVM straight on the bridge
-    sw ovs-vsctl --timeout=20 --if-exists del-port brp vif1.0-xc -- --may-exist add-port brp vif1.0 &&
-        sw ovs-appctl fdb/flush brp > /dev/null || return 1
-    [ "${OVS_WIRE_RMEM:-0}" = 0 ] || ovs_rcvbuf "$SW" "$OVS_DIR" vif1.0 > /dev/null
-}
-
-# The COLO setup of both hosts by the hotplug script.
+# The COLO setup of both hosts by the hotplug script, in OVS_LAYOUT.
 ovs_protect() {
-    sw "$HOTPLUG/colo-ovs-setup" setup mode=primary bridge=brp vifname=vif1.0 forwarddev=p-fwd mac=$VM_MAC &&
-        ovs_on brs "$HOTPLUG/colo-ovs-setup" setup mode=secondary bridge=brs vifname=vif2.0 forwarddev=s-fwd mac=$VM_MAC
+    if [ "$OVS_LAYOUT" = inline ] && [ "$OVS_HOSTS" != 2 ]; then
+        echo "ovs_protect: OVS_LAYOUT=inline needs OVS_HOSTS=2" >&2
+        return 1
+    fi
+    sw "$HOTPLUG/colo-ovs-setup" setup mode=primary bridge=brp vifname=vif1.0 forwarddev=p-fwd \
+        mac=$VM_MAC layout=$OVS_LAYOUT &&
+        ovs_on brs "$HOTPLUG/colo-ovs-setup" setup mode=secondary bridge=brs vifname=vif2.0 \
+            forwarddev=s-fwd mac=$VM_MAC layout=$OVS_LAYOUT
+}
+# In-line, the primary alone and protected again: the script's failover
+# puts the PVM's vif back on the bridge, setup takes it off again.
+ovs_inline_attach() {
+    sw "$HOTPLUG/colo-ovs-setup" setup mode=primary bridge=brp vifname=vif1.0 forwarddev=p-fwd \
+        mac=$VM_MAC layout=inline
+}
+ovs_inline_detach() {
+    sw "$HOTPLUG/colo-ovs-setup" failover bridge=brp vifname=vif1.0 || return 1
+    [ "${OVS_WIRE_RMEM:-0}" = 0 ] || ovs_rcvbuf "$SW" "$OVS_DIR" vif1.0 > /dev/null
 }
 
 # Wait (bounded) until a TCP port listens in a namespace.

@@ -6,8 +6,7 @@
 # output reaches the client only through the proxy.  OVS_HOSTS=2 runs it
 # with the secondary host in an OVS instance of its own (ovs-lib.bash);
 # with OVS_LAYOUT=inline too (proxy-inline.sh), the proxies sit between the
-# bridges and the VMs, set up by hand, and the steps that need the hotplug
-# script's failover (5 and 6) are left out.
+# bridges and the VMs (the hotplug script's layout=inline).
 . "$(dirname "$0")/lib.sh"
 PROXY=$COLO_BUILDDIR/proxy/colo-proxy
 NL=$COLO_BUILDDIR/tests/integration/colo-netload
@@ -20,12 +19,7 @@ if ! ovs_start; then
     exit 0
 fi
 check "the layout is set up: LAN, primary and secondary bridges, vifs plugged" ovs_layout
-if [ "$OVS_LAYOUT" = inline ]; then
-    check "in-line: the forward links and the SVM's vif off the bridges, the PVM's port for the proxy" \
-        eval 'ovs_inline && ovs_inline_attach'
-else
-    check "the hotplug script protects the vif on both hosts" ovs_protect
-fi
+check "the hotplug script protects the vif on both hosts (layout=$OVS_LAYOUT)" ovs_protect
 
 in_ns() { local n=$1; shift; ip netns exec "$n" timeout 170 "$@"; }
 svm_stop() { local p; for p in $(ip netns pids "$NS"); do kill -"$1" "$p"; done; }
@@ -140,11 +134,6 @@ rel=$(json_num "$WORK/p4.out" released) held=$(json_num "$WORK/p4.out" held)
 check "queue cap: no frame dropped in the proxy ($rel released + $held held >= $((xp1 - xp0)) received)" \
     test "$((${rel:-0} + ${held:-0}))" -ge "$((xp1 - xp0))" -a "$((xp1 - xp0))" -gt 100
 
-if [ "$OVS_LAYOUT" = inline ]; then
-    proxies_ended 4 8
-    echo "proxy-ovs.sh (in-line): ${SECONDS}s"
-    exit 0
-fi
 echo "(${SECONDS}s)"
 # 5. The secondary lost: failover on the primary puts the PVM straight on
 #    the bridge, no proxy in the path; then the vif is protected again.
@@ -157,7 +146,7 @@ ports=$(ovs-vsctl list-ports brp) flows=$(ovs-ofctl dump-flows brp)
 check "teardown removes the proxy ports and every flow of the vif" \
     eval '[ -n "$ports" ] && [ -n "$flows" ] && ! grep -q -- -x <<< "$ports" && ! grep -q c0100000 <<< "$flows"'
 check "... and the vif can be protected again" sw "$HOTPLUG/colo-ovs-setup" setup mode=primary bridge=brp \
-    vifname=vif1.0 forwarddev=p-fwd mac=$VM_MAC
+    vifname=vif1.0 forwarddev=p-fwd mac=$VM_MAC layout=$OVS_LAYOUT
 
 echo "(${SECONDS}s)"
 # 6. The primary host dies: its uplink is cut, the secondary fails over.  A
@@ -177,5 +166,9 @@ out=$(in_ns "$NC" "$NL" requests $VM_IP 8085 20 10 10 30)
 check "new connections are answered by the SVM ($out)" grep -q "^ok 200 " <<< "$out"
 ovs_stop_pid "$SEC"
 check "the rewriter went on translating after failover" grep -q '"failed_over":true' "$WORK/p6.sec.out"
+if [ "$OVS_LAYOUT" = inline ]; then
+    check "in-line: the rewriter ran with its uplink, the SVM's way to the bridge after failover" \
+        grep -q '"uplink":true' "$WORK/p6.sec.out"
+fi
 proxies_ended 6 10     # (step 5 runs none)
 echo "proxy-ovs.sh: ${SECONDS}s"
