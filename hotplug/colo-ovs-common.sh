@@ -219,6 +219,14 @@ colo_replace_flows() {  # BRIDGE COOKIE FLOWS
         colo_fatal "cannot install the COLO flows on bridge '$1'"
 }
 
+# The proxy's port arguments, one a line, into the file COLO_PROXY_ARGS
+# names (xl-colo sets it at setup: the script knows this host's names of
+# the devices, the forward link's above all); nothing without it.
+colo_proxy_args() {     # ARG...
+    [ -n "${COLO_PROXY_ARGS:-}" ] || return 0
+    printf '%s\n' "$@" > "$COLO_PROXY_ARGS" || colo_fatal "cannot write the proxy's ports to $COLO_PROXY_ARGS"
+}
+
 colo_set_ids() {        # VIF KEY=VALUE...
     local v=$1 kv args=(); shift
     for kv in "$@"; do args+=(-- set Interface "$v" "external-ids:$kv"); done
@@ -397,6 +405,11 @@ colo_ovs_setup() {
     # NORMAL may know the VM's MAC on the vif (from before protection): it
     # must learn it anew on VIF-xa, from the first frame the proxy releases.
     if [ -n "$vlan" ]; then ovs-appctl fdb/del "$br" "$vlan" "$mac" > /dev/null 2>&1; fi
+    if [ "$mode" = primary ]; then
+        colo_proxy_args --client "${px}c" --pvm "${px}p" --svm "${px}s"
+    else
+        colo_proxy_args --forward "${px}f" --svm "${px}v"
+    fi
     colo_log info "$mode: $vif on $br${vlan:+ (VLAN $vlan)} protected (forward link $fwd, proxy ports ${px}*, cookie $cookie)"
 }
 

@@ -136,6 +136,11 @@ colo_inline_setup() {
     # NORMAL may know the VM's MAC on the vif: it must learn it anew on
     # the stand-in, from the first frame the proxy sends there.
     ovs-appctl fdb/flush "$br" > /dev/null 2>&1 || true
+    if [ "$mode" = primary ]; then
+        colo_proxy_args --client "$port" --pvm "$vif" --svm "$fwd" --no-rewrite
+    else
+        colo_proxy_args --forward "$fwd" --svm "$vif" --uplink "$port"
+    fi
     colo_log info "$mode: $vif on $br${vlan:+ (VLAN $vlan)} protected in-line (forward link $fwd, $port on the bridge)"
 }
 

@@ -33,12 +33,14 @@ const char *xlc_net_default_script(void)
 }
 
 int xlc_net_init(struct xlc_net *n, const char *name, const char *role, const char *script,
-                 const char *backend, long domid, const struct xlc_cfg_info *info)
+                 const char *layout, const char *backend, long domid,
+                 const struct xlc_cfg_info *info)
 {
     memset(n, 0, sizeof(*n));
     snprintf(n->name, sizeof(n->name), "%s", name);
     snprintf(n->role, sizeof(n->role), "%s", role);
     snprintf(n->script, sizeof(n->script), "%s", script ? script : "");
+    snprintf(n->layout, sizeof(n->layout), "%s", layout ? layout : "flows");
     n->backend = backend;
     n->domid = domid;
     for (int i = 0; i < info->vifs; i++)
@@ -80,7 +82,7 @@ int xlc_net_plan_write(const struct xlc_net *n)
             close(fd);
         return -1;
     }
-    fprintf(f, "role %s\nscript %s\n", n->role, n->script);
+    fprintf(f, "role %s\nscript %s\nlayout %s\n", n->role, n->script, n->layout);
     if (n->domid >= 0)
         fprintf(f, "domid %ld\n", n->domid);
     for (int i = 0; i < n->nvif; i++) {
@@ -137,6 +139,7 @@ int xlc_net_plan_read(const char *name, const char *role, const char *backend, s
     memset(n, 0, sizeof(*n));
     n->domid = -1;
     n->backend = backend;
+    strcpy(n->layout, "flows");     /* a plan from before layouts */
     snprintf(n->name, sizeof(n->name), "%s", name);
     xlc_run_file(name, "net", path, sizeof(path));
     if (!(f = fopen(path, "re"))) {
@@ -156,6 +159,8 @@ int xlc_net_plan_read(const char *name, const char *role, const char *backend, s
             strcpy(n->role, line + 5);
         else if (!strncmp(line, "script ", 7) && strlen(line + 7) < sizeof(n->script))
             strcpy(n->script, line + 7);
+        else if (!strcmp(line, "layout flows") || !strcmp(line, "layout inline"))
+            strcpy(n->layout, line + 7);
         else if (!strncmp(line, "domid ", 6))
             n->domid = strtol(line + 6, NULL, 10);
         else if (!strncmp(line, "vif ", 4) && n->nvif < XLC_VIFS_MAX)
@@ -227,11 +232,18 @@ static void proxy_file(const struct xlc_net *n, int i, const char *suffix, char 
 static int run_script(const struct xlc_net *n, int i, const char *action, const char *ifname)
 {
     const struct xlc_vif *v = &n->vif[i];
-    char index[16], why[64];
+    char index[16], why[64], args[4200];
+    bool setup = !strcmp(action, "setup");
     pid_t pid;
     int st;
 
     snprintf(index, sizeof(index), "%d", v->index);
+    /* Setup writes the proxy's port arguments afresh (or not at all). */
+    proxy_file(n, i, "args", args, sizeof(args));
+    if (setup && unlink(args) < 0 && errno != ENOENT) {
+        colo_log_errno("cannot remove %s", args);
+        return -1;
+    }
     pid = fork();
     if (pid == 0) {
         setpgid(0, 0);          /* a script that hangs is stopped with what it started */
@@ -242,6 +254,11 @@ static int run_script(const struct xlc_net *n, int i, const char *action, const 
         setenv("index", index, 1);
         setenv("bridge", v->bridge, 1);
         setenv("mac", v->mac, 1);
+        setenv("layout", n->layout, 1);
+        if (setup)
+            setenv("COLO_PROXY_ARGS", args, 1);
+        else
+            unsetenv("COLO_PROXY_ARGS");
         xlc_child_signals();
         execl(n->script, n->script, action, (char *)NULL);
         fprintf(stderr, "xl-colo: cannot run %s: %s\n", n->script, strerror(errno));
@@ -302,10 +319,125 @@ static int proxy_alive(const struct xlc_net *n, int i, pid_t *pid)
 
 static void stop_proxy(const struct xlc_net *n, int i);
 
+/* --- the proxy's ports --------------------------------------------------- */
+
+#define PROXY_ARGS_MAX 12       /* room for every port option, each once, and more */
+
+struct proxy_args {
+    int n;
+    char word[PROXY_ARGS_MAX][40];
+};
+
+static void add_arg(struct proxy_args *a, const char *fmt, const char *s)
+{
+    snprintf(a->word[a->n++], sizeof(a->word[0]), fmt, s);
+}
+
+/* The project's names for the layout (hotplug/colo-ovs-*.sh). */
+static void default_args(const struct xlc_net *n, int i, const char *ifname, struct proxy_args *a)
+{
+    bool primary = !strcmp(n->role, "primary"), inl = !strcmp(n->layout, "inline");
+    const char *fwd = n->vif[i].forwarddev;
+
+    a->n = 0;
+    if (primary) {
+        add_arg(a, "%s", "--client"), add_arg(a, "%s-xc", ifname);
+        add_arg(a, "%s", "--pvm"), add_arg(a, inl ? "%s" : "%s-xp", ifname);
+        add_arg(a, "%s", "--svm"), add_arg(a, inl ? "%s" : "%s-xs", inl ? fwd : ifname);
+        if (inl)
+            add_arg(a, "%s", "--no-rewrite");
+    } else {
+        add_arg(a, "%s", "--forward"), add_arg(a, inl ? "%s" : "%s-xf", inl ? fwd : ifname);
+        add_arg(a, "%s", "--svm"), add_arg(a, inl ? "%s" : "%s-xv", ifname);
+        if (inl)
+            add_arg(a, "%s", "--uplink"), add_arg(a, "%s-xf", ifname);
+    }
+}
+
+/* A word of an .args file: an option this role's proxy takes for a port
+ * (1: an interface follows; 0: a flag), or -1. */
+static int port_option(bool primary, const char *w)
+{
+    static const char *const pri[] = { "--client", "--pvm", "--svm" };
+    static const char *const sec[] = { "--forward", "--svm", "--uplink" };
+
+    for (int k = 0; k < 3; k++)
+        if (!strcmp(w, primary ? pri[k] : sec[k]))
+            return 1;
+    return primary && !strcmp(w, "--no-rewrite") ? 0 : -1;
+}
+
+static bool ifname_ok(const char *w)
+{
+    size_t len = strlen(w);
+
+    return len >= 1 && len <= 15 && w[0] != '-' && strcspn(w, "/: \t") == len;
+}
+
+/*
+ * The ports the script wrote down for vif i (RUNDIR/NAME.vifI.args, one
+ * word a line), or the layout's defaults if it wrote none.  Only port
+ * options of this role and interface names: nothing in it can change what
+ * else the proxy does.  0, or -1 logged with the file and line.
+ */
+static int proxy_args(const struct xlc_net *n, int i, const char *ifname, struct proxy_args *a)
+{
+    bool primary = !strcmp(n->role, "primary");
+    char path[4200], line[64];
+    int lineno = 0, want = -1;
+    const char *why = NULL;
+    FILE *f;
+
+    proxy_file(n, i, "args", path, sizeof(path));
+    if (!(f = fopen(path, "re"))) {
+        if (errno != ENOENT) {
+            colo_log_errno("cannot read %s", path);
+            return -1;
+        }
+        default_args(n, i, ifname, a);
+        return 0;
+    }
+    a->n = 0;
+    /* want: 1 after an option that takes an interface, else an option next */
+    while (!why && fgets(line, sizeof(line), f)) {
+        char *nl = strchr(line, '\n');
+
+        lineno++;
+        if (!nl) {
+            why = "a line longer than 62 characters, or no newline at the end";
+            break;
+        }
+        *nl = '\0';
+        if (a->n == PROXY_ARGS_MAX)
+            why = "more than 12 words";
+        else if (want == 1 && !ifname_ok(line))
+            why = "not an interface name (1-15 characters, no / : or blank, not starting with -)";
+        else if (want == 1)
+            want = -1;
+        else if ((want = port_option(primary, line)) < 0)
+            why = primary ? "not --client, --pvm, --svm or --no-rewrite"
+                          : "not --forward, --svm or --uplink";
+        if (!why)
+            snprintf(a->word[a->n++], sizeof(a->word[0]), "%s", line);
+    }
+    fclose(f);
+    if (!why && want == 1)
+        why = "an option without its interface at the end";
+    if (!why && a->n == 0)
+        why = "no word at all";
+    if (why) {
+        colo_err("%s, line %d (the proxy's ports, from the COLO proxy script %s): %s", path,
+                 lineno, n->script, why);
+        return -1;
+    }
+    return 0;
+}
+
 static int start_proxy(const struct xlc_net *n, int i)
 {
-    char ifname[32], ports[3][40], ctl[4200], pidf[4200], log[4200], engine[XLC_SUN_PATH_MAX + 8];
-    char logname[XLC_NAME_MAX + 32], ctlarg[4210], *argv[16];
+    char ifname[32], ctl[4200], pidf[4200], log[4200], engine[XLC_SUN_PATH_MAX + 8];
+    char logname[XLC_NAME_MAX + 32], ctlarg[4210], *argv[16 + PROXY_ARGS_MAX];
+    struct proxy_args pa;
     bool primary = !strcmp(n->role, "primary");
     const char *path = xlc_proxy_path();
     int k = 0, logfd, up;
@@ -327,21 +459,13 @@ static int start_proxy(const struct xlc_net *n, int i)
     snprintf(logname, sizeof(logname), "%s-vif%d", n->role, n->vif[i].index);
     xlc_log_file(n->name, logname, log, sizeof(log));
     snprintf(ctlarg, sizeof(ctlarg), "unix:%s", ctl);
+    if (proxy_args(n, i, ifname, &pa) < 0)
+        return -1;
     argv[k++] = "colo-proxy";
-    if (primary) {
-        snprintf(ports[0], sizeof(ports[0]), "%s-xc", ifname);
-        snprintf(ports[1], sizeof(ports[1]), "%s-xp", ifname);
-        snprintf(ports[2], sizeof(ports[2]), "%s-xs", ifname);
-        argv[k++] = "--client", argv[k++] = ports[0];
-        argv[k++] = "--pvm", argv[k++] = ports[1];
-        argv[k++] = "--svm", argv[k++] = ports[2];
-    } else {
-        snprintf(ports[0], sizeof(ports[0]), "%s-xf", ifname);
-        snprintf(ports[1], sizeof(ports[1]), "%s-xv", ifname);
+    if (!primary)
         argv[k++] = "secondary";
-        argv[k++] = "--forward", argv[k++] = ports[0];
-        argv[k++] = "--svm", argv[k++] = ports[1];
-    }
+    for (int w = 0; w < pa.n; w++)
+        argv[k++] = pa.word[w];
     argv[k++] = "--engine", argv[k++] = engine;
     argv[k++] = "--control", argv[k++] = ctlarg;
     argv[k] = NULL;
@@ -438,8 +562,8 @@ int xlc_net_setup(const struct xlc_net *n, bool proxies)
     for (i = 0; i < n->nvif; i++) {
         if (xlc_net_ifname(n, i, ifname, sizeof(ifname)) < 0 || run_script(n, i, "setup", ifname) < 0)
             break;
-        colo_info("%s: vif %d (%s on %s): COLO %s flows set up", n->name, n->vif[i].index, ifname,
-                  n->vif[i].bridge, n->role);
+        colo_info("%s: vif %d (%s on %s): COLO %s %s set up", n->name, n->vif[i].index, ifname,
+                  n->vif[i].bridge, n->role, strcmp(n->layout, "inline") ? "flows" : "in-line wiring");
     }
     if (i == n->nvif && (!proxies || xlc_net_start_proxies(n) == 0))
         return 0;
@@ -449,8 +573,9 @@ int xlc_net_setup(const struct xlc_net *n, bool proxies)
     return -1;
 }
 
-/* Tell the rewriter of vif i to translate, and wait until it does. */
-static int rewriter_failover(const struct xlc_net *n, int i)
+/* Tell the proxy of vif i FAILOVER, and wait until it is in force: the
+ * rewriter translates, the comparator has released what it held. */
+static int proxy_failover(const struct xlc_net *n, int i)
 {
     char ctl[4200], addr[4210];
     uint8_t buf[16];
@@ -482,12 +607,22 @@ int xlc_net_failover(const struct xlc_net *n)
         }
         /* The SVM's output may reach clients only translated: the
          * rewriter first, then the flows (docs/networking.md, "Failover"). */
-        if (strcmp(n->role, "primary") && rewriter_failover(n, i) < 0) {
+        if (strcmp(n->role, "primary") && proxy_failover(n, i) < 0) {
             colo_err("%s: vif %d: the rewriter did not confirm failover; its flows are left "
                      "as they are (the SVM's output would reach clients untranslated)",
                      n->name, n->vif[i].index);
             rc = -1;
             continue;
+        }
+        /* In-line the comparator owns the PVM's vif, which the script
+         * puts back on the bridge: it releases what it holds, then goes.
+         * The PVM must get its network back even if the comparator is
+         * gone already. */
+        if (!strcmp(n->role, "primary") && !strcmp(n->layout, "inline")) {
+            if (proxy_failover(n, i) < 0)
+                colo_warn("%s: vif %d: the comparator did not confirm failover (what it "
+                          "held is lost; TCP sends it again)", n->name, n->vif[i].index);
+            stop_proxy(n, i);
         }
         if (run_script(n, i, "failover", ifname) < 0)
             rc = -1;
@@ -501,16 +636,25 @@ int xlc_net_failover(const struct xlc_net *n)
 
 void xlc_net_teardown(const struct xlc_net *n)
 {
-    char ifname[32];
+    bool inl = !strcmp(n->layout, "inline");
+    char ifname[32], path[4200];
 
     /* The flows first: the VM's traffic goes back to the bridge's own
-     * switching before the proxy it went through is gone. */
+     * switching before the proxy it went through is gone.  In-line the
+     * proxy owns the vif the script puts back: the proxy first. */
+    for (int i = 0; inl && i < n->nvif; i++)
+        stop_proxy(n, i);
     for (int i = 0; i < n->nvif; i++)
         if (xlc_net_ifname(n, i, ifname, sizeof(ifname)) == 0 &&
             run_script(n, i, "teardown", ifname) == 0)
-            colo_info("%s: vif %d (%s): COLO flows removed", n->name, n->vif[i].index, ifname);
-    for (int i = 0; i < n->nvif; i++)
-        stop_proxy(n, i);
+            colo_info("%s: vif %d (%s): COLO %s removed", n->name, n->vif[i].index, ifname,
+                      inl ? "in-line wiring" : "flows");
+    for (int i = 0; i < n->nvif; i++) {
+        if (!inl)
+            stop_proxy(n, i);
+        proxy_file(n, i, "args", path, sizeof(path));
+        unlink(path);
+    }
 }
 
 int xlc_net_lock(void)

@@ -19,11 +19,19 @@
  * engine starts:
  *   role ROLE
  *   script PATH
+ *   layout flows|inline                      (where the proxies sit)
  *   domid N                                  (once known)
  *   vif INDEX BRIDGE FORWARDDEV MAC VIFNAME pv|emu
  *                         (VIFNAME "-": libxl's name; emu: the emulated NIC)
  * and per vif RUNDIR/NAME.vifI.pid and .ctl (the proxy's pid and control
- * socket) and LOGDIR/colo-NAME-ROLE-vifI.log (the proxy's log).
+ * socket), .args (the proxy's port arguments, one a line, which the script
+ * writes at setup to the file COLO_PROXY_ARGS names - it knows the devices'
+ * names on this host; a script that writes none gets the project's names
+ * for the layout) and LOGDIR/colo-NAME-ROLE-vifI.log (the proxy's log).
+ *
+ * In-line (docs/networking.md) the proxy owns the vif: at failover the
+ * primary's comparator is told FAILOVER and stopped before the script puts
+ * the vif back on the bridge, and at teardown the proxies stop first.
  *
  * Copyright (C) 2026 the xen-colo authors.  GPL-2.0-or-later.
  */
@@ -39,6 +47,7 @@ struct xlc_net {
     char name[XLC_NAME_MAX];
     char role[16];                  /* primary | secondary */
     char script[1024];
+    char layout[8];                 /* flows | inline */
     long domid;                     /* -1: not known yet */
     const char *backend;            /* xen | sim */
     int nvif;
@@ -48,11 +57,12 @@ struct xlc_net {
 /*
  * n for domain name in role, from what its xl.cfg says: the vifs that have
  * a forwarddev= (one without passed the sending side's checks only with -F;
- * it is not wired, with a warning).  script may be NULL (none yet).
- * Returns how many vifs are to be wired.
+ * it is not wired, with a warning).  script may be NULL (none yet); layout
+ * NULL is "flows".  Returns how many vifs are to be wired.
  */
 int xlc_net_init(struct xlc_net *n, const char *name, const char *role, const char *script,
-                 const char *backend, long domid, const struct xlc_cfg_info *info);
+                 const char *layout, const char *backend, long domid,
+                 const struct xlc_cfg_info *info);
 
 /* The script xl-colo runs when -N does not name one. */
 const char *xlc_net_default_script(void);

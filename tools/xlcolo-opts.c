@@ -116,15 +116,26 @@ static void mode_opt(const char *name, const char *arg, const char **out, char *
     }
 }
 
+/* --net-layout: where the proxies sit (docs/networking.md). */
+static void layout_opt(const char *arg, const char **out, char *first, size_t cap)
+{
+    if (strcmp(arg, "flows") && strcmp(arg, "inline")) {
+        if (!first[0])
+            snprintf(first, cap, "--net-layout '%.60s' is not flows or inline", arg);
+    } else {
+        *out = arg;
+    }
+}
+
 enum xlc_parse xlc_parse_remus(int argc, char **argv, struct xlc_remus_opts *o,
                                char *err, size_t errlen)
 {
     static const char optstring[] = ":Fbundi:s:N:ecpC:h";
-    enum { OPT_IO = 0x100, OPT_PEER, OPT_SAVE, OPT_RESTORE };
+    enum { OPT_IO = 0x100, OPT_PEER, OPT_SAVE, OPT_RESTORE, OPT_LAYOUT };
     static const struct option longopts[] = {
         { "colo", 0, 0, 'c' }, { "help", 0, 0, 'h' }, { "io-timeout", 1, 0, OPT_IO },
         { "peer-timeout", 1, 0, OPT_PEER }, { "save", 1, 0, OPT_SAVE },
-        { "restore", 1, 0, OPT_RESTORE }, { 0, 0, 0, 0 },
+        { "restore", 1, 0, OPT_RESTORE }, { "net-layout", 1, 0, OPT_LAYOUT }, { 0, 0, 0, 0 },
     };
     struct argv_copy a;
     char first[160] = "";
@@ -162,6 +173,9 @@ enum xlc_parse xlc_parse_remus(int argc, char **argv, struct xlc_remus_opts *o,
             break;
         case OPT_RESTORE:
             mode_opt("--restore", optarg, &o->restore, first, sizeof(first));
+            break;
+        case OPT_LAYOUT:
+            layout_opt(optarg, &o->net_layout, first, sizeof(first));
             break;
         case 'i':
             o->interval_set = true;
@@ -233,12 +247,12 @@ enum xlc_parse xlc_parse_receive(int argc, char **argv, struct xlc_receive_opts 
 {
     static const char optstring[] = ":Fedrph";
     enum { OPT_COLO = 0x100, OPT_SCRIPT, OPT_USERSPACE, OPT_LISTEN, OPT_IO, OPT_PEER,
-           OPT_RESTORE };
+           OPT_RESTORE, OPT_LAYOUT };
     static const struct option longopts[] = {
         { "colo", 0, 0, OPT_COLO }, { "coloft-script", 1, 0, OPT_SCRIPT },
         { "userspace-colo-proxy", 0, 0, OPT_USERSPACE }, { "listen", 1, 0, OPT_LISTEN },
         { "io-timeout", 1, 0, OPT_IO }, { "peer-timeout", 1, 0, OPT_PEER },
-        { "restore", 1, 0, OPT_RESTORE },
+        { "restore", 1, 0, OPT_RESTORE }, { "net-layout", 1, 0, OPT_LAYOUT },
         { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
     };
     struct argv_copy a;
@@ -270,6 +284,9 @@ enum xlc_parse xlc_parse_receive(int argc, char **argv, struct xlc_receive_opts 
         case OPT_RESTORE:
             mode_opt("--restore", optarg, &o->restore, first, sizeof(first));
             break;
+        case OPT_LAYOUT:
+            layout_opt(optarg, &o->net_layout, first, sizeof(first));
+            break;
         default:
             if (!first[0])
                 option_problem(c, optstring + 1, first, sizeof(first));
@@ -293,7 +310,7 @@ enum xlc_parse xlc_parse_receive(int argc, char **argv, struct xlc_receive_opts 
 
 char *xlc_receiver_command(const struct xlc_remus_opts *o)
 {
-    char *s = NULL, io[32] = "", peer[32] = "", rst[32] = "";
+    char *s = NULL, io[32] = "", peer[32] = "", rst[32] = "", lay[32] = "";
 
     if (!o->ssh[0])
         return strdup(o->host);
@@ -303,11 +320,13 @@ char *xlc_receiver_command(const struct xlc_remus_opts *o)
         snprintf(peer, sizeof(peer), " --peer-timeout %u", o->peer_timeout_ms);
     if (o->restore)     /* one of two fixed words: nothing to quote */
         snprintf(rst, sizeof(rst), " --restore %s", o->restore);
-    if (asprintf(&s, "exec %s %s xl-colo migrate-receive --colo%s%s%s%s%s%s%s", o->ssh, o->host,
+    if (o->net_layout)  /* likewise */
+        snprintf(lay, sizeof(lay), " --net-layout %s", o->net_layout);
+    if (asprintf(&s, "exec %s %s xl-colo migrate-receive --colo%s%s%s%s%s%s%s%s", o->ssh, o->host,
                  o->netbufscript ? " --coloft-script " : "",
                  o->netbufscript ? o->netbufscript : "",
                  o->userspace_proxy ? " --userspace-colo-proxy" : "",
-                 o->no_daemon ? " -e" : "", io, peer, rst) < 0)
+                 o->no_daemon ? " -e" : "", io, peer, rst, lay) < 0)
         return NULL;
     return s;
 }

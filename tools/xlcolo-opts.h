@@ -5,15 +5,16 @@
  *   xl-colo remus [-i MS] [-u] [-s SSH] [-e] [-N SCRIPT] [-F] [-b] [-n] [-d]
  *                 [-c|--colo] [-p] [-C XLCFG] [--io-timeout MS]
  *                 [--peer-timeout MS] [--save pages|libxenguest]
- *                 [--restore pages|libxenguest] DOMAIN HOST
+ *                 [--restore pages|libxenguest] [--net-layout flows|inline]
+ *                 DOMAIN HOST
  *   xl-colo migrate-receive [-F] [-e] [-d] [-r] [-p] [--colo]
  *                 [--coloft-script SCRIPT] [--userspace-colo-proxy]
  *                 [--listen ADDR:PORT] [--io-timeout MS] [--peer-timeout MS]
- *                 [--restore pages|libxenguest]
+ *                 [--restore pages|libxenguest] [--net-layout flows|inline]
  *
  * The letters and their meanings are xl 4.17's (tools/xl/xl_migrate.c,
  * main_remus and main_migrate_receive); -C, --listen, the timeouts,
- * --save and --restore are xl-colo's own.  Without -c / --colo both commands
+ * --save, --restore and --net-layout are xl-colo's own.  Without -c / --colo both commands
  * belong to xl and are handed to it unchanged; with it, the combinations
  * xl refuses are refused here with xl's reasons (see docs/xl-colo.md).
  *
@@ -56,6 +57,7 @@ struct xlc_remus_opts {
     unsigned peer_timeout_ms;   /* --peer-timeout: likewise */
     const char *save;           /* --save: how the primary reads the PVM (NULL: the engine's default) */
     const char *restore;        /* --restore: how the secondary applies checkpoints, passed on */
+    const char *net_layout;     /* --net-layout: flows | inline (NULL: flows), passed on */
     const char *domain;         /* DOMAIN: name or domid */
     const char *host;           /* HOST: ssh destination, or the command if -s "" */
 };
@@ -72,6 +74,7 @@ struct xlc_receive_opts {
     unsigned io_timeout_ms;     /* --io-timeout (0: the engine's default) */
     unsigned peer_timeout_ms;   /* --peer-timeout (0: the engine's default) */
     const char *restore;        /* --restore: how the SVM takes checkpoints (NULL: default) */
+    const char *net_layout;     /* --net-layout: flows | inline (NULL: flows) */
 };
 
 /* argv[0] is the subcommand ("remus", "migrate-receive"). */
@@ -85,6 +88,7 @@ enum xlc_parse xlc_parse_receive(int argc, char **argv, struct xlc_receive_opts 
  * -s "" it is HOST itself; otherwise
  *   exec SSH HOST xl-colo migrate-receive --colo [--coloft-script S]
  *        [--userspace-colo-proxy] [-e] [--io-timeout MS] [--peer-timeout MS]
+ *        [--restore MODE] [--net-layout LAYOUT]
  * passed to sh -c (HOST and SSH are not quoted: as in xl, they may carry
  * options).  Returns a malloc'd string, NULL on ENOMEM.
  */

@@ -76,6 +76,7 @@ static void usage(FILE *f)
 "  --restore pages|libxenguest          how the SVM takes checkpoints: page by page\n"
 "                           (default), or through libxenguest's own COLO loop\n"
 "                           (xc_domain_restore)\n"
+"  --net-layout flows|inline            where the rewriter sits (docs/networking.md)\n"
 "see xl-colo(1)\n", XLC_DEFAULT_LISTEN);
 }
 
@@ -197,7 +198,8 @@ static int plan_net(struct receive *m)
     struct xlc_net n;
 
     if (m->o.userspace_proxy ||
-        !xlc_net_init(&n, m->name, "secondary", m->o.script, m->backend, -1, &m->info))
+        !xlc_net_init(&n, m->name, "secondary", m->o.script, m->o.net_layout, m->backend, -1,
+                      &m->info))
         return 0;
     if (!m->o.script) {
         /* The sending side always names it when it wires its own side. */

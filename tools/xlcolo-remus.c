@@ -98,6 +98,10 @@ static void usage(FILE *f)
 "                   how the secondary applies checkpoints: page by page\n"
 "                   (default), or through libxenguest's own COLO loop\n"
 "                   (xc_domain_restore; needs the SVM's qemu-xen restarted)\n"
+"  --net-layout flows|inline\n"
+"                   where the proxies sit, on both hosts: beside the bridge,\n"
+"                   OpenFlow rules steering the VM's frames (default), or\n"
+"                   between the bridge and the VM (docs/networking.md)\n"
 "  -b, -n, -d       refused with -c, as by xl\n"
 "see xl-colo(1)\n", XLC_DEFAULT_INTERVAL_MS);
 }
@@ -454,6 +458,10 @@ static int prepare_net(struct remus *m)
 {
     if (!m->info.vifs)
         return 0;
+    if (m->o.userspace_proxy && m->o.net_layout) {
+        colo_err("--net-layout chooses how xl-colo wires the vifs; with -p it wires none");
+        return -1;
+    }
     if (m->o.userspace_proxy) {
         colo_warn("domain '%s': -p: xl-colo does not wire its %d vif(s); until a userspace "
                   "proxy holds their output, COLO does not protect what the domain sends",
@@ -470,8 +478,8 @@ static int prepare_net(struct remus *m)
                  strerror(errno));
         return -1;
     }
-    if (!xlc_net_init(&m->net, m->dom.name, "primary", m->o.netbufscript, m->backend,
-                      m->dom.domid, &m->info))
+    if (!xlc_net_init(&m->net, m->dom.name, "primary", m->o.netbufscript, m->o.net_layout,
+                      m->backend, m->dom.domid, &m->info))
         return 0;
     for (int i = 0; i < m->net.nvif; i++) {
         char ifname[32];

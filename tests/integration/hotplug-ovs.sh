@@ -37,7 +37,9 @@ check "... the PVM's output goes to the proxy's pvm port only" \
 check "... and the setup is recorded on the vif" \
     test "$(ovs-vsctl get Interface vif5.0 external-ids:colo-role external-ids:colo-mac)" = "primary
 \"$MAC\""
-sw "$SETUP" setup mode=primary bridge=br0 vifname=vif5.0 forwarddev=fwd0 mac=$MAC 2> /dev/null
+COLO_PROXY_ARGS=$WORK/args sw "$SETUP" setup mode=primary bridge=br0 vifname=vif5.0 forwarddev=fwd0 mac=$MAC 2> /dev/null
+check "setup with COLO_PROXY_ARGS (xl-colo): the comparator's three ports written there" \
+    test "$(tr '\n' ' ' < "$WORK/args")" = "--client vif5.0-xc --pvm vif5.0-xp --svm vif5.0-xs "
 check "setup twice: still seven flows, three ports" \
     test "$(cookie_flows)/$(ovs-vsctl list-ports br0 | grep -c -- -x)" = 7/3
 check "failover succeeds" sw "$SETUP" failover bridge=br0 vifname=vif5.0
@@ -98,6 +100,9 @@ check "... the record on vif5.0-xc" \
     test "$(rec vif5.0-xc colo-layout)/$(rec vif5.0-xc colo-vif)/$(rec vif5.0-xc colo-role)/$(rec vif5.0-xc colo-forward)" = inline/vif5.0/primary/fwd0
 check "... the vif and the forward link are up, for colo-proxy to open" \
     eval 'ip -n "$SW" link show vif5.0 | grep -q ",UP" && ip -n "$SW" link show fwd0 | grep -q ",UP"'
+check "... with COLO_PROXY_ARGS set (xl-colo), the proxy's ports written there, one a line" eval '
+    COLO_PROXY_ARGS=$WORK/args sw "$SETUP" setup mode=primary $I 2> /dev/null &&
+    [ "$(tr "\n" " " < "$WORK/args")" = "--client vif5.0-xc --pvm vif5.0 --svm fwd0 --no-rewrite " ]'
 check "setup in-line twice: the same" \
     eval 'sw "$SETUP" setup mode=primary $I && [ "$(ovs-vsctl list-ports br0 | grep -c -- -x)" = 1 ] && ! on_br vif5.0'
 check "failover (primary, in-line): the vif back on the bridge in vif5.0-xc's place, recorded" eval '
@@ -116,6 +121,9 @@ ovs-vsctl clear Port vif5.0 tag
 check "setup mode=secondary layout=inline: vif5.0-xf on the bridge, not flooded; the vif off it" eval '
     sw "$SETUP" setup mode=secondary $I && on_br vif5.0-xf && no_flood vif5.0-xf && ! on_br vif5.0 &&
     [ "$(rec vif5.0-xf colo-role)" = secondary ]'
+check "... its proxy's ports: the rewriter between the forward link and the vif, vif5.0-xf its uplink" eval '
+    COLO_PROXY_ARGS=$WORK/args sw "$SETUP" setup mode=secondary $I 2> /dev/null &&
+    [ "$(tr "\n" " " < "$WORK/args")" = "--forward fwd0 --svm vif5.0 --uplink vif5.0-xf " ]'
 check "failover (secondary, in-line): vif5.0-xf flooded, recorded; the vif stays the rewriter's" eval '
     sw "$SETUP" failover bridge=br0 vifname=vif5.0 && ! no_flood vif5.0-xf && ! on_br vif5.0 &&
     [ "$(rec vif5.0-xf colo-state)" = failed-over ]'

@@ -47,8 +47,9 @@
 #                    rewriter's --uplink).  The primary proxy passes the
 #                    client's frames to both VMs itself, untranslated
 #                    (--no-rewrite); the secondary's rewriter translates.
-#                    Needs OVS_HOSTS=2: a forward link must be a network
-#                    device, not a patch port.
+#                    A forward link must be a network device, not a patch
+#                    port: with OVS_HOSTS=1 it is a veth pair within the
+#                    one switch namespace.
 : "${id:=$$}"
 : "${OVS_HOSTS:=1}"
 : "${OVS_LAYOUT:=flows}"
@@ -165,11 +166,12 @@ ovs_patch() {   # BR1 PORT1 BR2 PORT2: a patch-port pair (a wire between bridges
 # far end, TCP stalls).  Here only ovs-vswitchd writes into the wires, and
 # the taps it reads give it complete frames, so this did not show (a
 # bench-net round with it on ran the same); off is the safe setting.
-ovs_wire() {    # BR1 PORT1 BR2 PORT2
-    ip link add "$2" netns "$SW" type veth peer name "$4" netns "$SW2" || return 1
-    sw ethtool -K "$2" tx off > /dev/null && sw2 ethtool -K "$4" tx off > /dev/null || return 1
-    ip -n "$SW" link set "$2" up && ip -n "$SW2" link set "$4" up || return 1
-    ovs-vsctl --timeout=20 add-port "$1" "$2" && sw2 ovs-vsctl --timeout=20 add-port "$3" "$4"
+ovs_wire() {    # BR1 PORT1 BR2 PORT2 [NS2]: NS2 (default $SW2) holds PORT2
+    local ns2=${5:-$SW2}
+    ip link add "$2" netns "$SW" type veth peer name "$4" netns "$ns2" || return 1
+    sw ethtool -K "$2" tx off > /dev/null && ip netns exec "$ns2" ethtool -K "$4" tx off > /dev/null || return 1
+    ip -n "$SW" link set "$2" up && ip -n "$ns2" link set "$4" up || return 1
+    ovs_on "$1" ovs-vsctl --timeout=20 add-port "$1" "$2" && ovs_on "$3" ovs-vsctl --timeout=20 add-port "$3" "$4"
 }
 
 # ovs-vswitchd reads each end of a wire through an AF_PACKET socket.  OVS
@@ -246,6 +248,9 @@ ovs_layout() {
     ovs_patch brn n-p brp p-up || return 1
     if [ "$OVS_HOSTS" = 2 ]; then
         ovs_wire brn n-s brs s-up && ovs_wire brp p-fwd brs s-fwd && ovs_wire_buffers > /dev/null || return 1
+    elif [ "$OVS_LAYOUT" = inline ]; then
+        # In-line the proxies open the forward link: a device, even here.
+        ovs_patch brn n-s brs s-up && ovs_wire brp p-fwd brs s-fwd "$SW" || return 1
     else
         ovs_patch brn n-s brs s-up && ovs_patch brp p-fwd brs s-fwd || return 1
     fi
@@ -276,10 +281,6 @@ fi
 
 # The COLO setup of both hosts by the hotplug script, in OVS_LAYOUT.
 ovs_protect() {
-    if [ "$OVS_LAYOUT" = inline ] && [ "$OVS_HOSTS" != 2 ]; then
-        echo "ovs_protect: OVS_LAYOUT=inline needs OVS_HOSTS=2" >&2
-        return 1
-    fi
     sw "$HOTPLUG/colo-ovs-setup" setup mode=primary bridge=brp vifname=vif1.0 forwarddev=p-fwd \
         mac=$VM_MAC layout=$OVS_LAYOUT &&
         ovs_on brs "$HOTPLUG/colo-ovs-setup" setup mode=secondary bridge=brs vifname=vif2.0 \

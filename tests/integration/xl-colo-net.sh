@@ -29,7 +29,7 @@ mkdir -p "$WORK/log" "$WORK/pri" "$WORK/sec"
 cat > "$WORK/site-script" <<EOF
 #!/bin/bash
 # What xl-colo passed, then the project's script with this machine's names.
-echo "\$1 mode=\$mode vifname=\$vifname bridge=\$bridge forwarddev=\$forwarddev mac=\$mac index=\$index" >> "$WORK/script.log"
+echo "\$1 mode=\$mode vifname=\$vifname bridge=\$bridge forwarddev=\$forwarddev mac=\$mac index=\$index layout=\$layout" >> "$WORK/script.log"
 case \$mode in
 primary) bridge=brp forwarddev=p-fwd ;;
 secondary) bridge=brs forwarddev=s-fwd ;;
@@ -43,7 +43,9 @@ printf 'name = "vm1"\ntype = "hvm"\nmemory = 24\nvif = [ '"'"'mac=%s, bridge=xen
 export XL_COLO_BACKEND=sim XL_COLO_SIM_DOMAINS=vm1 XL_COLO_SIM_SVM_DOMID=2 \
     XL_COLO_LOGDIR=$WORK/log XL_COLO_ENGINE=$ENGINE XL_COLO_PROXY=$COLO_BUILDDIR/proxy/colo-proxy \
     XL_COLO_RUNDIR=$WORK/pri
-RECV="XL_COLO_RUNDIR=$WORK/sec $X migrate-receive --colo --coloft-script $WORK/site-script --listen 127.0.0.1:0 --peer-timeout 1000"
+LAYOUT_OPT=()
+[ "$OVS_LAYOUT" = flows ] || LAYOUT_OPT=(--net-layout "$OVS_LAYOUT")
+RECV="XL_COLO_RUNDIR=$WORK/sec $X migrate-receive --colo --coloft-script $WORK/site-script --listen 127.0.0.1:0 --peer-timeout 1000 ${LAYOUT_OPT[*]}"
 
 cookie_flows() {    # cookie_flows BR: the COLO flows on a bridge
     sw ovs-ofctl dump-flows "$1" | grep -c "cookie=0xc010"
@@ -59,7 +61,7 @@ proxy_pid() { cat "$WORK/$1/vm1.vif0.pid" 2> /dev/null; }
 status() { "$CTL" -c "unix:$WORK/$1/vm1.vif0.ctl" status --json 2> /dev/null; }
 remus() {       # remus LOG: xl-colo remus -c in the switch's namespace
     ip netns exec "$SW" timeout 120 "$X" remus -c -i 500 -N "$WORK/site-script" -C "$WORK/vm1.cfg" \
-        -s '' vm1 "$RECV" > "$WORK/$1.out" 2> "$WORK/$1.err" &
+        "${LAYOUT_OPT[@]}" -s '' vm1 "$RECV" > "$WORK/$1.out" 2> "$WORK/$1.err" &
     REMUS=$!; PIDS+=($REMUS)
 }
 servers || fail "the VMs' servers listen"
@@ -69,16 +71,25 @@ remus r1
 if wait_for "$WORK/r1.err" "is protected by COLO" 30; then pass "vm1 protected, vif wired"
 else fail "vm1 protected, vif wired" "$(tail -5 "$WORK/r1.err" | tr '\n' ' ')"; fi
 check "the script ran setup for the PVM with libxl's environment: $(grep -m1 "^setup mode=primary" "$WORK/script.log")" \
-    grep -q "^setup mode=primary vifname=vif1.0 bridge=xenbr0 forwarddev=eth1 mac=$VM_MAC index=0$" "$WORK/script.log"
+    grep -q "^setup mode=primary vifname=vif1.0 bridge=xenbr0 forwarddev=eth1 mac=$VM_MAC index=0 layout=$OVS_LAYOUT$" "$WORK/script.log"
 check "... and, from the secondary engine's --on-svm, for the SVM: $(grep -m1 "^setup mode=secondary" "$WORK/script.log")" \
-    grep -q "^setup mode=secondary vifname=vif2.0 bridge=xenbr0 forwarddev=eth1 mac=$VM_MAC index=0$" "$WORK/script.log"
+    grep -q "^setup mode=secondary vifname=vif2.0 bridge=xenbr0 forwarddev=eth1 mac=$VM_MAC index=0 layout=$OVS_LAYOUT$" "$WORK/script.log"
 slog=$WORK/log/colo-vm1-secondary.log
 fin=$(grep -n -m1 "the --on-svm command finished" "$slog" | cut -d: -f1)
 run=$(grep -n -m1 "the SVM runs for the first time" "$slog" | cut -d: -f1)
 check "the SVM's setup was done before the SVM first ran (its log, lines ${fin:-?} and ${run:-?})" \
     test "${fin:-0}" -gt 0 -a "${run:-0}" -gt "${fin:-0}"
-check "COLO flows on both bridges (brp $(cookie_flows brp), brs $(cookie_flows brs))" \
-    test "$(cookie_flows brp)" -ge 5 -a "$(cookie_flows brs)" -ge 4
+on_br() { [ "$(ovs-vsctl port-to-br "$2" 2> /dev/null)" = "$1" ]; }
+if [ "$OVS_LAYOUT" = inline ]; then
+    check "in-line on both bridges: the stand-ins vif1.0-xc and vif2.0-xf, the vifs and forward links off" \
+        eval 'on_br brp vif1.0-xc && on_br brs vif2.0-xf && ! on_br brp vif1.0 && ! on_br brs vif2.0 &&
+            ! on_br brp p-fwd && ! on_br brs s-fwd && [ "$(cookie_flows brp)$(cookie_flows brs)" = 00 ]'
+    check "... and the proxies were given this host's devices, which only the script knew: $(tr '\n' ' ' < "$WORK/sec/vm1.vif0.args")" \
+        eval 'grep -qx s-fwd "$WORK/sec/vm1.vif0.args" && grep -qx p-fwd "$WORK/pri/vm1.vif0.args"'
+else
+    check "COLO flows on both bridges (brp $(cookie_flows brp), brs $(cookie_flows brs))" \
+        test "$(cookie_flows brp)" -ge 5 -a "$(cookie_flows brs)" -ge 4
+fi
 # A proxy subscribes once its engine answers on the control socket, which
 # an engine busy with a checkpoint does a little later (once in four runs
 # the rewriter was not subscribed yet when the check came): up to 5 s.
@@ -123,6 +134,8 @@ check "stop: ... and the SVM's, from the secondary engine's svm-destroyed" \
 sleep 0.5
 check "stop: no COLO flow left (brp $(cookie_flows brp), brs $(cookie_flows brs))" \
     test "$(cookie_flows brp)" -eq 0 -a "$(cookie_flows brs)" -eq 0
+check "stop: no proxy port left, the PVM's vif on its bridge" \
+    eval '! sw ovs-vsctl list-ports brp | grep -q -- -x && ! sw ovs-vsctl list-ports brs | grep -q -- -x && on_br brp vif1.0'
 check "stop: the comparator ended with its final status, not killed" \
     eval '! grep -q "did not stop" "$WORK/r1.err" && grep -q "\"role\":\"proxy\"" "$WORK/log/colo-vm1-primary-vif0.log"'
 left=$(pgrep -f "colo-proxy.*vif[12].0-x" | tr '\n' ' ')$(find "$WORK/pri" "$WORK/sec" -mindepth 1 | tr '\n' ' ')
@@ -130,6 +143,46 @@ check "stop: no proxy, pid file, socket or plan left${left:+ (left: $left)}" tes
 ip -n "$NS" link set vif2.0 down   # the SVM was destroyed (the sim's "VM" is a namespace)
 ans=$(ask after-stop)
 check "stop: the PVM answers on the bridge directly: $ans" grep -q "answer .* RESP 0 after-stop" <<<"$ans"
+
+# 2b. The secondary host dies: the primary engine's --on-failover runs the
+#     script's failover (in-line: the comparator told FAILOVER and stopped
+#     first, the PVM's vif back on the bridge), and the PVM answers alone.
+: > "$WORK/script.log"
+ip -n "$NS" link set vif2.0 up
+remus r2b
+wait_for "$WORK/r2b.err" "is protected by COLO" 30 || fail "vm1 protected for 2b" "$(tail -3 "$WORK/r2b.err")"
+pp=$(proxy_pid pri)
+kill -9 $(pgrep -f "colo-engine secondary .*$WORK/sec/") "$(proxy_pid sec)" 2> /dev/null   # the whole host
+ip -n "$NS" link set vif2.0 down                                                       # ... and its SVM
+wait_for "$WORK/script.log" "^failover mode=primary" 15
+check "secondary lost: the primary's command ran the script's failover: $(grep "^failover" "$WORK/script.log")" \
+    grep -q "^failover mode=primary vifname=vif1.0" "$WORK/script.log"
+if [ "$OVS_LAYOUT" = inline ]; then
+    # (the script logs its call as it starts: give it time to finish)
+    for _ in $(seq 100); do on_br brp vif1.0 && break; sleep 0.1; done
+    # (stopped by the engine's command; xl-colo remus, its parent, reaps it later)
+    gone() { [ ! -e "/proc/$1" ] || [ "$(awk '{ print $3 }' "/proc/$1/stat" 2> /dev/null)" = Z ]; }
+    check "... in-line: the comparator was stopped (pid ${pp:-?}) and the PVM's vif is back on brp" \
+        eval '[ -n "$pp" ] && gone "$pp" && on_br brp vif1.0 && ! on_br brp vif1.0-xc'
+    check "... after it had released what it held (its log)" \
+        grep -q "failover: releasing everything held" "$WORK/log/colo-vm1-primary-vif0.log"
+fi
+ans=$(ask after-secondary-lost)
+check "secondary lost: the PVM answers alone: $ans" grep -q "answer .* RESP 0 after-secondary-lost" <<<"$ans"
+# xl-colo remus ends by itself once its engine says protection is over,
+# undoing this side's wiring (or, if the stop is quicker, at the stop).
+for _ in $(seq 150); do kill -0 "$REMUS" 2> /dev/null || break; sleep 0.1; done
+kill -TERM "$REMUS" 2> /dev/null
+for _ in $(seq 100); do kill -0 "$REMUS" 2> /dev/null || break; sleep 0.1; done
+wait "$REMUS"; rc=$?
+left=$(find "$WORK/pri" -mindepth 1 | tr '\n' ' ')
+check "... xl-colo remus ends (exit $rc), says why, and undoes the primary's side${left:+ (left: $left)}" \
+    eval '[ "$rc" -le 1 ] && grep -q "the secondary was lost" "$WORK/r2b.err" && [ -z "$left" ] &&
+        on_br brp vif1.0 && ! sw ovs-vsctl list-ports brp | grep -q -- -x && [ "$(cookie_flows brp)" = 0 ]'
+# The dead secondary's wiring, as its host's reboot would leave it: none.
+pkill -9 -f -- "$WORK/sec/"
+ovs_on brs "$HOTPLUG/colo-ovs-setup" teardown bridge=brs vifname=vif2.0 2> /dev/null
+rm -rf "$WORK/sec"; mkdir -p "$WORK/sec"
 
 # 3. Failover: the primary host dies; the secondary takes over and its
 #    --on-failover switches the rewriter, then the flows.
@@ -163,6 +216,22 @@ check "a script that fails at setup: protection refused (exit $rc), its message 
     eval 'test "$rc" -eq 1 && grep -q "bridge .xenbr0. does not exist" "$WORK/r3.err" &&
           grep -q "refusing-script setup (vif 0: vif1.0 on xenbr0) exited with status 1" "$WORK/r3.err"'
 check "... and nothing of it is left running" test -z "$(pgrep -f "colo-engine .*sec3")"
+# A script that writes down a port xl-colo must not pass on to the proxy.
+cat > "$WORK/bad-args-script" <<EOF
+#!/bin/bash
+"$WORK/site-script" "\$@" || exit
+[ "\$1" != setup ] || [ -z "\$COLO_PROXY_ARGS" ] || printf -- '--pvm\n../x\n' >> "\$COLO_PROXY_ARGS"
+EOF
+chmod +x "$WORK/bad-args-script"
+ip netns exec "$SW" timeout 60 "$X" remus -c -N "$WORK/bad-args-script" -C "$WORK/vm1.cfg" "${LAYOUT_OPT[@]}" -s '' vm1 \
+    "XL_COLO_RUNDIR=$WORK/sec5 $X migrate-receive --colo --coloft-script $WORK/bad-args-script --listen 127.0.0.1:0 ${LAYOUT_OPT[*]}" \
+    > /dev/null 2> "$WORK/r5.err"; rc=$?
+left=$(find "$WORK/pri" -mindepth 1 2> /dev/null | tr '\n' ' ')
+check "a script's bad proxy port: protection refused (exit $rc), the file and line named: $(grep -o "vm1.vif0.args, line.*" "$WORK/r5.err" | head -1 | cut -c1-120)" \
+    eval 'test "$rc" -ne 0 && grep -q "vm1.vif0.args, line [0-9]*.*: not an interface name" "$WORK/r5.err"'
+check "... and the primary's side undone${left:+ (left: $left)}" \
+    eval '[ -z "$left" ] && [ "$(cookie_flows brp)" = 0 ] && ! sw ovs-vsctl list-ports brp | grep -q -- -x'
+pkill -9 -f -- "$WORK/sec5/"
 ip netns exec "$SW" timeout 60 "$X" remus -c -N "$WORK/site-script" -C "$WORK/vm1.cfg" -s '' vm1 \
     "XL_COLO_RUNDIR=$WORK/sec4 $X migrate-receive --colo --listen 127.0.0.1:0" > /dev/null 2> "$WORK/r4.err"; rc=$?
 check "a receiving side without the script refuses to build an SVM it could not wire (exit $rc)" \

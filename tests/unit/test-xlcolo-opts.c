@@ -163,6 +163,14 @@ static void test_remus_malformed(void **state)
     assert_int_equal(REMUS(&o, err, "remus", "-c", "vm1", "h", "--save"), XLC_PARSE_ERROR);
     assert_int_equal(REMUS(&o, err, "remus", "-c", "--restore", "xc", "vm1", "h"), XLC_PARSE_ERROR);
     assert_contains(err, "--restore 'xc' is not pages or libxenguest");
+    assert_int_equal(REMUS(&o, err, "remus", "-c", "--net-layout", "mirrors", "vm1", "h"),
+                     XLC_PARSE_ERROR);
+    assert_contains(err, "--net-layout 'mirrors' is not flows or inline");
+    assert_int_equal(REMUS(&o, err, "remus", "-c", "vm1", "h"), XLC_PARSE_OK);
+    assert_null(o.net_layout);
+    assert_int_equal(REMUS(&o, err, "remus", "-c", "--net-layout", "inline", "vm1", "h"),
+                     XLC_PARSE_OK);
+    assert_string_equal(o.net_layout, "inline");
 }
 
 static void test_receive(void **state)
@@ -200,6 +208,13 @@ static void test_receive(void **state)
     assert_int_equal(RECV(&o, err, "migrate-receive", "--colo", "--restore=page"),
                      XLC_PARSE_ERROR);
     assert_contains(err, "--restore 'page' is not pages or libxenguest");
+    assert_null(o.net_layout);
+    assert_int_equal(RECV(&o, err, "migrate-receive", "--colo", "--net-layout", "flows"),
+                     XLC_PARSE_OK);
+    assert_string_equal(o.net_layout, "flows");
+    assert_int_equal(RECV(&o, err, "migrate-receive", "--colo", "--net-layout", ""),
+                     XLC_PARSE_ERROR);
+    assert_contains(err, "--net-layout '' is not flows or inline");
 
     assert_int_equal(RECV(&o, err, "migrate-receive", "--colo", "-r"), XLC_PARSE_ERROR);
     assert_contains(err, "--colo and -r");
@@ -243,6 +258,12 @@ static void test_receiver_command(void **state)
                            "libxenguest", "vm1", "host2"), XLC_PARSE_OK);
     s = xlc_receiver_command(&o);
     assert_string_equal(s, "exec ssh host2 xl-colo migrate-receive --colo --restore libxenguest");
+    free(s);
+    /* --net-layout is both sides': passed on */
+    assert_int_equal(REMUS(&o, err, "remus", "-c", "--net-layout", "inline", "vm1", "host2"),
+                     XLC_PARSE_OK);
+    s = xlc_receiver_command(&o);
+    assert_string_equal(s, "exec ssh host2 xl-colo migrate-receive --colo --net-layout inline");
     free(s);
     assert_int_equal(REMUS(&o, err, "remus", "-c", "-e", "-s", "", "vm1", "my command 'x'"),
                      XLC_PARSE_OK);
