@@ -28,6 +28,16 @@
  * is computed here before the frame is used (packet.h).  Seen on Open
  * vSwitch's kernel datapath in the Xen lab; the userspace datapath reads
  * its ports through sockets that get complete frames.
+ *
+ * A port is its interface's name, not the device of the moment.  On Xen a
+ * VM's emulated NIC is qemu-xen's tap, and the SVM's qemu is restarted at
+ * every checkpoint: the tap goes and a new one of the same name comes
+ * (docs/xen-backend.md).  In the in-line layout the proxy owns that tap, so
+ * a port whose device went away closes its socket, drops what is sent to
+ * it (counted: lost like frames on a wire that was unplugged) and opens the
+ * name again once a device has it and is up - from the main loop's events
+ * call, every few milliseconds until then.  A device that only went down
+ * keeps its socket: the kernel feeds it again when the device comes up.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -59,10 +69,14 @@
 #define V3_RETIRE_MS 1              /* the shortest the kernel offers */
 #define TX_FRAMES   64              /* frames queued for one sendmmsg */
 #define TX_BYTES    (256u << 10)
+#define REOPEN_NS   5000000ull      /* how often a port that lost its device looks for it */
 
 struct port_packet {
     struct port port;
     enum port_ring ring;
+    char ifname[IF_NAMESIZE];
+    unsigned ifindex;               /* the device the socket is bound to */
+    uint64_t retry_at;              /* fd < 0: when to look for the device again */
     uint8_t *map;                   /* the ring (NULL: none) */
     size_t map_len;
     unsigned nslots, slot_size;     /* v2: frames; v3: blocks */
@@ -162,6 +176,90 @@ static void deliver(struct port_packet *pp, uint8_t *frame, unsigned snap, unsig
     fn(opaque, frame, len);
 }
 
+static int open_socket(struct port_packet *pp, const char *role);
+
+static void close_socket(struct port_packet *pp)
+{
+    if (pp->map)
+        munmap(pp->map, pp->map_len);
+    pp->map = NULL;
+    if (pp->port.fd >= 0)
+        close(pp->port.fd);
+    pp->port.fd = -1;
+    pp->cur = 0;
+    pp->v3_next = NULL;
+    pp->v3_left = 0;
+    pp->tx_n = 0;
+    pp->tx_used = 0;
+}
+
+/* The errors a socket gets when its device goes down or away. */
+static bool device_error(int err)
+{
+    return err == ENETDOWN || err == ENODEV || err == ENXIO;
+}
+
+/*
+ * The socket reported err, a device error: if the name now means another
+ * device, or none, give the socket up until it is back (0); if it is the
+ * same device, only down, keep it (0).  The port has not failed either way.
+ */
+static int device_lost(struct port_packet *pp, int err)
+{
+    unsigned now_index = if_nametoindex(pp->ifname);
+
+    if (now_index && now_index == pp->ifindex) {
+        colo_warn("%s: %s (the device is down?): frames resume when it is up", pp->port.name,
+                  strerror(err));
+        return 0;
+    }
+    colo_warn("%s: its device went away (%s): lost until a device of that name is back and up",
+              pp->port.name, strerror(err));
+    close_socket(pp);
+    pp->retry_at = 0;
+    return 0;
+}
+
+/* An error waiting on a ring's socket (poll said something, the ring had
+ * nothing): a device error is handled, any other fails the port. */
+static int ring_error(struct port_packet *pp)
+{
+    int err = 0;
+    socklen_t len = sizeof(err);
+
+    if (getsockopt(pp->port.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err == 0)
+        return 0;
+    if (device_error(err))
+        return device_lost(pp, err);
+    colo_err("%s: receive failed: %s", pp->port.name, strerror(err));
+    return -1;
+}
+
+/* Before each poll: a port without its device looks for it again. */
+static short packet_events(struct port *p, uint64_t now)
+{
+    struct port_packet *pp = (struct port_packet *)p;
+    struct ifreq ifr = { 0 };
+    int fd;
+
+    if (p->fd >= 0 || now < pp->retry_at)
+        return POLLIN;
+    pp->retry_at = now + REOPEN_NS;
+    /* Up first: a socket bound to a device that is down gets ENETDOWN at
+     * once, and would be given up again. */
+    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", pp->ifname);
+    fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return POLLIN;
+    if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0 && (ifr.ifr_flags & IFF_UP) &&
+        open_socket(pp, NULL) == 0) {
+        p->st.reopened++;
+        colo_warn("%s: its device is back (index %u): frames flow again", p->name, pp->ifindex);
+    }
+    close(fd);
+    return POLLIN;
+}
+
 static int recv_plain(struct port *p, port_frame_fn *fn, void *opaque)
 {
     struct port_packet *pp = (struct port_packet *)p;
@@ -180,6 +278,8 @@ static int recv_plain(struct port *p, port_frame_fn *fn, void *opaque)
         if (n < 0) {
             if (errno == EAGAIN || errno == EINTR)
                 return 0;
+            if (device_error(errno))
+                return device_lost(pp, errno);
             colo_log_errno("%s: receive failed", p->name);
             return -1;
         }
@@ -208,12 +308,14 @@ static int recv_v2(struct port *p, port_frame_fn *fn, void *opaque)
 {
     struct port_packet *pp = (struct port_packet *)p;
 
+    if (p->fd < 0)
+        return 0;
     for (int i = 0; i < BATCH; i++) {
         struct tpacket2_hdr *h = (struct tpacket2_hdr *)(pp->map + (size_t)pp->cur * pp->slot_size);
         unsigned status = __atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE);
 
         if (!(status & TP_STATUS_USER))
-            break;
+            return i == 0 ? ring_error(pp) : 0;
         deliver(pp, (uint8_t *)h + h->tp_mac, h->tp_snaplen, h->tp_len, status, fn, opaque);
         __atomic_store_n(&h->tp_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
         pp->cur = (pp->cur + 1) % pp->nslots;
@@ -225,13 +327,15 @@ static int recv_v3(struct port *p, port_frame_fn *fn, void *opaque)
 {
     struct port_packet *pp = (struct port_packet *)p;
 
+    if (p->fd < 0)
+        return 0;
     for (int i = 0; i < BATCH; i++) {
         struct tpacket_block_desc *b = (struct tpacket_block_desc *)(pp->map + (size_t)pp->cur * pp->slot_size);
         struct tpacket3_hdr *h;
 
         if (!pp->v3_next) {
             if (!(__atomic_load_n(&b->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER))
-                break;
+                return i == 0 ? ring_error(pp) : 0;
             pp->v3_left = b->hdr.bh1.num_pkts;
             pp->v3_next = (struct tpacket3_hdr *)((uint8_t *)b + b->hdr.bh1.offset_to_first_pkt);
         }
@@ -277,6 +381,10 @@ static int send_now(struct port *p, const uint8_t *frame, size_t len)
             too_long(p, len);
             return 0;
         }
+        if (device_error(errno)) {
+            p->st.lost_gone++;
+            return device_lost((struct port_packet *)p, errno);
+        }
         colo_log_errno("%s: send failed", p->name);
         return -1;
     }
@@ -298,6 +406,9 @@ static int packet_flush(struct port *p)
         } else if (n < 0 && errno == EMSGSIZE) {
             too_long(p, pp->tx_iov[done].iov_len);
             done++;
+        } else if (n < 0 && device_error(errno)) {
+            p->st.lost_gone += pp->tx_n - done;
+            return device_lost(pp, errno);      /* which empties the queue */
         } else if (n < 0 && errno != ENOBUFS && errno != EAGAIN) {
             colo_log_errno("%s: send failed", p->name);
             pp->tx_n = 0;
@@ -316,6 +427,10 @@ static int queue_or_send(struct port *p, const uint8_t *frame, size_t len)
 {
     struct port_packet *pp = (struct port_packet *)p;
 
+    if (p->fd < 0) {                /* no device: a frame onto an unplugged wire */
+        p->st.lost_gone++;
+        return 0;
+    }
     p->st.frames_out++;
     p->st.bytes_out += len;
     if (!pp->txbatch || len > TX_BYTES)
@@ -357,17 +472,19 @@ static void packet_close(struct port *p)
 {
     struct port_packet *pp = (struct port_packet *)p;
 
-    packet_flush(p);
-    if (pp->map)
-        munmap(pp->map, pp->map_len);
-    close(p->fd);
+    if (p->fd >= 0)
+        packet_flush(p);
+    close_socket(pp);
     free(p);
 }
 
 static const struct port_ops ops[] = {
-    [PORT_RING_NONE] = { .recv = recv_plain, .send = packet_send, .flush = packet_flush, .close = packet_close },
-    [PORT_RING_V2] = { .recv = recv_v2, .send = packet_send, .flush = packet_flush, .close = packet_close },
-    [PORT_RING_V3] = { .recv = recv_v3, .send = packet_send, .flush = packet_flush, .close = packet_close },
+    [PORT_RING_NONE] = { .recv = recv_plain, .send = packet_send, .flush = packet_flush,
+                         .close = packet_close, .events = packet_events },
+    [PORT_RING_V2] = { .recv = recv_v2, .send = packet_send, .flush = packet_flush,
+                       .close = packet_close, .events = packet_events },
+    [PORT_RING_V3] = { .recv = recv_v3, .send = packet_send, .flush = packet_flush,
+                       .close = packet_close, .events = packet_events },
 };
 
 /* A v2 slot: the frame header, the link header and the interface's MTU
@@ -441,23 +558,22 @@ static int setup_ring(struct port_packet *pp, const char *ifname)
     return 0;
 }
 
-struct port *port_open_packet(const char *ifname, const char *role, enum port_ring ring, bool txbatch)
+/*
+ * The socket (and ring) on pp->ifname, bound to the device that has the
+ * name now.  At start role names the option for messages; on a reopen it is
+ * NULL, and a failure is only logged (the port keeps looking).  0 or -1.
+ */
+static int open_socket(struct port_packet *pp, const char *role)
 {
     struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL) };
-    struct port_packet *pp;
     int one = 1, fd;
 
-    sll.sll_ifindex = (int)if_nametoindex(ifname);
+    sll.sll_ifindex = (int)if_nametoindex(pp->ifname);
     if (!sll.sll_ifindex) {
-        colo_err("--%s %s: no such interface", role, ifname);
-        return NULL;
+        if (role)
+            colo_err("--%s %s: no such interface", role, pp->ifname);
+        return -1;
     }
-    if (!(pp = calloc(1, sizeof(*pp)))) {
-        colo_err("--%s %s: out of memory", role, ifname);
-        return NULL;
-    }
-    pp->ring = ring;
-    pp->txbatch = txbatch;
     /* Protocol 0: nothing arrives until bind() names the interface, so
      * neither the ring nor the queue ever holds another interface's frame. */
     pp->port.fd = fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
@@ -468,21 +584,46 @@ struct port *port_open_packet(const char *ifname, const char *role, enum port_ri
     if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &(int){ 8 << 20 }, sizeof(int)) < 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &(int){ 8 << 20 }, sizeof(int));
     if (fd >= 0)
-        pp->mtu = iface_mtu(fd, ifname);
+        pp->mtu = iface_mtu(fd, pp->ifname);
     /* The ring and the checksum status before bind: no frame arrives
      * before they are there. */
     if (fd < 0 || setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof(one)) < 0 ||
-        (ring != PORT_RING_NONE && setup_ring(pp, ifname) < 0) ||
+        (pp->ring != PORT_RING_NONE && setup_ring(pp, pp->ifname) < 0) ||
         bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0 ||
         setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)) < 0) {
-        colo_log_errno("--%s %s: cannot open a packet socket", role, ifname);
-        if (fd >= 0)
-            packet_close(&pp->port);
+        if (role)
+            colo_log_errno("--%s %s: cannot open a packet socket", role, pp->ifname);
         else
-            free(pp);
+            colo_log_errno("%s: cannot open a packet socket again", pp->port.name);
+        close_socket(pp);
+        return -1;
+    }
+    pp->ifindex = (unsigned)sll.sll_ifindex;
+    return 0;
+}
+
+struct port *port_open_packet(const char *ifname, const char *role, enum port_ring ring, bool txbatch)
+{
+    struct port_packet *pp;
+
+    if (strlen(ifname) >= sizeof(pp->ifname)) {
+        colo_err("--%s %s: not an interface name (longer than %d characters)", role, ifname,
+                 IF_NAMESIZE - 1);
+        return NULL;
+    }
+    if (!(pp = calloc(1, sizeof(*pp)))) {
+        colo_err("--%s %s: out of memory", role, ifname);
+        return NULL;
+    }
+    pp->ring = ring;
+    pp->txbatch = txbatch;
+    pp->port.fd = -1;
+    snprintf(pp->ifname, sizeof(pp->ifname), "%s", ifname);
+    snprintf(pp->port.name, sizeof(pp->port.name), "%s (%s)", role, ifname);
+    if (open_socket(pp, role) < 0) {
+        free(pp);
         return NULL;
     }
     pp->port.ops = &ops[ring];
-    snprintf(pp->port.name, sizeof(pp->port.name), "%s (%s)", role, ifname);
     return &pp->port;
 }

@@ -62,6 +62,10 @@ struct port_stats {
      * segmentation offload) cut into segments before sending; and frames
      * the interface refused all the same as too large (EMSGSIZE). */
     uint64_t segmented, oversize;
+    /* An interface's device replaced (the SVM's tap of a restarted
+     * qemu-xen): times the port found it again, and frames sent while it
+     * had none. */
+    uint64_t reopened, lost_gone;
 };
 
 struct port {

@@ -32,6 +32,8 @@ static void ports_json(yajl_gen g, struct port *const *ports, int nports)
         colo_json_num(g, "csum_filled", ps->csum_filled);
         colo_json_num(g, "segmented", ps->segmented);
         colo_json_num(g, "oversize", ps->oversize);
+        colo_json_num(g, "reopened", ps->reopened);
+        colo_json_num(g, "lost_gone", ps->lost_gone);
         yajl_gen_map_close(g);
     }
     yajl_gen_array_close(g);

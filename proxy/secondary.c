@@ -120,7 +120,7 @@ static char *on_status(void *opaque)
     struct secondary *s = opaque;
     char *json = NULL;
 
-    uint64_t drops = 0, truncated = 0, csum = 0, segmented = 0, oversize = 0;
+    uint64_t drops = 0, truncated = 0, csum = 0, segmented = 0, oversize = 0, reopened = 0, lost = 0;
 
     /* Frames lost on the way in: the kernel's drops and frames too long for
      * the ring (port.h). */
@@ -132,15 +132,19 @@ static char *on_status(void *opaque)
         csum += s->ports[i]->st.csum_filled;
         segmented += s->ports[i]->st.segmented;
         oversize += s->ports[i]->st.oversize;
+        reopened += s->ports[i]->st.reopened;
+        lost += s->ports[i]->st.lost_gone;
     }
     if (asprintf(&json, "{\"role\":\"proxy-secondary\",\"subscribed\":%s,\"failed_over\":%s,\"to_svm\":%" PRIu64
                  ",\"from_svm\":%" PRIu64 ",\"translated\":%zu,\"checkpoints\":%" PRIu64
                  ",\"drops\":%" PRIu64 ",\"truncated\":%" PRIu64 ",\"csum_filled\":%" PRIu64
                  ",\"segmented\":%" PRIu64 ",\"oversize\":%" PRIu64 ",\"uplink\":%s"
-                 ",\"ignored_forward\":%" PRIu64 ",\"ignored_uplink\":%" PRIu64 "}",
+                 ",\"ignored_forward\":%" PRIu64 ",\"ignored_uplink\":%" PRIu64
+                 ",\"reopened\":%" PRIu64 ",\"lost_gone\":%" PRIu64 "}",
                  s->subscribed ? "true" : "false", s->failed_over ? "true" : "false", s->to_svm, s->from_svm,
                  rw_translated(s->rw), s->checkpoints, drops, truncated, csum, segmented, oversize,
-                 s->ports[S_UPLINK] ? "true" : "false", s->ignored_forward, s->ignored_uplink) < 0)
+                 s->ports[S_UPLINK] ? "true" : "false", s->ignored_forward, s->ignored_uplink,
+                 reopened, lost) < 0)
         return NULL;
     return json;
 }
@@ -238,18 +242,24 @@ static void run(struct secondary *s)
 
     while (!quit && !s->failed) {
         struct pollfd p[S_NPORTS + 2 + COLO_CTL_MAX_CLIENTS];
-        int n = S_NPORTS + 1, nctl = 0;
+        int n = S_NPORTS + 1, nctl = 0, wait_ms = 1000;
+        uint64_t now = colo_now_ns();
 
         for (int i = 0; i < S_NPORTS; i++) {
+            short ev = s->ports[i] ? port_events(s->ports[i], now) : 0;
+
             /* What this round queued goes out before we sleep. */
             if (s->ports[i] && port_flush(s->ports[i]) < 0)
                 s->failed = true;
-            p[i] = (struct pollfd){ .fd = s->ports[i] ? s->ports[i]->fd : -1, .events = POLLIN };
+            p[i] = (struct pollfd){ .fd = s->ports[i] ? s->ports[i]->fd : -1, .events = ev };
+            /* A port looking for its device (port-packet.c) looks often. */
+            if (s->ports[i] && s->ports[i]->fd < 0)
+                wait_ms = 5;
         }
         p[S_NPORTS] = (struct pollfd){ .fd = s->have_engine ? s->engine.fd : -1, .events = POLLIN };
         if (s->have_ctl)
             n += nctl = colo_ctl_pollfds(&s->ctl, p + n, (int)(sizeof(p) / sizeof(p[0])) - n);
-        if (poll(p, (nfds_t)n, 1000) < 0) {
+        if (poll(p, (nfds_t)n, wait_ms) < 0) {
             if (errno == EINTR)
                 continue;
             colo_log_errno("poll");
