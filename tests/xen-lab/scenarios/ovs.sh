@@ -20,8 +20,13 @@
 # With OVS_VLAN=N (scenarios/ovs-vlan.sh) the guest's vif is bridge=brp.N,
 # an access port of VLAN N, the client lan0 in that VLAN, and an outsider
 # in VLAN N+10 must not reach the guest while it is protected.
+# With OVS_LAYOUT=inline (scenarios/ovs-inline.sh) xl-colo builds the
+# in-line layout (--net-layout inline): the proxies own the guests' taps and
+# the forward link, a stand-in port on each bridge; the SVM's tap, made
+# anew by every qemu-xen restart, is found again by the rewriter.
 # Not in scenarios.list: tests/xen-lab/run-lab BUILDDIR ovs [ovs-vlan]
-S=${OVS_SCENARIO:-ovs} VLAN=${OVS_VLAN:-}
+S=${OVS_SCENARIO:-ovs} VLAN=${OVS_VLAN:-} LAYOUT=${OVS_LAYOUT:-flows}
+LOPT=; [ "$LAYOUT" = flows ] || LOPT="--net-layout $LAYOUT"
 OUT_VLAN=$((${VLAN:-0} + 10))     # the outsider's VLAN while the guest is protected
 W=/tmp/$S; rm -rf $W; mkdir -p $W/log $W/pri $W/sec
 CFG=/lab/guests/opvm.cfg
@@ -31,7 +36,7 @@ fi
 export XL_COLO_RUNDIR=$W/pri XL_COLO_LOGDIR=$W/log
 TMO="--io-timeout 30000 --peer-timeout 15000"
 SITE=/lab/scenarios/ovs-site
-RECV="XL_COLO_RUNDIR=$W/sec xl-colo migrate-receive --colo -d --coloft-script $SITE --listen 127.0.0.1:0 $TMO${OVS_RESTORE:+ --restore $OVS_RESTORE}"
+RECV="XL_COLO_RUNDIR=$W/sec xl-colo migrate-receive --colo -d --coloft-script $SITE --listen 127.0.0.1:0 $TMO${OVS_RESTORE:+ --restore $OVS_RESTORE}${LOPT:+ $LOPT}"
 PLOG=/var/log/xen/console/guest-opvm.log
 OVSLOG=/var/log/xen/ovs
 
@@ -163,7 +168,7 @@ if boot_guest opvm 240 $CFG; then
     [ -z "$VLAN" ] || outsider
     t0=$(now)
     # shellcheck disable=SC2086
-    xl-colo remus -c -i 3000 $TMO ${OVS_SAVE:+--save $OVS_SAVE} -N $SITE -C $CFG -s '' opvm "$RECV" \
+    xl-colo remus -c -i 3000 $TMO ${OVS_SAVE:+--save $OVS_SAVE} $LOPT -N $SITE -C $CFG -s '' opvm "$RECV" \
         > $W/remus.out 2> $W/remus.err &
     rpid=$!
     slog=$W/log/colo-opvm-secondary.log
@@ -175,15 +180,25 @@ if boot_guest opvm 240 $CFG; then
         [ -z "${OVS_RESTORE:-}" ] ||
             check "$S: migrate-receive --restore $OVS_RESTORE reached the secondary (libxenguest applied the first checkpoint)" \
                 grep -q "libxenguest applied the first checkpoint" $slog
-        check "$S: COLO flows on both bridges (brp $(cookie_flows brp), brs $(cookie_flows brs))" \
-            test "$(cookie_flows brp)" -ge 5 -a "$(cookie_flows brs)" -ge 4
         svmid=$(xl domid opvm--colo-svm 2>/dev/null)
-        tap=vif$svmid.0-emu
-        # Read between two of the SVM's checkpoints: during one its qemu,
-        # and with it the tap, is being replaced (ofport -1 meanwhile).
-        of0=$(stable_ofport $tap)
-        check "$S: the SVM's tap $tap is port ${of0:-?} of brs" \
-            test "$(ovs-vsctl --timeout=10 port-to-br $tap 2>/dev/null)" = brs -a "${of0:-0}" -gt 0
+        tap=vif$svmid.0-emu ptap=vif$(xl domid opvm 2>/dev/null).0-emu
+        if [ "$LAYOUT" = inline ]; then
+            check "$S: in-line: $ptap-xc on brp and $tap-xf on brs, the taps and the forward link off the bridges, no flow" \
+                eval '[ "$(ovs-vsctl --timeout=10 port-to-br $ptap-xc 2>/dev/null)" = brp ] &&
+                      [ "$(ovs-vsctl --timeout=10 port-to-br $tap-xf 2>/dev/null)" = brs ] &&
+                      ! ovs-vsctl --timeout=10 port-to-br $ptap > /dev/null 2>&1 &&
+                      ! ovs-vsctl --timeout=10 port-to-br $tap > /dev/null 2>&1 &&
+                      ! ovs-vsctl --timeout=10 port-to-br p-fwd > /dev/null 2>&1 &&
+                      [ "$(cookie_flows brp)$(cookie_flows brs)" = 00 ]' || show_ovs
+        else
+            check "$S: COLO flows on both bridges (brp $(cookie_flows brp), brs $(cookie_flows brs))" \
+                test "$(cookie_flows brp)" -ge 5 -a "$(cookie_flows brs)" -ge 4
+            # Read between two of the SVM's checkpoints: during one its qemu,
+            # and with it the tap, is being replaced (ofport -1 meanwhile).
+            of0=$(stable_ofport $tap)
+            check "$S: the SVM's tap $tap is port ${of0:-?} of brs" \
+                test "$(ovs-vsctl --timeout=10 port-to-br $tap 2>/dev/null)" = brs -a "${of0:-0}" -gt 0
+        fi
         check "$S: the comparator and the rewriter run, subscribed to their engines" subscribed
         [ -z "$VLAN" ] || vlan_checks
         # Three checkpoints later, three qemu-xen restarts of the SVM, each
@@ -195,11 +210,17 @@ if boot_guest opvm 240 $CFG; then
             sleep 1; _i=$((_i + 1))
         done
         nrs=$(grep -c "qemu-xen restarted" $slog)
-        of1=$(stable_ofport $tap)
-        check "$S: after $nrs qemu-xen restarts the SVM's tap is still port ${of1:-?} of brs" \
-            test "$nrs" -ge $((n0 + 3)) -a "${of1:-x}" = "${of0:-y}" -a \
-                 "$(ovs-vsctl --timeout=10 port-to-br $tap 2>/dev/null)" = brs
-        check "$S: ... and in the kernel datapath" in_datapath $tap || show_ovs
+        if [ "$LAYOUT" = inline ]; then
+            ro=$(pstatus sec | field reopened)
+            check "$S: after $nrs qemu-xen restarts the rewriter found the SVM's new tap each time (reopened ${ro:-?})" \
+                test "$nrs" -ge $((n0 + 3)) -a "${ro:-0}" -ge 3
+        else
+            of1=$(stable_ofport $tap)
+            check "$S: after $nrs qemu-xen restarts the SVM's tap is still port ${of1:-?} of brs" \
+                test "$nrs" -ge $((n0 + 3)) -a "${of1:-x}" = "${of0:-y}" -a \
+                     "$(ovs-vsctl --timeout=10 port-to-br $tap 2>/dev/null)" = brs
+            check "$S: ... and in the kernel datapath" in_datapath $tap || show_ovs
+        fi
         sv0=$(pstatus pri | field svm_frames)
         # Each round trip of the exchange may wait for a checkpoint: under
         # TCG the SVM, its qemu restarted at each one, answers too late to
