@@ -304,19 +304,16 @@ static int usage(FILE *f, int rc)
             "       colo-proxy --primary-in ADDR --secondary-in ADDR --outdev ADDR [--vnet-hdr]\n"
             "                  [--notify-dev ADDR] [OPTIONS]\n"
             "OPTIONS: [--engine unix:PATH] [--control unix:PATH] [--svm-lag MS] [--svm-stall MS]\n"
-            "         [--max-held BYTES] [--no-rewrite]\n"
+            "         [--max-held BYTES] [--no-rewrite] [--ring none|v2|v3] [--tx-batch]\n"
             "ADDR: unix:PATH or tcp:HOST:PORT, or QEMU's socket,path=...|host=...,port=...;\n"
             "      then ,server[=on|off] ,wait=on|off ,reconnect=SECONDS\n");
     return rc;
 }
 
-/* The ports of either mode: three interfaces, or QEMU's chardevs. */
-static int open_ports(const char *const addrs[NPORTS], bool vnet)
+/* The ports of either mode: three interfaces (read as ring says, sends
+ * batched or not), or QEMU's chardevs. */
+static int open_ports(const char *const addrs[NPORTS], bool vnet, enum port_ring ring, bool txbatch)
 {
-    enum port_ring ring;
-
-    if (!compat && port_ring_env(&ring) < 0)
-        return -1;
     for (int s = 0; s < NPORTS; s++) {
         if (s == SIDE_NOTIFY && !addrs[s])
             continue;
@@ -324,7 +321,7 @@ static int open_ports(const char *const addrs[NPORTS], bool vnet)
             ports[s] = s == SIDE_NOTIFY ? port_open_stream(addrs[s], compat_names[s], false, UP_MAX_MSG)
                                         : port_open_stream(addrs[s], compat_names[s], vnet, CF_MAX_FRAME);
         else
-            ports[s] = port_open_packet(addrs[s], side_names[s], ring, port_txbatch_env());
+            ports[s] = port_open_packet(addrs[s], side_names[s], ring, txbatch);
         if (!ports[s])
             return -1;
     }
@@ -339,7 +336,7 @@ int main(int argc, char **argv)
         { "notify-dev", 1, 0, 'n' }, { "vnet-hdr", 0, 0, 'v' },
         { "engine", 1, 0, 'e' }, { "control", 1, 0, 'C' }, { "svm-lag", 1, 0, 'l' },
         { "max-held", 1, 0, 'm' }, { "svm-stall", 1, 0, 't' }, { "no-rewrite", 0, 0, 'r' },
-        { "help", 0, 0, 'h' },
+        { "ring", 1, 0, 'R' }, { "tx-batch", 0, 0, 'b' }, { "help", 0, 0, 'h' },
         { 0, 0, 0, 0 },
     };
     const char *ifs[NPORTS] = { 0 }, *chardevs[NPORTS] = { 0 }, *engine_addr = NULL, *control = NULL;
@@ -347,7 +344,9 @@ int main(int argc, char **argv)
     struct cmp_cfg cfg = { .svm_lag_ns = 300 * 1000000ull, .max_held_bytes = 64 << 20,
                            .max_svm_ahead = 16 << 20, .max_conns = 65536 };
     struct cmp_ops ops = { .release = release, .request = request };
-    bool vnet = false, no_rewrite = false;
+    bool vnet = false, no_rewrite = false, txbatch = false;
+    const char *ring_opt = NULL;
+    enum port_ring ring;
     char *json;
     uint64_t last_tick = 0;
     uint64_t stall_ms = UINT64_MAX;     /* default: a third of --svm-lag */
@@ -372,6 +371,8 @@ int main(int argc, char **argv)
         case 'm': cfg.max_held_bytes = parse_num("max-held", optarg); break;
         case 't': stall_ms = parse_num("svm-stall", optarg); break;
         case 'r': no_rewrite = true; break;
+        case 'R': ring_opt = optarg; break;
+        case 'b': txbatch = true; break;
         case 'h': return usage(stdout, 0);
         default: return usage(stderr, 2);
         }
@@ -387,13 +388,24 @@ int main(int argc, char **argv)
         colo_err("--no-rewrite is for interfaces: with QEMU's chardevs nothing is rewritten");
         return 2;
     }
+    if (compat && (ring_opt || txbatch)) {
+        colo_err("--ring and --tx-batch are for interfaces: QEMU's chardevs are streams");
+        return 2;
+    }
+    /* The command line wins over the environment (the benchmark's way). */
+    if (ring_opt ? port_ring_parse(ring_opt, &ring) < 0 : port_ring_env(&ring) < 0) {
+        if (ring_opt)
+            colo_err("--ring '%s' is not none, v2 or v3", ring_opt);
+        return 2;
+    }
+    txbatch = txbatch || port_txbatch_env();
     addrs = compat ? chardevs : ifs;
     for (int s = 0; s < NSIDES; s++)
         if (!addrs[s]) {
             colo_err("--%s %s is required", (compat ? compat_names : side_names)[s], compat ? "ADDR" : "IF");
             return 2;
         }
-    if (open_ports(addrs, vnet) < 0)
+    if (open_ports(addrs, vnet, ring, txbatch) < 0)
         return 1;
     if (engine_addr) {
         int fd = colo_sock_connect(engine_addr, 2000);
@@ -416,9 +428,10 @@ int main(int argc, char **argv)
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGPIPE, SIG_IGN);
-    colo_info("comparing %s with %s for %s; SVM-lag timeout %" PRIu64 " ms, SVM-stall %" PRIu64 " ms",
+    colo_info("comparing %s with %s for %s; SVM-lag timeout %" PRIu64 " ms, SVM-stall %" PRIu64 " ms%s%s",
               ports[SIDE_PVM]->name, ports[SIDE_SVM]->name, ports[SIDE_CLIENT]->name,
-              cfg.svm_lag_ns / 1000000, cfg.svm_stall_ns / 1000000);
+              cfg.svm_lag_ns / 1000000, cfg.svm_stall_ns / 1000000, compat ? "" : "; ports: ",
+              compat ? "" : port_io_name(ring, txbatch));
 
     /* The main loop: frames from the ports (input paused while outdev's
      * peer is not reading), the engine, our control socket, a 10 ms tick

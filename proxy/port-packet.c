@@ -112,6 +112,17 @@ int port_ring_parse(const char *s, enum port_ring *out)
     return -1;
 }
 
+const char *port_io_name(enum port_ring ring, bool txbatch)
+{
+    static const char *const names[3][2] = {
+        [PORT_RING_NONE] = { "recv(), one send a frame", "recv(), batched sends" },
+        [PORT_RING_V2] = { "a TPACKET_V2 ring, one send a frame", "a TPACKET_V2 ring, batched sends" },
+        [PORT_RING_V3] = { "a TPACKET_V3 ring, one send a frame", "a TPACKET_V3 ring, batched sends" },
+    };
+
+    return (unsigned)ring < 3 ? names[ring][txbatch] : "?";
+}
+
 int port_ring_env(enum port_ring *out)
 {
     const char *v = getenv("COLO_PROXY_RING");

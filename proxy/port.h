@@ -83,11 +83,15 @@ enum port_ring { PORT_RING_NONE, PORT_RING_V2, PORT_RING_V3 };
 /* "none", "v2" or "v3" (NULL or "": the default) into *out; -1 if s is
  * none of these. */
 int port_ring_parse(const char *s, enum port_ring *out);
+/* How a port of that kind reads and sends, for messages: "recv(), one send
+ * a frame", "a TPACKET_V2 ring, batched sends"... */
+const char *port_io_name(enum port_ring ring, bool txbatch);
 /* The same for the environment's COLO_PROXY_RING (the benchmark's way to
  * choose); -1, said why, if it is set wrong. */
 int port_ring_env(enum port_ring *out);
 /* Whether AF_PACKET ports batch what they send (sendmmsg at each flush):
- * COLO_PROXY_TXBATCH=1 turns it on (off by default: docs/performance.md). */
+ * COLO_PROXY_TXBATCH=1 turns it on (off by default: docs/performance.md).
+ * colo-proxy's --ring and --tx-batch win over both variables. */
 bool port_txbatch_env(void);
 
 /* An interface, through AF_PACKET: every frame it carries, none we sent. */

@@ -29,6 +29,7 @@ struct secondary {
     bool subscribed;            /* the engine echoed CHECKPOINT_SUBSCRIBE */
     uint64_t to_svm, from_svm, checkpoints;
     uint64_t ignored_forward, ignored_uplink;   /* frames from the side not in use */
+    const char *io;             /* how the ports read and send (port_io_name) */
 };
 
 static volatile sig_atomic_t quit;
@@ -152,17 +153,25 @@ static char *on_status(void *opaque)
 static int usage(FILE *f, int rc)
 {
     fprintf(f, "usage: colo-proxy secondary --forward IF --svm IF [--uplink IF] "
-            "[--engine unix:PATH] [--control unix:PATH]\n");
+            "[--engine unix:PATH] [--control unix:PATH]\n"
+            "                           [--ring none|v2|v3] [--tx-batch]\n");
     return rc;
 }
 
-static int open_all(struct secondary *s, const char *ifs[S_NPORTS], const char *engine, const char *control)
+static int open_all(struct secondary *s, const char *ifs[S_NPORTS], const char *engine, const char *control,
+                    const char *ring_opt, bool txbatch)
 {
     static const char *const roles[S_NPORTS] = { "forward", "svm", "uplink" };
     enum port_ring ring;
 
-    if (port_ring_env(&ring) < 0)
+    /* The command line wins over the environment (the benchmark's way). */
+    if (ring_opt ? port_ring_parse(ring_opt, &ring) < 0 : port_ring_env(&ring) < 0) {
+        if (ring_opt)
+            colo_err("--ring '%s' is not none, v2 or v3", ring_opt);
         return 2;
+    }
+    txbatch = txbatch || port_txbatch_env();
+    s->io = port_io_name(ring, txbatch);
 
     for (int i = 0; i < S_NPORTS; i++) {
         for (int j = 0; j < i; j++)
@@ -177,7 +186,7 @@ static int open_all(struct secondary *s, const char *ifs[S_NPORTS], const char *
             colo_err("--%s IF is required", roles[i]);
             return 2;
         }
-        if (!(s->ports[i] = port_open_packet(ifs[i], roles[i], ring, port_txbatch_env())))
+        if (!(s->ports[i] = port_open_packet(ifs[i], roles[i], ring, txbatch)))
             return 1;
     }
     if (engine) {
@@ -280,9 +289,11 @@ int secondary_main(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "forward", 1, 0, 'f' }, { "svm", 1, 0, 's' }, { "uplink", 1, 0, 'u' }, { "engine", 1, 0, 'e' },
-        { "control", 1, 0, 'c' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
+        { "control", 1, 0, 'c' }, { "ring", 1, 0, 'R' }, { "tx-batch", 0, 0, 'b' },
+        { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
     };
-    const char *ifs[S_NPORTS] = { 0 }, *engine = NULL, *control = NULL;
+    const char *ifs[S_NPORTS] = { 0 }, *engine = NULL, *control = NULL, *ring_opt = NULL;
+    bool txbatch = false;
     static struct secondary s;
     char *json;
     int o, rc;
@@ -295,6 +306,8 @@ int secondary_main(int argc, char **argv)
         case 'u': ifs[S_UPLINK] = optarg; break;
         case 'e': engine = optarg; break;
         case 'c': control = optarg; break;
+        case 'R': ring_opt = optarg; break;
+        case 'b': txbatch = true; break;
         case 'h': return usage(stdout, 0);
         default:  return usage(stderr, 2);
         }
@@ -303,7 +316,7 @@ int secondary_main(int argc, char **argv)
         colo_err("unexpected argument '%s'", argv[optind]);
         return usage(stderr, 2);
     }
-    if ((rc = open_all(&s, ifs, engine, control)) != 0)
+    if ((rc = open_all(&s, ifs, engine, control, ring_opt, txbatch)) != 0)
         return rc;
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
@@ -311,6 +324,7 @@ int secondary_main(int argc, char **argv)
     colo_info("secondary: rewriting between %s (forward link) and %s (SVM)%s%s%s", ifs[S_FORWARD],
               ifs[S_SVM], ifs[S_UPLINK] ? "; after failover between " : "",
               ifs[S_UPLINK] ? ifs[S_UPLINK] : "", ifs[S_UPLINK] ? " (uplink) and the SVM" : "");
+    colo_info("secondary: ports: %s", s.io);
     run(&s);
     if ((json = on_status(&s))) {
         printf("%s\n", json);

@@ -40,7 +40,7 @@ int xlc_net_init(struct xlc_net *n, const char *name, const char *role, const ch
     snprintf(n->name, sizeof(n->name), "%s", name);
     snprintf(n->role, sizeof(n->role), "%s", role);
     snprintf(n->script, sizeof(n->script), "%s", script ? script : "");
-    snprintf(n->layout, sizeof(n->layout), "%s", layout ? layout : "flows");
+    snprintf(n->layout, sizeof(n->layout), "%s", layout ? layout : XLC_NET_LAYOUT_DEFAULT);
     n->backend = backend;
     n->domid = domid;
     for (int i = 0; i < info->vifs; i++)
@@ -436,7 +436,7 @@ static int proxy_args(const struct xlc_net *n, int i, const char *ifname, struct
 static int start_proxy(const struct xlc_net *n, int i)
 {
     char ifname[32], ctl[4200], pidf[4200], log[4200], engine[XLC_SUN_PATH_MAX + 8];
-    char logname[XLC_NAME_MAX + 32], ctlarg[4210], *argv[16 + PROXY_ARGS_MAX];
+    char logname[XLC_NAME_MAX + 32], ctlarg[4210], *argv[20 + PROXY_ARGS_MAX];
     struct proxy_args pa;
     bool primary = !strcmp(n->role, "primary");
     const char *path = xlc_proxy_path();
@@ -466,6 +466,10 @@ static int start_proxy(const struct xlc_net *n, int i)
         argv[k++] = "secondary";
     for (int w = 0; w < pa.n; w++)
         argv[k++] = pa.word[w];
+    if (!strcmp(n->layout, "inline") && !getenv("COLO_PROXY_RING"))
+        argv[k++] = "--ring", argv[k++] = "v2";
+    if (!strcmp(n->layout, "inline") && !getenv("COLO_PROXY_TXBATCH"))
+        argv[k++] = "--tx-batch";
     argv[k++] = "--engine", argv[k++] = engine;
     argv[k++] = "--control", argv[k++] = ctlarg;
     argv[k] = NULL;

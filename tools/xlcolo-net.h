@@ -31,7 +31,11 @@
  *
  * In-line (docs/networking.md) the proxy owns the vif: at failover the
  * primary's comparator is told FAILOVER and stopped before the script puts
- * the vif back on the bridge, and at teardown the proxies stop first.
+ * the vif back on the bridge, and at teardown the proxies stop first.  Its
+ * proxies read through a TPACKET_V2 ring and batch their sends (--ring v2
+ * --tx-batch: docs/performance.md), unless COLO_PROXY_RING or
+ * COLO_PROXY_TXBATCH in xl-colo's environment - which the proxies inherit -
+ * choose otherwise.
  *
  * Copyright (C) 2026 the xen-colo authors.  GPL-2.0-or-later.
  */
@@ -42,6 +46,10 @@
 #include <stddef.h>
 
 #include "xlcolo-cfg.h"
+
+/* Where the proxies sit unless --net-layout says (docs/networking.md: the
+ * in-line layout carries twice the traffic of the flows layout). */
+#define XLC_NET_LAYOUT_DEFAULT "inline"
 
 struct xlc_net {
     char name[XLC_NAME_MAX];
@@ -58,7 +66,7 @@ struct xlc_net {
  * n for domain name in role, from what its xl.cfg says: the vifs that have
  * a forwarddev= (one without passed the sending side's checks only with -F;
  * it is not wired, with a warning).  script may be NULL (none yet); layout
- * NULL is "flows".  Returns how many vifs are to be wired.
+ * NULL is XLC_NET_LAYOUT_DEFAULT.  Returns how many vifs are to be wired.
  */
 int xlc_net_init(struct xlc_net *n, const char *name, const char *role, const char *script,
                  const char *layout, const char *backend, long domid,

@@ -57,7 +57,7 @@ struct xlc_remus_opts {
     unsigned peer_timeout_ms;   /* --peer-timeout: likewise */
     const char *save;           /* --save: how the primary reads the PVM (NULL: the engine's default) */
     const char *restore;        /* --restore: how the secondary applies checkpoints, passed on */
-    const char *net_layout;     /* --net-layout: flows | inline (NULL: flows), passed on */
+    const char *net_layout;     /* --net-layout: flows | inline (NULL: the default), passed on */
     const char *domain;         /* DOMAIN: name or domid */
     const char *host;           /* HOST: ssh destination, or the command if -s "" */
 };
@@ -74,7 +74,7 @@ struct xlc_receive_opts {
     unsigned io_timeout_ms;     /* --io-timeout (0: the engine's default) */
     unsigned peer_timeout_ms;   /* --peer-timeout (0: the engine's default) */
     const char *restore;        /* --restore: how the SVM takes checkpoints (NULL: default) */
-    const char *net_layout;     /* --net-layout: flows | inline (NULL: flows) */
+    const char *net_layout;     /* --net-layout: flows | inline (NULL: the default) */
 };
 
 /* argv[0] is the subcommand ("remus", "migrate-receive"). */

@@ -99,9 +99,9 @@ static void usage(FILE *f)
 "                   (default), or through libxenguest's own COLO loop\n"
 "                   (xc_domain_restore; needs the SVM's qemu-xen restarted)\n"
 "  --net-layout flows|inline\n"
-"                   where the proxies sit, on both hosts: beside the bridge,\n"
-"                   OpenFlow rules steering the VM's frames (default), or\n"
-"                   between the bridge and the VM (docs/networking.md)\n"
+"                   where the proxies sit, on both hosts: between the bridge\n"
+"                   and the VM (inline, the default), or beside the bridge,\n"
+"                   OpenFlow rules steering the VM's frames (flows)\n"
 "  -b, -n, -d       refused with -c, as by xl\n"
 "see xl-colo(1)\n", XLC_DEFAULT_INTERVAL_MS);
 }

@@ -274,6 +274,9 @@ ovs_layout() {
 if [ "$OVS_LAYOUT" = inline ]; then
     PRI_PORTS=(--client vif1.0-xc --pvm vif1.0 --svm p-fwd --no-rewrite)
     SEC_PORTS=(--forward s-fwd --svm vif2.0 --uplink vif2.0-xf)
+    # The I/O xl-colo gives in-line proxies, unless the environment chooses.
+    [ -n "${COLO_PROXY_RING:-}" ] || { PRI_PORTS+=(--ring v2); SEC_PORTS+=(--ring v2); }
+    [ -n "${COLO_PROXY_TXBATCH:-}" ] || { PRI_PORTS+=(--tx-batch); SEC_PORTS+=(--tx-batch); }
 else
     PRI_PORTS=(--client vif1.0-xc --pvm vif1.0-xp --svm vif1.0-xs)
     SEC_PORTS=(--forward vif2.0-xf --svm vif2.0-xv)

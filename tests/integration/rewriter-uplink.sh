@@ -68,3 +68,13 @@ refused() {     # refused NAME STATUS PATTERN ARGS...
 refused "the uplink is the SVM's port" 2 "are both 'ys'" --forward yf --svm ys --uplink ys
 refused "the uplink is the forward link" 2 "are both 'yf'" --forward yf --svm ys --uplink yf
 refused "no such uplink" 1 "nosuch" --forward yf --svm ys --uplink nosuch
+refused "an unknown --ring" 2 "--ring 'v4' is not none, v2 or v3" --forward yf --svm ys --ring v4
+# --ring and --tx-batch choose the ports' I/O, over the environment's choice.
+ip netns exec $Y env COLO_PROXY_RING=v3 timeout 10 "$PROXY" secondary --forward yf --svm ys \
+    --ring v2 --tx-batch > /dev/null 2> "$WORK/io.err" &
+PIDS+=($!)
+check "--ring v2 --tx-batch over COLO_PROXY_RING=v3: the rewriter says so" \
+    wait_for "$WORK/io.err" "ports: a TPACKET_V2 ring, batched sends" 5
+kill -INT $! 2> /dev/null
+p=$(ip netns exec $Y timeout 10 "$PROXY" --client yf --pvm ys --svm yu --ring 2q 2>&1)
+check "the comparator refuses an unknown --ring too ($p)" grep -q -- "--ring '2q' is not none, v2 or v3" <<< "$p"

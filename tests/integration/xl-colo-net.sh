@@ -43,8 +43,9 @@ printf 'name = "vm1"\ntype = "hvm"\nmemory = 24\nvif = [ '"'"'mac=%s, bridge=xen
 export XL_COLO_BACKEND=sim XL_COLO_SIM_DOMAINS=vm1 XL_COLO_SIM_SVM_DOMID=2 \
     XL_COLO_LOGDIR=$WORK/log XL_COLO_ENGINE=$ENGINE XL_COLO_PROXY=$COLO_BUILDDIR/proxy/colo-proxy \
     XL_COLO_RUNDIR=$WORK/pri
+# (inline is xl-colo's default: xl-colo-inline.sh gives no option)
 LAYOUT_OPT=()
-[ "$OVS_LAYOUT" = flows ] || LAYOUT_OPT=(--net-layout "$OVS_LAYOUT")
+[ "$OVS_LAYOUT" = inline ] || LAYOUT_OPT=(--net-layout "$OVS_LAYOUT")
 RECV="XL_COLO_RUNDIR=$WORK/sec $X migrate-receive --colo --coloft-script $WORK/site-script --listen 127.0.0.1:0 --peer-timeout 1000 ${LAYOUT_OPT[*]}"
 
 cookie_flows() {    # cookie_flows BR: the COLO flows on a bridge
@@ -110,6 +111,9 @@ check "the rewriter runs, subscribed to the secondary engine: $(status sec | hea
 # xl-colo blocks SIGTERM for itself (a signalfd); the proxies it starts must
 # not inherit that, or a stop could only kill them.
 blk=$(awk '/^SigBlk:/ { print $2 }' "/proc/$(proxy_pid pri)/status" 2> /dev/null)
+if [ "$OVS_LAYOUT" = inline ]; then io="a TPACKET_V2 ring, batched sends"; else io="recv(), one send a frame"; fi
+check "the proxies read and send as the layout wants: $io" \
+    eval 'grep -q "ports: $io" "$WORK/log/colo-vm1-primary-vif0.log" && grep -q "ports: $io" "$WORK/log/colo-vm1-secondary-vif0.log"'
 check "the comparator does not inherit xl-colo's blocked signals (SigBlk ${blk:-?})" \
     test -n "$blk" -a "$(( 0x${blk:-0} & 0x4000 ))" -eq 0
 ans=$(ask hello)

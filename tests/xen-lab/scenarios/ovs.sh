@@ -26,7 +26,7 @@
 # anew by every qemu-xen restart, is found again by the rewriter.
 # Not in scenarios.list: tests/xen-lab/run-lab BUILDDIR ovs [ovs-vlan]
 S=${OVS_SCENARIO:-ovs} VLAN=${OVS_VLAN:-} LAYOUT=${OVS_LAYOUT:-flows}
-LOPT=; [ "$LAYOUT" = flows ] || LOPT="--net-layout $LAYOUT"
+LOPT="--net-layout $LAYOUT"     # (inline is xl-colo's default; named all the same)
 OUT_VLAN=$((${VLAN:-0} + 10))     # the outsider's VLAN while the guest is protected
 W=/tmp/$S; rm -rf $W; mkdir -p $W/log $W/pri $W/sec
 CFG=/lab/guests/opvm.cfg
