@@ -221,9 +221,9 @@ static void reap_on_failover(struct daemon *d, bool last)
  * --on-svm: the SVM exists, paused, and has never run - the moment to wire
  * its network ports (its output must never reach the LAN unchecked), and
  * the moment it is gone, to unwire them.  svm-created runs beside the
- * initial copy and must have finished before the SVM first runs (waited
- * for then, at most the I/O timeout: the primary waits for SVM_RESUMED);
- * svm-destroyed is waited for at once.
+ * initial copy and must have finished before the first checkpoint is
+ * applied to the SVM (waited for then, at most the I/O timeout: the
+ * primary waits for SVM_RESUMED); svm-destroyed is waited for at once.
  */
 static int svm_created(void *opaque)
 {

@@ -116,9 +116,9 @@ struct colo_hooks {
      * ports get wired: started here, so that it runs beside the copy.
      * Returning -1 refuses the replication (the SVM is destroyed). */
     int  (*svm_created)(void *opaque);
-    /* secondary: the SVM is about to run for the first time (the first
-     * checkpoint is committed, or failover): what svm_created started
-     * must be done by now.  -1 refuses the replication. */
+    /* secondary: the first checkpoint is about to be applied to the SVM
+     * (or failover runs it from its initial state): what svm_created
+     * started must be done by now.  -1 refuses the replication. */
     int  (*svm_first_run)(void *opaque);
     /* secondary: the SVM has been destroyed (the secondary stood down or
      * failed before any failover). */

@@ -575,6 +575,15 @@ static int one_checkpoint(struct colo_engine *e)
      * failover runs the SVM from this checkpoint (see the top). */
     set_state(e, COLO_S_SEND_READY);
     rc = colo_chan_send(&e->chan, buf, colo_enc_seq(buf, sizeof(buf), COLO_REC_SVM_READY, e->seq));
+    /* The SVM's wiring (svm_created) is done before the first commit, not
+     * only before the first run: on Xen the commit restarts qemu-xen, and
+     * the wiring must not race the new qemu for its tap (the in-line
+     * layout takes the tap off the bridge that the restart puts it back
+     * on). */
+    if (!e->svm_started && before_first_run(e) < 0)
+        return -3;
+    if (!e->svm_started)
+        colo_info("secondary: applying the first checkpoint (%" PRIu64 ") to the SVM", e->seq);
     if (commit(e) < 0)
         return -3;
     if (rc < 0)

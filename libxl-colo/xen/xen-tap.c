@@ -313,7 +313,17 @@ static int ovs_replug(const struct colo_xen_tap *t)
 {
     char req[2][40], out[128], err[256], *end;
     const char *set[2][6], *get[] = { "get", "Interface", t->ifname, "ofport", NULL };
+    const char *where[] = { "port-to-br", t->ifname, NULL };
     long n;
+
+    /* Taken out of Open vSwitch meanwhile - the in-line layout gives the
+     * tap to colo-proxy, which opens the new one by its name: nothing to
+     * re-add. */
+    if (ovs_vsctl(out, sizeof(out), err, sizeof(err), where) != 0) {
+        colo_info("xen: tap %s is no longer a port of Open vSwitch (it was of bridge %s): "
+                  "only brought up", t->ifname, t->ovs_bridge);
+        return 0;
+    }
 
     snprintf(req[0], sizeof(req[0]), "ofport_request=%ld", t->ofport == 65000 ? 65001L : 65000L);
     snprintf(req[1], sizeof(req[1]), "ofport_request=%ld", t->ofport);

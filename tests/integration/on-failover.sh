@@ -97,8 +97,9 @@ wait_for "$WORK/c-pri.err" "protected" 20
 check "svm-created ran with its environment: $(head -1 "$WORK/c.hook" 2>/dev/null)" \
     grep -q "^svm-created role=secondary domain=vmc domid= " "$WORK/c.hook"
 fin=$(line_of "$WORK/c-sec.err" "the --on-svm command finished") run=$(line_of "$WORK/c-sec.err" "the SVM runs for the first time")
-check "... and was waited for: the SVM first ran after it ended (log lines $fin, $run)" \
-    test "${fin:-0}" -gt 0 -a "${run:-0}" -gt "${fin:-0}"
+app=$(line_of "$WORK/c-sec.err" "applying the first checkpoint")
+check "... and was waited for: the first checkpoint was applied, and the SVM first ran, after it ended (log lines $fin, $app, $run)" \
+    test "${fin:-0}" -gt 0 -a "${app:-0}" -gt "${fin:-0}" -a "${run:-0}" -gt "${app:-0}"
 sleep 0.3
 kill -TERM "$(pgrep -P "$pri_timeout")"          # the operator stops the primary: stand down
 wait_for "$WORK/c.hook" "^svm-destroyed" 10
