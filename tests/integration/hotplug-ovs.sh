@@ -170,9 +170,9 @@ refused "a vif that is a trunk port" "is a trunk port" \
 refused "failover of an unprotected vif" "was not set up for COLO" sw "$SETUP" failover bridge=br0 vifname=vif5.0
 refused "unknown layout" "layout 'sideways' is neither flows nor inline" sw "$SETUP" setup $P mac=$MAC layout=sideways
 refused "in-line with a patch port as the forward link" "Open vSwitch patch port" \
-    eval 'ovs-vsctl add-port br0 pp0 -- set Interface pp0 type=patch options:peer=pp1; sw "$SETUP" setup $P forwarddev=pp0 mac=$MAC layout=inline; rc=$?; ovs-vsctl del-port pp0; exit $rc'
+    eval '(ovs-vsctl add-port br0 pp0 -- set Interface pp0 type=patch options:peer=pp1; sw "$SETUP" setup $P forwarddev=pp0 mac=$MAC layout=inline; rc=$?; ovs-vsctl del-port pp0; exit $rc)'
 refused "in-line with an internal port as the vif" "Open vSwitch internal port" \
-    eval 'ovs-vsctl add-port br0 vif8 -- set Interface vif8 type=internal; sw "$SETUP" setup $P vifname=vif8 mac=$MAC layout=inline; rc=$?; ovs-vsctl del-port vif8; exit $rc'
+    eval '(ovs-vsctl add-port br0 vif8 -- set Interface vif8 type=internal; sw "$SETUP" setup $P vifname=vif8 mac=$MAC layout=inline; rc=$?; ovs-vsctl del-port vif8; exit $rc)'
 refused "in-line: a vif that is no device" "vif 'vif9.9': no such network device" sw "$SETUP" setup $P vifname=vif9.9 mac=$MAC layout=inline
 refused "unknown NAME=VALUE" "unknown parameter 'PATH'" sw "$SETUP" setup PATH=/tmp $P mac=$MAC
 mkdir -p "$WORK/bin"
