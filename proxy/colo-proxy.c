@@ -5,7 +5,7 @@
  *   colo-proxy --primary-in ADDR --secondary-in ADDR --outdev ADDR
  *              [--vnet-hdr] [--notify-dev ADDR] [OPTIONS]
  *   OPTIONS: [--engine unix:PATH] [--control unix:PATH] [--svm-lag MS] [--svm-stall MS]
- *            [--max-held BYTES] [--no-rewrite]
+ *            [--max-held BYTES] [--no-rewrite] [--no-window-clamp]
  *   colo-proxy secondary ...      the secondary host's rewriter (secondary.h)
  *
  * On three interfaces, a userspace bridge with COLO in the middle: frames from the client side
@@ -24,7 +24,9 @@
  * With --no-rewrite the client's frames go to the SVM's side as they came:
  * when that side is the forward link to the secondary host, whose rewriter
  * (colo-proxy secondary) translates them, and must see them untranslated to
- * learn each connection's offset for failover.
+ * learn each connection's offset for failover.  On interfaces the window the
+ * PVM offers the client is lowered to the SVM's (compare.c, clamp_window);
+ * --no-window-clamp leaves it as the PVM sent it.
  *
  * With --primary-in, a stand-in for QEMU's colo-compare: the PVM's frames
  * come on primary_in and the SVM's on secondary_in, in QEMU's chardev
@@ -304,7 +306,7 @@ static int usage(FILE *f, int rc)
             "       colo-proxy --primary-in ADDR --secondary-in ADDR --outdev ADDR [--vnet-hdr]\n"
             "                  [--notify-dev ADDR] [OPTIONS]\n"
             "OPTIONS: [--engine unix:PATH] [--control unix:PATH] [--svm-lag MS] [--svm-stall MS]\n"
-            "         [--max-held BYTES] [--no-rewrite] [--ring none|v2|v3] [--tx-batch]\n"
+            "         [--max-held BYTES] [--no-rewrite] [--no-window-clamp] [--ring none|v2|v3] [--tx-batch]\n"
             "ADDR: unix:PATH or tcp:HOST:PORT, or QEMU's socket,path=...|host=...,port=...;\n"
             "      then ,server[=on|off] ,wait=on|off ,reconnect=SECONDS\n");
     return rc;
@@ -336,7 +338,8 @@ int main(int argc, char **argv)
         { "notify-dev", 1, 0, 'n' }, { "vnet-hdr", 0, 0, 'v' },
         { "engine", 1, 0, 'e' }, { "control", 1, 0, 'C' }, { "svm-lag", 1, 0, 'l' },
         { "max-held", 1, 0, 'm' }, { "svm-stall", 1, 0, 't' }, { "no-rewrite", 0, 0, 'r' },
-        { "ring", 1, 0, 'R' }, { "tx-batch", 0, 0, 'b' }, { "help", 0, 0, 'h' },
+        { "ring", 1, 0, 'R' }, { "tx-batch", 0, 0, 'b' }, { "no-window-clamp", 0, 0, 'W' },
+        { "help", 0, 0, 'h' },
         { 0, 0, 0, 0 },
     };
     const char *ifs[NPORTS] = { 0 }, *chardevs[NPORTS] = { 0 }, *engine_addr = NULL, *control = NULL;
@@ -344,7 +347,7 @@ int main(int argc, char **argv)
     struct cmp_cfg cfg = { .svm_lag_ns = 300 * 1000000ull, .max_held_bytes = 64 << 20,
                            .max_svm_ahead = 16 << 20, .max_conns = 65536 };
     struct cmp_ops ops = { .release = release, .request = request };
-    bool vnet = false, no_rewrite = false, txbatch = false;
+    bool vnet = false, no_rewrite = false, txbatch = false, no_clamp = false;
     const char *ring_opt = NULL;
     enum port_ring ring;
     char *json;
@@ -373,6 +376,7 @@ int main(int argc, char **argv)
         case 'r': no_rewrite = true; break;
         case 'R': ring_opt = optarg; break;
         case 'b': txbatch = true; break;
+        case 'W': no_clamp = true; break;
         case 'h': return usage(stdout, 0);
         default: return usage(stderr, 2);
         }
@@ -388,6 +392,13 @@ int main(int argc, char **argv)
         colo_err("--no-rewrite is for interfaces: with QEMU's chardevs nothing is rewritten");
         return 2;
     }
+    if (compat && no_clamp) {
+        colo_err("--no-window-clamp is for interfaces: with QEMU's chardevs windows are never changed");
+        return 2;
+    }
+    /* QEMU's frames may carry partial checksums (a vnet header's
+     * NEEDS_CSUM), which a changed window would make wrong. */
+    cfg.clamp_window = !compat && !no_clamp;
     if (compat && (ring_opt || txbatch)) {
         colo_err("--ring and --tx-batch are for interfaces: QEMU's chardevs are streams");
         return 2;

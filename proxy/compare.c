@@ -16,6 +16,8 @@ struct held {
     uint32_t ack;
     uint32_t fin_off;
     uint8_t flags;                  /* TCP flags; for packet flows 0 */
+    uint16_t win;                   /* TCP: the window field as the PVM sent it */
+    size_t tcp_off;                 /* TCP: its header within the frame; 0 if none */
     size_t off, plen;               /* packet flows: payload within the frame */
     size_t len;
     uint8_t frame[];
@@ -57,7 +59,9 @@ struct conn {
     struct stream p, s;
     uint32_t base;                  /* stream offset matched on both sides */
     uint32_t s_ack, p_next, p_ack;
-    bool s_has_ack, p_next_known, p_ack_known, diverged;
+    uint32_t s_right;               /* the right edge of the SVM's receive window */
+    int8_t p_wscale, s_wscale;      /* window scales in use; -1 unknown */
+    bool s_has_ack, p_next_known, p_ack_known, s_right_known, diverged;
     struct held *hhead, *htail;
     struct blob *shead, *stail;
 };
@@ -117,6 +121,7 @@ static struct conn *lookup(struct cmp *c, const struct pkt *p, bool create)
         return NULL;
     k->key = p->key;
     k->kind = p->kind;
+    k->p_wscale = k->s_wscale = -1;
     k->next = *b;
     *b = k;
     c->st.conns++;
@@ -125,10 +130,41 @@ static struct conn *lookup(struct cmp *c, const struct pkt *p, bool create)
 
 /* --- releasing ------------------------------------------------------------- */
 
-static void release_head(struct cmp *c, struct conn *k)
+/*
+ * The client's bytes go to both VMs, but only the PVM's window reaches the
+ * client.  When the SVM's is the smaller (its host is busier, it reads
+ * later, its buffers are set smaller - and then already in its SYN-ACK,
+ * which the client's first flight overruns), the client sends past it, the SVM's
+ * kernel drops what lies beyond (BeyondWindow), and the PVM's
+ * acknowledgement of those bytes is held until the SVM acknowledges them
+ * too (tcp_ready), which it cannot: the client's own retransmission
+ * timeout (200 ms at least) or a checkpoint for SVM lag is all that moves
+ * the connection on.  So the window the client is shown ends where the
+ * SVM's does.  Both right edges only move forwards, so the lesser of them
+ * does too: the client never sees the window shrink.  Released at a match
+ * only: after a checkpoint the SVM has the PVM's state, its window too.
+ */
+static void clamp_window(struct cmp *c, const struct conn *k, struct held *h)
+{
+    uint32_t room;
+    int shift = (h->flags & TCP_SYN) ? 0 : k->p_wscale;     /* a SYN's window is never scaled */
+
+    if (!c->cfg.clamp_window || k->kind != PKT_TCP || !h->tcp_off || !(h->flags & TCP_ACK) ||
+        k->p_wscale < 0 || !k->s_right_known)
+        return;
+    room = (int32_t)(k->s_right - h->ack) > 0 ? k->s_right - h->ack : 0;
+    if ((room >> shift) >= h->win)
+        return;
+    pkt_tcp_set_window(h->frame + h->tcp_off, (uint16_t)(room >> shift));
+    c->st.window_clamped++;
+}
+
+static void release_head(struct cmp *c, struct conn *k, bool matched)
 {
     struct held *h = k->hhead;
 
+    if (matched)
+        clamp_window(c, k, h);
     k->hhead = h->next;
     if (!k->hhead)
         k->htail = NULL;
@@ -187,7 +223,7 @@ static void release_ready(struct cmp *c, struct conn *k)
                 k->stail = NULL;
             free(b);
         }
-        release_head(c, k);
+        release_head(c, k, true);
     }
 }
 
@@ -378,6 +414,21 @@ static int tcp_frame(struct cmp *c, struct conn *k, const struct pkt *p, bool pv
         if (!k->s_has_ack || seq_ge(p->ack, k->s_ack))
             k->s_ack = p->ack, k->s_has_ack = true;
     }
+    /* A SYN-ACK settles the scale of its sender's windows: a server may
+     * offer the option only if the client's SYN did (RFC 7323), so without
+     * it there is no scaling.  (When the VM opened the connection, the
+     * peer's SYN-ACK, which the proxy does not see, would decide: unknown,
+     * and that connection's window is left alone.) */
+    if ((p->flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK))
+        *(pvm ? &k->p_wscale : &k->s_wscale) = p->wscale < 0 ? 0 : p->wscale;
+    /* The SVM's right edge; its SYN-ACK's window counts too (unscaled):
+     * the client's first flight must fit what the SVM offered first. */
+    if (!pvm && (p->flags & TCP_ACK) && k->s_wscale >= 0) {
+        uint32_t right = p->ack + ((uint32_t)p->win << ((p->flags & TCP_SYN) ? 0 : k->s_wscale));
+
+        if (!k->s_right_known || seq_ge(right, k->s_right))
+            k->s_right = right, k->s_right_known = true;
+    }
     tcp_match(c, k);
     return 0;
 }
@@ -443,6 +494,8 @@ int cmp_pvm_frame_lead(struct cmp *c, const uint8_t *frame, size_t len, size_t l
         h->start = p.seq - k->p.isn + ((p.flags & TCP_SYN) ? 1 : 0);
         h->end = h->start + (uint32_t)p.payload_len;
         h->fin_off = k->p.fin_off;
+        h->win = p.win;
+        h->tcp_off = p.l4 ? (size_t)(p.l4 - frame) : 0;
     }
     if (k->htail)
         k->htail->next = h;
@@ -544,7 +597,7 @@ void cmp_tick(struct cmp *c, uint64_t now)
 static void conn_reset(struct cmp *c, struct conn *k)
 {
     while (k->hhead)
-        release_head(c, k);
+        release_head(c, k, false);
     while (k->shead) {
         struct blob *b = k->shead;
 
@@ -569,6 +622,8 @@ static void conn_reset(struct cmp *c, struct conn *k)
         k->p.rst = k->s.rst = prst;
         k->s_ack = k->p_ack;
         k->s_has_ack = k->p_ack_known;
+        k->s_wscale = k->p_wscale;
+        k->s_right_known = false;       /* until the SVM's next acknowledgement */
     }
 }
 

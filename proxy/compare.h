@@ -19,6 +19,10 @@
  * limit, checksums, TCP window, TCP options (timestamps), sequence numbers
  * themselves.  docs/proxy.md says why for each.
  *
+ * One header is changed, with clamp_window: the window a released PVM
+ * frame offers the client ends no further than the SVM's own window does
+ * (see clamp_window() in compare.c for why).
+ *
  * When the two differ, when a held frame waits longer than the SVM-lag
  * timeout (or the shorter SVM-stall one, for a TCP frame the SVM matched
  * only in part before falling silent: docs/proxy.md, "Limits"), or when
@@ -46,6 +50,8 @@ struct cmp_cfg {
     size_t max_held_bytes;  /* PVM bytes held (all flows): checkpoint at the cap */
     size_t max_svm_ahead;   /* SVM bytes buffered per TCP stream before the PVM's */
     size_t max_conns;
+    bool clamp_window;      /* lower released windows to the SVM's (complete
+                               checksums only: not for QEMU's chardevs) */
 };
 
 struct cmp_ops {
@@ -60,6 +66,7 @@ struct cmp_stats {
     uint64_t malformed, conns, checkpoints;
     uint64_t svm_stalls;    /* of requests[COLO_TRIGGER_SVM_LAG]: svm_stall_ns ones */
     uint64_t held_frames, held_bytes;
+    uint64_t window_clamped;    /* released frames whose window was lowered */
 };
 
 struct cmp;

@@ -35,6 +35,28 @@ static int other(const uint8_t *frame, size_t len, struct pkt *out)
     return 0;
 }
 
+/* The window-scale option among a SYN's options, or -1.  A malformed
+ * option list ends the search: the segment is still compared. */
+static int8_t syn_wscale(const uint8_t *o, size_t len)
+{
+    size_t i = 0;
+
+    while (i < len) {
+        if (o[i] == 0)                          /* end of options */
+            break;
+        if (o[i] == 1) {                        /* no-op */
+            i++;
+            continue;
+        }
+        if (len - i < 2 || o[i + 1] < 2 || o[i + 1] > len - i)
+            break;
+        if (o[i] == 3 && o[i + 1] == 3)
+            return (int8_t)(o[i + 2] > 14 ? 14 : o[i + 2]);    /* RFC 7323: at most 14 */
+        i += o[i + 1];
+    }
+    return -1;
+}
+
 static int l4(const uint8_t *p, size_t len, struct pkt *out, const char **why)
 {
     out->l4 = p;
@@ -53,6 +75,10 @@ static int l4(const uint8_t *p, size_t len, struct pkt *out, const char **why)
         out->seq = be32(p + 4);
         out->ack = be32(p + 8);
         out->flags = p[13];
+        out->win = be16(p + 14);
+        out->wscale = -1;
+        if (out->flags & TCP_SYN)
+            out->wscale = syn_wscale(p + 20, hl - 20);
         out->payload = p + hl;
         out->payload_len = len - hl;
         return 0;
@@ -144,6 +170,21 @@ int pkt_parse(const uint8_t *f, size_t len, struct pkt *out, const char **why)
         return 0;
     }
     return r;
+}
+
+void pkt_tcp_set_window(uint8_t *t, uint16_t win)
+{
+    uint32_t s;
+
+    /* RFC 1624: the new checksum from the old one and the one 16-bit word
+     * that changed, HC' = ~(~HC + ~m + m'). */
+    s = (uint16_t)~be16(t + 16) + (uint32_t)(uint16_t)~be16(t + 14) + win;
+    while (s >> 16)
+        s = (s & 0xffff) + (s >> 16);
+    t[14] = (uint8_t)(win >> 8);
+    t[15] = (uint8_t)win;
+    t[16] = (uint8_t)(~s >> 8);
+    t[17] = (uint8_t)~s;
 }
 
 int pkt_fill_checksum(uint8_t *frame, size_t len)

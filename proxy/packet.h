@@ -34,10 +34,19 @@ struct pkt {
     struct flow_key key;
     uint32_t seq, ack;          /* TCP */
     uint8_t flags;              /* TCP */
+    uint16_t win;               /* TCP: the window field as sent (unscaled) */
+    int8_t wscale;              /* TCP SYN: its window-scale option; -1 if it has none */
     const uint8_t *l3, *l4;     /* IP and L4 headers in the frame (NULL if none) */
     const uint8_t *payload;     /* L4 payload (ICMP: the message after its checksum) */
     size_t payload_len;
 };
+
+/*
+ * Set the window of the TCP header at tcp (at least 20 bytes) to win and
+ * fix its checksum to match.  Only for a frame whose checksum is complete:
+ * a partial one (see pkt_fill_checksum) would be made wrong.
+ */
+void pkt_tcp_set_window(uint8_t *tcp, uint16_t win);
 
 /* A hash of the whole key (it has no padding: every byte is set). */
 uint32_t flow_key_hash(const struct flow_key *k);

@@ -67,6 +67,7 @@ char *proxy_status_json(const struct cmp *c, bool have_engine, bool subscribed,
     colo_json_num(g, "checkpoints", st->checkpoints);
     colo_json_num(g, "malformed", st->malformed);
     colo_json_num(g, "svm_stalls", st->svm_stalls);
+    colo_json_num(g, "window_clamped", st->window_clamped);
     colo_json_str(g, "requests");
     yajl_gen_map_open(g);
     for (int t = 0; t < COLO_TRIGGER__MAX; t++)

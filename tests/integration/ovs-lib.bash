@@ -107,6 +107,18 @@ ovs_instance() {    # NS DIR
     )
 }
 
+# A test's first steps: a private OVS (or a failure and the end of the
+# test), then the layout checked; with "protect", the vifs protected too.
+ovs_begin() {   # ovs_begin LAYOUT-CHECK-NAME [protect]
+    if ! ovs_start; then
+        fail "a private Open vSwitch starts" "$(cat "$OVS_DIR"/*.err 2> /dev/null | head -3)"
+        exit 0
+    fi
+    check "$1" ovs_layout
+    [ "${2:-}" != protect ] ||
+        check "the hotplug script protects the vif on both hosts (layout=$OVS_LAYOUT)" ovs_protect
+}
+
 # The switch ($SW), and with OVS_HOSTS=2 the secondary host's too ($SW2).
 ovs_start() {
     command -v ovs-vswitchd > /dev/null || { echo "ovs-vswitchd not installed (openvswitch-switch)" >&2; return 1; }

@@ -40,6 +40,10 @@ out=$("$PROXY" --primary-in "unix:$W/x1" --secondary-in "unix:$W/x2" --outdev "u
 rc=$?
 check "--ring with QEMU's chardevs is refused, naming the option (exit $rc: $out)" \
     eval '[ "$rc" = 2 ] && grep -q -- "--ring and --tx-batch are for interfaces" <<< "$out"'
+out=$("$PROXY" --primary-in "unix:$W/x1" --secondary-in "unix:$W/x2" --outdev "unix:$W/x3" --no-window-clamp 2>&1)
+rc=$?
+check "--no-window-clamp with QEMU's chardevs is refused, naming the option (exit $rc: $out)" \
+    eval '[ "$rc" = 2 ] && grep -q -- "--no-window-clamp is for interfaces" <<< "$out"'
 # Framing defects the proxy counted must be those the driver sent.
 check_defects() {   # check_defects LOG DRIVER-LOG
     local sent counted

@@ -14,12 +14,7 @@ FAKE="/usr/bin/python3 $COLO_SRCDIR/tests/integration/fake-engine.py"
 . "$(dirname "$0")/ovs-lib.bash"
 trap 'ovs_cleanup; cleanup' EXIT
 
-if ! ovs_start; then
-    fail "a private Open vSwitch starts" "$(cat "$OVS_DIR"/*.err 2> /dev/null | head -3)"
-    exit 0
-fi
-check "the layout is set up: LAN, primary and secondary bridges, vifs plugged" ovs_layout
-check "the hotplug script protects the vif on both hosts (layout=$OVS_LAYOUT)" ovs_protect
+ovs_begin "the layout is set up: LAN, primary and secondary bridges, vifs plugged" protect
 
 in_ns() { local n=$1; shift; ip netns exec "$n" timeout 170 "$@"; }
 svm_stop() { local p; for p in $(ip netns pids "$NS"); do kill -"$1" "$p"; done; }

@@ -19,11 +19,7 @@ trap 'pkill -f -- "$WORK/"; ovs_cleanup; cleanup' EXIT
 X=$COLO_BUILDDIR/tools/xl-colo
 NL=$COLO_BUILDDIR/tests/integration/colo-netload
 
-if ! ovs_start; then
-    fail "a private Open vSwitch starts" "$(cat "$OVS_DIR"/*.err 2> /dev/null | head -3)"
-    exit 0
-fi
-check "the layout is set up: LAN, primary and secondary bridges, the VMs' ports" ovs_layout
+ovs_begin "the layout is set up: LAN, primary and secondary bridges, the VMs' ports"
 
 mkdir -p "$WORK/log" "$WORK/pri" "$WORK/sec"
 cat > "$WORK/site-script" <<EOF

@@ -100,16 +100,19 @@ static void on_request(void *o, enum colo_trigger why)
     requests[why]++;
 }
 
-static struct cmp *make(void)
+/* A comparator; clamp: lower released windows to the SVM's (off in most tests). */
+static struct cmp *make_clamping(bool clamp)
 {
     struct cmp_cfg cfg = { .svm_lag_ns = 100000000, .max_held_bytes = 1 << 20,
-                           .max_svm_ahead = 1 << 20, .max_conns = 100 };
+                           .max_svm_ahead = 1 << 20, .max_conns = 100, .clamp_window = clamp };
     struct cmp_ops ops = { .release = on_release, .request = on_request };
 
     released = 0;
     memset(requests, 0, sizeof(requests));
     return cmp_new(&cfg, &ops);
 }
+
+static struct cmp *make(void) { return make_clamping(false); }
 
 #define P(len) assert_int_equal(cmp_pvm_frame(c, frame, (len), now), 0)
 #define S(len) assert_int_equal(cmp_svm_frame(c, frame, (len), now), 0)
@@ -576,6 +579,162 @@ static void test_lead_is_carried_not_compared(void **state)
     cmp_free(c);
 }
 
+/* --- the window shown to the client ------------------------------------------- */
+
+/* The TCP header of the frame in frame[] (IPv4). */
+static uint8_t *tcph(void) { return frame + 14 + 20; }
+static uint16_t win_of(const uint8_t *f) { return (uint16_t)(f[14 + 20 + 14] << 8 | f[14 + 20 + 15]); }
+
+/* A SYN-ACK from the VM with a window-scale option (ws < 0: none), window
+ * field w and a complete checksum. */
+static size_t syn_ack_win(uint32_t seq, int ws, uint16_t w)
+{
+    size_t n = tcp4(seq, CISN + 1, TCP_SYN | TCP_ACK, NULL, false);
+    uint8_t *t = tcph();
+
+    t[14] = (uint8_t)(w >> 8), t[15] = (uint8_t)w;
+    if (ws >= 0) {
+        frame[14 + 3] = (uint8_t)(frame[14 + 3] + 4);   /* IPv4 total length */
+        t[12] = 6 << 4;
+        t[20] = 1, t[21] = 3, t[22] = 3, t[23] = (uint8_t)ws;  /* NOP, WS */
+        n += 4;
+    }
+    assert_int_equal(pkt_fill_checksum(frame, n), 0);
+    return n;
+}
+static size_t syn_ack(uint32_t seq, int ws) { return syn_ack_win(seq, ws, 65535); }
+
+/* An acknowledgement with window field w and a complete checksum. */
+static size_t ack_win(uint32_t seq, uint32_t ack, uint16_t w)
+{
+    size_t n = tcp4(seq, ack, TCP_ACK, NULL, false);
+
+    tcph()[14] = (uint8_t)(w >> 8), tcph()[15] = (uint8_t)w;
+    assert_int_equal(pkt_fill_checksum(frame, n), 0);
+    return n;
+}
+
+/* Is the checksum of the last released frame right? */
+static bool last_csum_ok(void)
+{
+    uint8_t copy[2048];
+
+    memcpy(copy, last, last_len);
+    assert_int_equal(pkt_fill_checksum(copy, last_len), 0);
+    return !memcmp(copy, last, last_len);
+}
+
+/* Released so far: n frames, the last with window w and a right checksum;
+ * clamped: how many had their window lowered. */
+static void released_as(struct cmp *c, int n, uint16_t w, uint64_t clamped)
+{
+    assert_int_equal(released, n);
+    assert_int_equal(win_of((uint8_t *)last), w);
+    assert_true(last_csum_ok());
+    assert_int_equal(cmp_stats(c)->window_clamped, clamped);
+}
+
+static void test_window_clamped_to_svm(void **state)
+{
+    struct cmp *c = make_clamping(true);
+
+    (void)state;
+    /* The SYN-ACKs' windows are never scaled: the client's first flight
+     * must fit the SVM's first window, 7240 bytes, not the PVM's 64240. */
+    P(syn_ack_win(PISN, 7, 64240));                     /* the PVM scales by 128 */
+    S(syn_ack_win(SISN, 2, 7240));                      /* the SVM by 4 */
+    released_as(c, 1, 7240, 1);
+    /* The SVM can take 8000 bytes past CISN+101; the PVM offers 1000 * 128. */
+    S(ack_win(SISN + 1, CISN + 101, 2000));
+    P(ack_win(PISN + 1, CISN + 101, 1000));
+    released_as(c, 2, 8000 >> 7, 2);
+    /* The SVM's edge moves on, to CISN+101 + 65535 * 4. */
+    S(ack_win(SISN + 1, CISN + 101, 65535));
+    P(ack_win(PISN + 1, CISN + 101, 4000));
+    assert_int_equal(win_of((uint8_t *)last), 65535 * 4 >> 7);
+    P(ack_win(PISN + 1, CISN + 101, 2));                /* the PVM's own is the lesser */
+    released_as(c, 4, 2, 3);
+    /* An older SVM acknowledgement does not pull the edge back. */
+    S(ack_win(SISN + 1, CISN + 51, 1));
+    P(ack_win(PISN + 1, CISN + 101, 4000));
+    assert_int_equal(win_of((uint8_t *)last), 65535 * 4 >> 7);
+    /* Held past a checkpoint, a frame goes out as the PVM sent it (the SVM
+     * has the PVM's state then), and the SVM's windows are then read at
+     * the PVM's scale. */
+    P(ack_win(PISN + 1, CISN + 901, 3000));
+    assert_int_equal(released, 5);
+    cmp_checkpoint_done(c);
+    assert_int_equal(released, 6);
+    assert_int_equal(win_of((uint8_t *)last), 3000);
+    S(ack_win(PISN + 1, CISN + 901, 10));               /* 10 * 128 past CISN+901 */
+    P(ack_win(PISN + 1, CISN + 901, 3000));
+    assert_int_equal(released, 7);
+    assert_int_equal(win_of((uint8_t *)last), 10);
+    cmp_free(c);
+}
+
+static void test_window_left_alone(void **state)
+{
+    struct cmp *c = make_clamping(false);
+
+    (void)state;
+    /* Off (QEMU's chardevs): the PVM's window goes out unchanged. */
+    P(syn_ack(PISN, 7));
+    S(syn_ack(SISN, 2));
+    S(ack_win(SISN + 1, CISN + 101, 1));
+    P(ack_win(PISN + 1, CISN + 101, 1000));
+    assert_int_equal(released, 2);
+    assert_int_equal(win_of((uint8_t *)last), 1000);
+    cmp_free(c);
+    /* On, but the PVM's SYN-ACK never seen (the VM opened the connection, or the
+     * proxy started mid-stream): its scale is unknown, its window left alone. */
+    c = make_clamping(true);
+    S(ack_win(SISN + 1, CISN + 101, 1));
+    P(ack_win(PISN + 1, CISN + 101, 1000));
+    assert_int_equal(released, 1);
+    assert_int_equal(win_of((uint8_t *)last), 1000);
+    assert_int_equal(cmp_stats(c)->window_clamped, 0);
+    cmp_free(c);
+    /* No option on either SYN-ACK: no scaling, the fields compare as they are. */
+    c = make_clamping(true);
+    P(syn_ack(PISN, -1));
+    S(syn_ack_win(SISN, -1, 400));
+    S(ack_win(SISN + 1, CISN + 101, 500));
+    P(ack_win(PISN + 1, CISN + 101, 9000));
+    assert_int_equal(win_of((uint8_t *)last), 500);
+    cmp_free(c);
+}
+
+/* The window-scale option is read only from well-formed option lists. */
+static void test_wscale_parsing(void **state)
+{
+    static const struct { uint8_t o[8]; int ws; } cases[] = {
+        { { 1, 3, 3, 7, 0, 0, 0, 0 }, 7 },
+        { { 2, 4, 5, 0xb4, 1, 3, 3, 20 }, 14 },         /* after an MSS; capped at 14 */
+        { { 0, 3, 3, 7, 0, 0, 0, 0 }, -1 },             /* after the end of the list */
+        { { 8, 0, 3, 3, 7, 0, 0, 0 }, -1 },             /* a length of 0: stop */
+        { { 1, 1, 1, 1, 1, 9, 3, 3 }, -1 },             /* a length past the header */
+        { { 1, 1, 1, 1, 1, 1, 3, 3 }, -1 },             /* WS cut short by the header's end */
+    };
+    struct pkt p;
+    const char *why;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t n = tcp4(PISN, CISN + 1, TCP_SYN | TCP_ACK, NULL, false);
+
+        frame[14 + 3] = (uint8_t)(frame[14 + 3] + 8);
+        tcph()[12] = 7 << 4;
+        memcpy(tcph() + 20, cases[i].o, 8);
+        assert_int_equal(pkt_parse(frame, n + 8, &p, &why), 0);
+        assert_int_equal(p.wscale, cases[i].ws);
+    }
+    /* and not from a segment without SYN */
+    tcp4(PISN, CISN + 1, TCP_ACK, NULL, false);
+    assert_int_equal(pkt_parse(frame, 54, &p, &why), 0);
+    assert_int_equal(p.wscale, -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -594,6 +753,9 @@ int main(void)
         cmocka_unit_test(test_svm_stall),
         cmocka_unit_test(test_malformed_frames),
         cmocka_unit_test(test_lead_is_carried_not_compared),
+        cmocka_unit_test(test_window_clamped_to_svm),
+        cmocka_unit_test(test_window_left_alone),
+        cmocka_unit_test(test_wscale_parsing),
     };
 
     return cmocka_run_group_tests_name("compare", tests, NULL, NULL);
