@@ -372,7 +372,8 @@ static int recv_v3(struct port *p, port_frame_fn *fn, void *opaque)
 
 /* ENOBUFS: the device queue is full - the same as a loss on the wire,
  * which TCP repairs; not a reason to give up the port.  So a frame refused
- * with it is counted as sent and lost, never retried (docs/proxy.md). */
+ * with it is counted as sent, and as refused (tx_refused), and never
+ * retried (docs/proxy.md). */
 /* A frame larger than the device takes: a sender's segmentation offload
  * (a "frame" of up to 64 KiB the NIC was to cut into segments, docs/proxy.md).
  * Lost like a frame on the wire, and said so (the 1st, 2nd, 4th... time). */
@@ -387,7 +388,11 @@ static void too_long(struct port *p, size_t len)
 
 static int send_now(struct port *p, const uint8_t *frame, size_t len)
 {
-    if (send(p->fd, frame, len, 0) < 0 && errno != ENOBUFS) {
+    if (send(p->fd, frame, len, 0) < 0) {
+        if (errno == ENOBUFS || errno == EAGAIN) {
+            p->st.tx_refused++;
+            return 0;
+        }
         if (errno == EMSGSIZE) {
             too_long(p, len);
             return 0;
@@ -426,6 +431,7 @@ static int packet_flush(struct port *p)
             pp->tx_used = 0;
             return -1;
         } else {
+            p->st.tx_refused++;
             done++;             /* the first frame left was refused: lost on the wire */
         }
     }

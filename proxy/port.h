@@ -66,6 +66,11 @@ struct port_stats {
      * qemu-xen): times the port found it again, and frames sent while it
      * had none. */
     uint64_t reopened, lost_gone;
+    /* Frames the kernel refused to send for want of room (ENOBUFS, EAGAIN:
+     * the device's queue full).  Lost like a frame on the wire, which TCP
+     * repairs - but on the forward link that is a frame only the SVM lost,
+     * so it must show. */
+    uint64_t tx_refused;
 };
 
 struct port {

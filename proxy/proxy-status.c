@@ -34,6 +34,7 @@ static void ports_json(yajl_gen g, struct port *const *ports, int nports)
         colo_json_num(g, "oversize", ps->oversize);
         colo_json_num(g, "reopened", ps->reopened);
         colo_json_num(g, "lost_gone", ps->lost_gone);
+        colo_json_num(g, "tx_refused", ps->tx_refused);
         yajl_gen_map_close(g);
     }
     yajl_gen_array_close(g);

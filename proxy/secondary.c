@@ -121,7 +121,7 @@ static char *on_status(void *opaque)
     struct secondary *s = opaque;
     char *json = NULL;
 
-    uint64_t drops = 0, truncated = 0, csum = 0, segmented = 0, oversize = 0, reopened = 0, lost = 0;
+    uint64_t drops = 0, truncated = 0, csum = 0, segmented = 0, oversize = 0, reopened = 0, lost = 0, refused = 0;
 
     /* Frames lost on the way in: the kernel's drops and frames too long for
      * the ring (port.h). */
@@ -135,17 +135,18 @@ static char *on_status(void *opaque)
         oversize += s->ports[i]->st.oversize;
         reopened += s->ports[i]->st.reopened;
         lost += s->ports[i]->st.lost_gone;
+        refused += s->ports[i]->st.tx_refused;
     }
     if (asprintf(&json, "{\"role\":\"proxy-secondary\",\"subscribed\":%s,\"failed_over\":%s,\"to_svm\":%" PRIu64
                  ",\"from_svm\":%" PRIu64 ",\"translated\":%zu,\"checkpoints\":%" PRIu64
                  ",\"drops\":%" PRIu64 ",\"truncated\":%" PRIu64 ",\"csum_filled\":%" PRIu64
                  ",\"segmented\":%" PRIu64 ",\"oversize\":%" PRIu64 ",\"uplink\":%s"
                  ",\"ignored_forward\":%" PRIu64 ",\"ignored_uplink\":%" PRIu64
-                 ",\"reopened\":%" PRIu64 ",\"lost_gone\":%" PRIu64 "}",
+                 ",\"reopened\":%" PRIu64 ",\"lost_gone\":%" PRIu64 ",\"tx_refused\":%" PRIu64 "}",
                  s->subscribed ? "true" : "false", s->failed_over ? "true" : "false", s->to_svm, s->from_svm,
                  rw_translated(s->rw), s->checkpoints, drops, truncated, csum, segmented, oversize,
                  s->ports[S_UPLINK] ? "true" : "false", s->ignored_forward, s->ignored_uplink,
-                 reopened, lost) < 0)
+                 reopened, lost, refused) < 0)
         return NULL;
     return json;
 }

@@ -129,5 +129,19 @@ check "a bad checkpoint number is refused with a clear error: $bad" \
     test "$brc" -ne 0 -a -n "$(grep 'not a checkpoint number' <<<"$bad")"
 stop_proxy
 
+# 6. A frame the kernel refuses to send (the device's queue full: ENOBUFS)
+#    is lost like one on the wire - and counted, on the port that lost it:
+#    on the SVM's side, a frame only the SVM missed.  A queue of length 0
+#    on xs refuses every frame.
+start_proxy p6 --control unix:$WORK/proxy6.ctl
+ip netns exec $X tc qdisc replace dev xs root pfifo limit 0
+ip netns exec $C timeout 5 $VM ask 10.77.0.2 8080 "hello" 2 > /dev/null 2>&1
+st=$("$CTL" -c unix:$WORK/proxy6.ctl status --json)
+ip netns exec $X tc qdisc del dev xs root
+check "frames the kernel refused on the SVM's side are counted there, not on the PVM's: $st" eval '
+    grep -q "\"name\":\"svm (xs)\",[^}]*\"tx_refused\":[1-9]" <<< "$st" &&
+    grep -q "\"name\":\"pvm (xp)\",[^}]*\"tx_refused\":0" <<< "$st"'
+stop_proxy
+
 check "no crash or sanitizer report from the proxy" test -z "$(grep -l -E 'ERROR: (Address|Undefined)|runtime error' "$WORK"/p*.err)"
-check "the proxy ended cleanly each time (final statistics printed)" test "$(cat "$WORK"/p[1-5].out | grep -c released)" = 5
+check "the proxy ended cleanly each time (final statistics printed)" test "$(cat "$WORK"/p[1-6].out | grep -c released)" = 6
