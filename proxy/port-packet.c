@@ -370,10 +370,6 @@ static int recv_v3(struct port *p, port_frame_fn *fn, void *opaque)
     return 0;
 }
 
-/* ENOBUFS: the device queue is full - the same as a loss on the wire,
- * which TCP repairs; not a reason to give up the port.  So a frame refused
- * with it is counted as sent, and as refused (tx_refused), and never
- * retried (docs/proxy.md). */
 /* A frame larger than the device takes: a sender's segmentation offload
  * (a "frame" of up to 64 KiB the NIC was to cut into segments, docs/proxy.md).
  * Lost like a frame on the wire, and said so (the 1st, 2nd, 4th... time). */
@@ -386,6 +382,10 @@ static void too_long(struct port *p, size_t len)
                   "sender's segmentation offload?): not sent (%" PRIu64 " so far)", p->name, len, n);
 }
 
+/* ENOBUFS (or EAGAIN): the device queue is full - the same as a loss on the wire,
+ * which TCP repairs; not a reason to give up the port.  So a frame refused
+ * with it is counted as sent, and as refused (tx_refused), and never
+ * retried (docs/proxy.md). */
 static int send_now(struct port *p, const uint8_t *frame, size_t len)
 {
     if (send(p->fd, frame, len, 0) < 0) {
