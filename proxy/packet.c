@@ -172,6 +172,68 @@ int pkt_parse(const uint8_t *f, size_t len, struct pkt *out, const char **why)
     return r;
 }
 
+static void put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
+}
+
+/*
+ * Write a 32-bit field at offset o of a TCP segment t and keep its checksum
+ * right (RFC 1624: HC' = ~(~HC + ~m + m') for each 16-bit word m that
+ * changes).  Word by word from the segment's start, because a timestamp
+ * option need not be 16-bit aligned.
+ */
+void pkt_tcp_set32(uint8_t *t, size_t o, uint32_t v)
+{
+    size_t w0 = o & ~(size_t)1, w1 = (o + 4 + 1) & ~(size_t)1;
+    uint16_t old[3];
+    uint32_t s = (uint16_t)~(t[16] << 8 | t[17]);
+
+    for (size_t w = w0; w < w1; w += 2)
+        old[(w - w0) / 2] = (uint16_t)(t[w] << 8 | t[w + 1]);
+    put_be32(t + o, v);
+    for (size_t w = w0; w < w1; w += 2) {
+        s += (uint16_t)~old[(w - w0) / 2];
+        s += (uint32_t)(t[w] << 8 | t[w + 1]);
+    }
+    while (s >> 16)
+        s = (s & 0xffff) + (s >> 16);
+    s = (uint16_t)~s;
+    t[16] = (uint8_t)(s >> 8);
+    t[17] = (uint8_t)s;
+}
+
+/* The offset of the timestamp option's TSval in the TCP header t of hlen
+ * bytes (TSecr follows it), or 0 if there is none. */
+size_t pkt_tcp_ts_option(const uint8_t *t, size_t hlen)
+{
+    size_t i = 20;
+
+    while (i < hlen) {
+        if (t[i] == 0)                  /* end of options */
+            return 0;
+        if (t[i] == 1) {                /* no-op */
+            i++;
+            continue;
+        }
+        if (i + 1 >= hlen || t[i + 1] < 2 || i + t[i + 1] > hlen)
+            return 0;                   /* malformed: leave the frame alone */
+        if (t[i] == 8 && t[i + 1] == 10)
+            return i + 2;
+        i += t[i + 1];
+    }
+    return 0;
+}
+
+void flow_key_reverse(struct flow_key *out, const struct flow_key *in)
+{
+    *out = *in;
+    memcpy(out->vm_addr, in->peer_addr, sizeof(out->vm_addr));
+    memcpy(out->peer_addr, in->vm_addr, sizeof(out->peer_addr));
+    out->vm_port = in->peer_port;
+    out->peer_port = in->vm_port;
+}
+
 void pkt_tcp_set_window(uint8_t *t, uint16_t win)
 {
     uint32_t s;

@@ -48,6 +48,19 @@ struct pkt {
  */
 void pkt_tcp_set_window(uint8_t *tcp, uint16_t win);
 
+/*
+ * Write the 32-bit field at offset off of the TCP header tcp (sequence 4,
+ * acknowledgement 8, or a timestamp) and fix its checksum to match
+ * (RFC 1624).  The same caution as for pkt_tcp_set_window.
+ */
+void pkt_tcp_set32(uint8_t *tcp, size_t off, uint32_t v);
+/* The offset in the TCP header tcp (hlen bytes with its options) of the
+ * timestamp option's TSval (TSecr follows it), or 0 if it has none or its
+ * options are malformed. */
+size_t pkt_tcp_ts_option(const uint8_t *tcp, size_t hlen);
+/* The same connection seen from the other side: addresses and ports
+ * swapped (a frame towards the VM parses with the peer first). */
+void flow_key_reverse(struct flow_key *out, const struct flow_key *in);
 /* A hash of the whole key (it has no padding: every byte is set). */
 uint32_t flow_key_hash(const struct flow_key *k);
 

@@ -30,59 +30,6 @@ static uint32_t be32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-static void put_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
-}
-
-/*
- * Write a 32-bit field at offset o of a TCP segment t and keep its checksum
- * right (RFC 1624: HC' = ~(~HC + ~m + m') for each 16-bit word m that
- * changes).  Word by word from the segment's start, because a timestamp
- * option need not be 16-bit aligned.
- */
-static void tcp_set32(uint8_t *t, size_t o, uint32_t v)
-{
-    size_t w0 = o & ~(size_t)1, w1 = (o + 4 + 1) & ~(size_t)1;
-    uint16_t old[3];
-    uint32_t s = (uint16_t)~(t[16] << 8 | t[17]);
-
-    for (size_t w = w0; w < w1; w += 2)
-        old[(w - w0) / 2] = (uint16_t)(t[w] << 8 | t[w + 1]);
-    put_be32(t + o, v);
-    for (size_t w = w0; w < w1; w += 2) {
-        s += (uint16_t)~old[(w - w0) / 2];
-        s += (uint32_t)(t[w] << 8 | t[w + 1]);
-    }
-    while (s >> 16)
-        s = (s & 0xffff) + (s >> 16);
-    s = (uint16_t)~s;
-    t[16] = (uint8_t)(s >> 8);
-    t[17] = (uint8_t)s;
-}
-
-/* The offset of the timestamp option's TSval in the TCP header t of hlen
- * bytes (TSecr follows it), or 0 if there is none. */
-static size_t ts_option(const uint8_t *t, size_t hlen)
-{
-    size_t i = 20;
-
-    while (i < hlen) {
-        if (t[i] == 0)                  /* end of options */
-            return 0;
-        if (t[i] == 1) {                /* no-op */
-            i++;
-            continue;
-        }
-        if (i + 1 >= hlen || t[i + 1] < 2 || i + t[i + 1] > hlen)
-            return 0;                   /* malformed: leave the frame alone */
-        if (t[i] == 8 && t[i + 1] == 10)
-            return i + 2;
-        i += t[i + 1];
-    }
-    return 0;
-}
-
 struct rewriter *rw_new(void)
 {
     return calloc(1, sizeof(struct rewriter));
@@ -131,7 +78,7 @@ static uint8_t *tcp_of(uint8_t *frame, size_t len, struct pkt *p, size_t *ts)
     if (pkt_parse(frame, len, p, &why) < 0 || p->kind != PKT_TCP)
         return NULL;
     t = frame + (p->l4 - frame);
-    *ts = ts_option(t, (size_t)(p->payload - p->l4));
+    *ts = pkt_tcp_ts_option(t, (size_t)(p->payload - p->l4));
     return t;
 }
 
@@ -162,9 +109,9 @@ int rw_svm_out(struct rewriter *r, uint8_t *frame, size_t len, bool out)
     }
     if (!out || !(k = find(r, &p.key, false)) || !k->have_off || (!k->off && !k->ts_off))
         return 0;
-    tcp_set32(t, 4, p.seq - k->off);
+    pkt_tcp_set32(t, 4, p.seq - k->off);
     if (ts && k->have_ts_off)
-        tcp_set32(t, ts, be32(t + ts) - k->ts_off);
+        pkt_tcp_set32(t, ts, be32(t + ts) - k->ts_off);
     return 1;
 }
 
@@ -179,11 +126,7 @@ int rw_client_to_svm(struct rewriter *r, uint8_t *frame, size_t len)
     if (!t)
         return -1;
     /* Parsed as if the VM sent it: turn the key around. */
-    key = p.key;
-    memcpy(key.vm_addr, p.key.peer_addr, sizeof(key.vm_addr));
-    memcpy(key.peer_addr, p.key.vm_addr, sizeof(key.peer_addr));
-    key.vm_port = p.key.peer_port;
-    key.peer_port = p.key.vm_port;
+    flow_key_reverse(&key, &p.key);
     if (!(p.flags & TCP_ACK) || !(k = find(r, &key, false)))
         return 0;
     if (!k->have_off) {
@@ -198,9 +141,9 @@ int rw_client_to_svm(struct rewriter *r, uint8_t *frame, size_t len)
     }
     if (!k->off && !k->ts_off)
         return 0;
-    tcp_set32(t, 8, p.ack + k->off);
+    pkt_tcp_set32(t, 8, p.ack + k->off);
     if (ts && k->have_ts_off)
-        tcp_set32(t, ts + 4, be32(t + ts + 4) + k->ts_off);
+        pkt_tcp_set32(t, ts + 4, be32(t + ts + 4) + k->ts_off);
     return 1;
 }
 

@@ -13,6 +13,7 @@
 #include "colo-control.h"
 #include "colo-log.h"
 #include "port.h"
+#include "resend.h"
 #include "rewrite.h"
 #include "secondary.h"
 
@@ -23,6 +24,7 @@ enum { S_FORWARD, S_SVM, S_UPLINK, S_NPORTS };
 struct secondary {
     struct port *ports[S_NPORTS];
     struct rewriter *rw;
+    struct resend *rs;          /* NULL: --repair-buffer 0 */
     struct colo_chan engine;
     struct colo_ctl_server ctl;
     bool have_engine, have_ctl, failed_over, failed;
@@ -52,7 +54,20 @@ static void client_to_svm(struct secondary *s, uint8_t *frame, size_t len)
 {
     rw_client_to_svm(s->rw, frame, len);
     s->to_svm++;
-    port_send(s->ports[S_SVM], frame, len);         /* a failure is logged; TCP repairs a loss */
+    /* A failure is logged and counted; a lost segment is the repair's
+     * (resend.h) - the client never hears of it.  After failover the
+     * client talks to the SVM and repairs its own losses. */
+    port_send(s->ports[S_SVM], frame, len);
+    if (s->rs && !s->failed_over)
+        rs_client(s->rs, frame, len, colo_now_ns());
+}
+
+/* A held client segment sent to the SVM again. */
+static void resend_to_svm(void *opaque, const uint8_t *frame, size_t len)
+{
+    struct secondary *s = opaque;
+
+    port_send(s->ports[S_SVM], frame, len);
 }
 
 /* A client frame from the forward link: into the SVM's sequence space. */
@@ -86,6 +101,8 @@ static void from_svm(void *opaque, uint8_t *frame, size_t len)
 {
     struct secondary *s = opaque;
 
+    if (s->rs && !s->failed_over)
+        rs_svm(s->rs, frame, len, colo_now_ns(), resend_to_svm, s);
     rw_svm_out(s->rw, frame, len, s->failed_over);
     s->from_svm++;
     port_send(client_side(s), frame, len);
@@ -100,6 +117,8 @@ static void on_failover(void *opaque)
                   "translated for %zu connections", s->ports[S_UPLINK] ? " through " : "",
                   s->ports[S_UPLINK] ? s->ports[S_UPLINK]->name : "", rw_translated(s->rw));
     s->failed_over = true;
+    if (s->rs)
+        rs_clear(s->rs);
 }
 
 /* A checkpoint committed (the engine's broadcast, or CHECKPOINT_DONE on our
@@ -107,6 +126,9 @@ static void on_failover(void *opaque)
 static void checkpoint_done(struct secondary *s)
 {
     rw_checkpoint_done(s->rw);
+    /* The SVM has the PVM's TCP state now, the held bytes included. */
+    if (s->rs)
+        rs_clear(s->rs);
     s->checkpoints++;
 }
 
@@ -122,6 +144,10 @@ static char *on_status(void *opaque)
     char *json = NULL;
 
     uint64_t drops = 0, truncated = 0, csum = 0, segmented = 0, oversize = 0, reopened = 0, lost = 0, refused = 0;
+    struct rs_stats rs = { 0 };
+
+    if (s->rs)
+        rs_stats(s->rs, &rs);
 
     /* Frames lost on the way in: the kernel's drops and frames too long for
      * the ring (port.h). */
@@ -142,11 +168,16 @@ static char *on_status(void *opaque)
                  ",\"drops\":%" PRIu64 ",\"truncated\":%" PRIu64 ",\"csum_filled\":%" PRIu64
                  ",\"segmented\":%" PRIu64 ",\"oversize\":%" PRIu64 ",\"uplink\":%s"
                  ",\"ignored_forward\":%" PRIu64 ",\"ignored_uplink\":%" PRIu64
-                 ",\"reopened\":%" PRIu64 ",\"lost_gone\":%" PRIu64 ",\"tx_refused\":%" PRIu64 "}",
+                 ",\"reopened\":%" PRIu64 ",\"lost_gone\":%" PRIu64 ",\"tx_refused\":%" PRIu64
+                 ",\"repair\":%s,\"repair_held_frames\":%" PRIu64 ",\"repair_held_bytes\":%" PRIu64
+                 ",\"repair_resent\":%" PRIu64 ",\"repair_resent_window\":%" PRIu64
+                 ",\"repair_resent_dupack\":%" PRIu64 ",\"repair_resent_timer\":%" PRIu64
+                 ",\"repair_overflow\":%" PRIu64 "}",
                  s->subscribed ? "true" : "false", s->failed_over ? "true" : "false", s->to_svm, s->from_svm,
                  rw_translated(s->rw), s->checkpoints, drops, truncated, csum, segmented, oversize,
                  s->ports[S_UPLINK] ? "true" : "false", s->ignored_forward, s->ignored_uplink,
-                 reopened, lost, refused) < 0)
+                 reopened, lost, refused, s->rs ? "true" : "false", rs.held_frames, rs.held_bytes,
+                 rs.resent, rs.resent_window, rs.resent_dupack, rs.resent_timer, rs.overflow) < 0)
         return NULL;
     return json;
 }
@@ -155,12 +186,28 @@ static int usage(FILE *f, int rc)
 {
     fprintf(f, "usage: colo-proxy secondary --forward IF --svm IF [--uplink IF] "
             "[--engine unix:PATH] [--control unix:PATH]\n"
-            "                           [--ring none|v2|v3] [--tx-batch]\n");
+            "                           [--ring none|v2|v3] [--tx-batch] [--repair-buffer BYTES]\n");
     return rc;
 }
 
+/* --repair-buffer: bytes, 0 (no repair) up to 1 GiB. */
+static int parse_repair_buffer(const char *v, size_t *out)
+{
+    char *end;
+    unsigned long long n;
+
+    errno = 0;
+    n = strtoull(v, &end, 10);
+    if (!*v || *end || v[0] == '-' || errno || n > (1ull << 30)) {
+        colo_err("--repair-buffer '%s': a number of bytes from 0 (no repair) to 1073741824", v);
+        return -1;
+    }
+    *out = (size_t)n;
+    return 0;
+}
+
 static int open_all(struct secondary *s, const char *ifs[S_NPORTS], const char *engine, const char *control,
-                    const char *ring_opt, bool txbatch)
+                    const char *ring_opt, bool txbatch, size_t repair)
 {
     static const char *const roles[S_NPORTS] = { "forward", "svm", "uplink" };
     enum port_ring ring;
@@ -207,6 +254,8 @@ static int open_all(struct secondary *s, const char *ifs[S_NPORTS], const char *
         s->ctl.on_status = on_status;
         s->have_ctl = true;
     }
+    if (repair && !(s->rs = rs_new(repair)))
+        return 1;
     return (s->rw = rw_new()) ? 0 : 1;
 }
 
@@ -252,8 +301,12 @@ static void run(struct secondary *s)
 
     while (!quit && !s->failed) {
         struct pollfd p[S_NPORTS + 2 + COLO_CTL_MAX_CLIENTS];
-        int n = S_NPORTS + 1, nctl = 0, wait_ms = 1000;
+        int n = S_NPORTS + 1, nctl = 0, wait_ms = 1000, due;
         uint64_t now = colo_now_ns();
+
+        /* The repair's timer: copies for an SVM that stayed silent. */
+        if (s->rs && (due = rs_tick(s->rs, now, resend_to_svm, s)) >= 0 && due < wait_ms)
+            wait_ms = due;
 
         for (int i = 0; i < S_NPORTS; i++) {
             short ev = s->ports[i] ? port_events(s->ports[i], now) : 0;
@@ -263,7 +316,7 @@ static void run(struct secondary *s)
                 s->failed = true;
             p[i] = (struct pollfd){ .fd = s->ports[i] ? s->ports[i]->fd : -1, .events = ev };
             /* A port looking for its device (port-packet.c) looks often. */
-            if (s->ports[i] && s->ports[i]->fd < 0)
+            if (s->ports[i] && s->ports[i]->fd < 0 && wait_ms > 5)
                 wait_ms = 5;
         }
         p[S_NPORTS] = (struct pollfd){ .fd = s->have_engine ? s->engine.fd : -1, .events = POLLIN };
@@ -291,10 +344,12 @@ int secondary_main(int argc, char **argv)
     static const struct option opts[] = {
         { "forward", 1, 0, 'f' }, { "svm", 1, 0, 's' }, { "uplink", 1, 0, 'u' }, { "engine", 1, 0, 'e' },
         { "control", 1, 0, 'c' }, { "ring", 1, 0, 'R' }, { "tx-batch", 0, 0, 'b' },
+        { "repair-buffer", 1, 0, 'B' },
         { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
     };
     const char *ifs[S_NPORTS] = { 0 }, *engine = NULL, *control = NULL, *ring_opt = NULL;
     bool txbatch = false;
+    size_t repair = RS_DEFAULT_MAX_BYTES;
     static struct secondary s;
     char *json;
     int o, rc;
@@ -309,6 +364,10 @@ int secondary_main(int argc, char **argv)
         case 'c': control = optarg; break;
         case 'R': ring_opt = optarg; break;
         case 'b': txbatch = true; break;
+        case 'B':
+            if (parse_repair_buffer(optarg, &repair) < 0)
+                return 2;
+            break;
         case 'h': return usage(stdout, 0);
         default:  return usage(stderr, 2);
         }
@@ -317,7 +376,7 @@ int secondary_main(int argc, char **argv)
         colo_err("unexpected argument '%s'", argv[optind]);
         return usage(stderr, 2);
     }
-    if ((rc = open_all(&s, ifs, engine, control, ring_opt, txbatch)) != 0)
+    if ((rc = open_all(&s, ifs, engine, control, ring_opt, txbatch, repair)) != 0)
         return rc;
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
@@ -325,7 +384,8 @@ int secondary_main(int argc, char **argv)
     colo_info("secondary: rewriting between %s (forward link) and %s (SVM)%s%s%s", ifs[S_FORWARD],
               ifs[S_SVM], ifs[S_UPLINK] ? "; after failover between " : "",
               ifs[S_UPLINK] ? ifs[S_UPLINK] : "", ifs[S_UPLINK] ? " (uplink) and the SVM" : "");
-    colo_info("secondary: ports: %s", s.io);
+    colo_info("secondary: ports: %s; repair of the SVM's lost input: %s", s.io,
+              s.rs ? "on" : "off (--repair-buffer 0)");
     run(&s);
     if ((json = on_status(&s))) {
         printf("%s\n", json);
@@ -339,5 +399,6 @@ int secondary_main(int argc, char **argv)
         if (s.ports[i])
             port_close(s.ports[i]);
     rw_free(s.rw);
+    rs_free(s.rs);
     return s.failed ? 1 : 0;
 }

@@ -364,14 +364,14 @@ ovs_servers() {     # PORT [SVM-DIVERGE-WORD]: (re)start the VM servers
     # accepts is (rightly) a divergence.
     ovs_listening "$NP" "$1" && ovs_listening "$NS" "$1"
 }
-ovs_proxies() {     # LOG PROXY-ARGS...: both proxies, fresh (pids PRI, SEC)
+ovs_proxies() {     # LOG PROXY-ARGS...: both proxies, fresh (pids PRI, SEC); SEC_ARGS: the secondary's own
     local log=$1; shift
     # (not through a shell function: $! must be timeout's own pid, which
     # passes the SIGINT of ovs_stop_pid on to the daemon)
     ip netns exec "$SW" timeout 170 "$PROXY" "${PRI_PORTS[@]}" "$@" \
         > "$WORK/$log.out" 2> "$WORK/$log.err" & PRI=$!; PIDS+=($PRI)
     "${SEC_SW[@]}" timeout 170 "$PROXY" secondary "${SEC_PORTS[@]}" \
-        --control "unix:$WORK/$log.sctl" > "$WORK/$log.sec.out" 2> "$WORK/$log.sec.err" & SEC=$!; PIDS+=($SEC)
+        --control "unix:$WORK/$log.sctl" ${SEC_ARGS:-} > "$WORK/$log.sec.out" 2> "$WORK/$log.sec.err" & SEC=$!; PIDS+=($SEC)
     wait_for "$WORK/$log.err" "comparing" 5 && wait_for "$WORK/$log.sec.err" "rewriting" 5
 }
 ovs_stop_pid() {    # PID: SIGINT, and wait (bounded) until it has written its statistics
