@@ -52,7 +52,7 @@ struct rs_conn {
 
 struct resend {
     struct rs_conn *buckets[NBUCKETS];
-    struct seg *free_slots;     /* at most max_bytes worth of them (what can be held) */
+    struct seg *free_slots;     /* kept while they and what is held stay within max_bytes */
     size_t max_bytes, free_bytes;
     uint64_t next_scan_ns;
     struct rs_stats st;
@@ -102,7 +102,7 @@ static void seg_free(struct resend *r, struct seg *s)
 {
     r->st.held_frames--;
     r->st.held_bytes -= s->len;
-    if (s->slot && r->free_bytes + SLOT_BYTES <= r->max_bytes) {
+    if (s->slot && r->st.held_bytes + r->free_bytes + SLOT_BYTES <= r->max_bytes) {
         s->next = r->free_slots;
         r->free_slots = s;
         r->free_bytes += SLOT_BYTES;
@@ -152,6 +152,7 @@ void rs_free(struct resend *r)
 void rs_stats(const struct resend *r, struct rs_stats *out)
 {
     *out = r->st;
+    out->spare_bytes = r->free_bytes;
 }
 
 static struct rs_conn *find(struct resend *r, const struct flow_key *key, bool create)

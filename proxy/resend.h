@@ -26,7 +26,8 @@
  * copy whose timestamp is older than the ones it has seen since.
  *
  * Memory is bounded: past `max_bytes` held, new segments are not kept and
- * are counted as `overflow`.  Such a loss is then left to the comparator's
+ * are counted as `overflow`; the slots kept for reuse count against the same
+ * bound.  Such a loss is then left to the comparator's
  * SVM-lag checkpoint, as before.  Everything held is dropped at a checkpoint
  * (the SVM then has the PVM's TCP state, which holds these bytes) and at
  * failover (the SVM is the VM, and the client retransmits to it itself).
@@ -55,6 +56,7 @@ struct rs_stats {
     uint64_t resent_timer;              /*   the SVM stayed silent */
     uint64_t overflow;                  /* segments not kept: the buffer was full */
     uint64_t conns;                     /* connections tracked now */
+    uint64_t spare_bytes;               /* free slots kept for reuse (within the bound) */
 };
 
 /* max_bytes: the most frame bytes held at once (> 0). */

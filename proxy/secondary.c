@@ -172,12 +172,12 @@ static char *on_status(void *opaque)
                  ",\"repair\":%s,\"repair_held_frames\":%" PRIu64 ",\"repair_held_bytes\":%" PRIu64
                  ",\"repair_resent\":%" PRIu64 ",\"repair_resent_window\":%" PRIu64
                  ",\"repair_resent_dupack\":%" PRIu64 ",\"repair_resent_timer\":%" PRIu64
-                 ",\"repair_overflow\":%" PRIu64 "}",
+                 ",\"repair_overflow\":%" PRIu64 ",\"repair_spare_bytes\":%" PRIu64 "}",
                  s->subscribed ? "true" : "false", s->failed_over ? "true" : "false", s->to_svm, s->from_svm,
                  rw_translated(s->rw), s->checkpoints, drops, truncated, csum, segmented, oversize,
                  s->ports[S_UPLINK] ? "true" : "false", s->ignored_forward, s->ignored_uplink,
                  reopened, lost, refused, s->rs ? "true" : "false", rs.held_frames, rs.held_bytes,
-                 rs.resent, rs.resent_window, rs.resent_dupack, rs.resent_timer, rs.overflow) < 0)
+                 rs.resent, rs.resent_window, rs.resent_dupack, rs.resent_timer, rs.overflow, rs.spare_bytes) < 0)
         return NULL;
     return json;
 }

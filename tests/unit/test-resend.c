@@ -314,6 +314,27 @@ static void test_bounded(void **state)
     rs_free(r);
 }
 
+static void test_slots_reused_within_bound(void **state)
+{
+    struct resend *r = connected(8000);
+    uint64_t spare;
+
+    (void)state;
+    /* Five 1054-byte frames held, then acknowledged: their slots are kept
+     * only while held and kept bytes stay within the bound. */
+    for (uint32_t i = 0; i < 5; i++)
+        client_data(r, CISN + 1 + 1000 * i, 1000, MS);
+    assert_int_equal(stats(r).held_frames, 5);
+    svm_ack(r, CISN + 5001, 500, 2 * MS);
+    spare = stats(r).spare_bytes;
+    assert_true(spare > 0 && spare <= 8000);
+    /* Taken again rather than allocated: the spare shrinks. */
+    client_data(r, CISN + 5001, 1000, 3 * MS);
+    assert_true(stats(r).spare_bytes < spare);
+    assert_true(stats(r).spare_bytes + stats(r).held_bytes <= 8000);
+    rs_free(r);
+}
+
 static void test_let_go(void **state)
 {
     struct resend *r = connected(RS_DEFAULT_MAX_BYTES);
@@ -373,6 +394,7 @@ int main(void)
         cmocka_unit_test(test_partial_ack),
         cmocka_unit_test(test_silence_timer_backs_off),
         cmocka_unit_test(test_bounded),
+        cmocka_unit_test(test_slots_reused_within_bound),
         cmocka_unit_test(test_let_go),
         cmocka_unit_test(test_bad_frames),
     };
