@@ -4,10 +4,6 @@
 #include "packet.h"
 
 static uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-static uint32_t be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 uint32_t flow_key_hash(const struct flow_key *k)
 {
@@ -72,8 +68,8 @@ static int l4(const uint8_t *p, size_t len, struct pkt *out, const char **why)
         out->kind = PKT_TCP;
         out->key.vm_port = be16(p);
         out->key.peer_port = be16(p + 2);
-        out->seq = be32(p + 4);
-        out->ack = be32(p + 8);
+        out->seq = pkt_be32(p + 4);
+        out->ack = pkt_be32(p + 8);
         out->flags = p[13];
         out->win = be16(p + 14);
         out->wscale = -1;

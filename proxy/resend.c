@@ -24,7 +24,6 @@ struct seg {
     uint32_t seq, dend, end;    /* first byte, end of its data, end with its FIN */
     uint16_t l4off, tsoff;      /* TCP header in frame; its TSval in the header (0: none) */
     bool beyond;                /* sent past the SVM's right edge: dropped, send once it fits */
-    bool slot;                  /* a SLOT_BYTES slot (back to the free list), not malloc'd to size */
     unsigned copies;            /* sent again this many times, the last at resent_ns */
     uint64_t resent_ns;
     size_t len;
@@ -64,11 +63,6 @@ static bool after(uint32_t a, uint32_t b)
     return (int32_t)(a - b) > 0;
 }
 
-static uint32_t be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 struct resend *rs_new(size_t max_bytes)
 {
     struct resend *r;
@@ -80,21 +74,26 @@ struct resend *rs_new(size_t max_bytes)
     return r;
 }
 
+/* Does a segment of a len-byte frame live in a slot (or is it allocated
+ * to size)? */
+static bool in_slot(size_t len)
+{
+    return sizeof(struct seg) + len <= SLOT_BYTES;
+}
+
 static struct seg *seg_alloc(struct resend *r, size_t len)
 {
     struct seg *s;
 
-    if (sizeof(*s) + len > SLOT_BYTES)
+    if (!in_slot(len))
         s = malloc(sizeof(*s) + len);
     else if ((s = r->free_slots)) {
         r->free_slots = s->next;
         r->free_bytes -= SLOT_BYTES;
     } else
         s = malloc(SLOT_BYTES);
-    if (s) {
+    if (s)
         memset(s, 0, sizeof(*s));
-        s->slot = sizeof(*s) + len <= SLOT_BYTES;
-    }
     return s;
 }
 
@@ -102,7 +101,7 @@ static void seg_free(struct resend *r, struct seg *s)
 {
     r->st.held_frames--;
     r->st.held_bytes -= s->len;
-    if (s->slot && r->st.held_bytes + r->free_bytes + SLOT_BYTES <= r->max_bytes) {
+    if (in_slot(s->len) && r->st.held_bytes + r->free_bytes + SLOT_BYTES <= r->max_bytes) {
         s->next = r->free_slots;
         r->free_slots = s;
         r->free_bytes += SLOT_BYTES;
@@ -203,9 +202,9 @@ static void send_again(struct resend *r, struct rs_conn *k, struct seg *s, uint6
 {
     uint8_t *t = s->frame + s->l4off;
 
-    if ((t[13] & TCP_ACK) && k->have_c_ack && be32(t + 8) != k->c_ack)
+    if ((t[13] & TCP_ACK) && k->have_c_ack && pkt_be32(t + 8) != k->c_ack)
         pkt_tcp_set32(t, 8, k->c_ack);
-    if (s->tsoff && k->have_c_ts && be32(t + s->tsoff) != k->c_tsval)
+    if (s->tsoff && k->have_c_ts && pkt_be32(t + s->tsoff) != k->c_tsval)
         pkt_tcp_set32(t, s->tsoff, k->c_tsval);
     send(opaque, s->frame, s->len);
     s->copies++;
@@ -259,8 +258,8 @@ void rs_client(struct resend *r, const uint8_t *frame, size_t len, uint64_t now)
     ts = pkt_tcp_ts_option(p.l4, hlen);
     if ((p.flags & TCP_ACK) && (!k->have_c_ack || after(p.ack, k->c_ack)))
         k->c_ack = p.ack, k->have_c_ack = true;
-    if (ts && (!k->have_c_ts || after(be32(p.l4 + ts), k->c_tsval)))
-        k->c_tsval = be32(p.l4 + ts), k->have_c_ts = true;
+    if (ts && (!k->have_c_ts || after(pkt_be32(p.l4 + ts), k->c_tsval)))
+        k->c_tsval = pkt_be32(p.l4 + ts), k->have_c_ts = true;
     if (p.flags & TCP_SYN) {
         /* Not held: a lost SYN is the client's to send again. */
         k->c_syn = true;

@@ -15,7 +15,10 @@
  *
  *   - the SVM's window opens over a segment that was sent past its right
  *     edge (this kernel drops such a segment whole);
- *   - the SVM repeats an acknowledgement (a duplicate ACK: it saw a gap);
+ *   - the SVM repeats an acknowledgement (two duplicate ACKs: it saw a
+ *     gap), and then, until it has all that was held at that moment, each
+ *     acknowledgement that moves but stops short (a partial ACK: the next
+ *     gap);
  *   - the SVM stays silent past a timeout (RS_RTO_FIRST_MS, doubled after
  *     each try without progress, at most RS_RTO_MAX_MS), well inside the
  *     comparator's SVM-lag timeout.
@@ -26,9 +29,9 @@
  * copy whose timestamp is older than the ones it has seen since.
  *
  * Memory is bounded: past `max_bytes` held, new segments are not kept and
- * are counted as `overflow`; the slots kept for reuse count against the same
- * bound.  Such a loss is then left to the comparator's
- * SVM-lag checkpoint, as before.  Everything held is dropped at a checkpoint
+ * are counted as `overflow`; a loss of one of those is then left to the
+ * comparator's SVM-lag checkpoint, as before.  The slots kept for reuse
+ * count against the same bound.  Everything held is dropped at a checkpoint
  * (the SVM then has the PVM's TCP state, which holds these bytes) and at
  * failover (the SVM is the VM, and the client retransmits to it itself).
  */
