@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,13 +211,27 @@ static void sim_get_info(struct colo_domain *d, struct colo_domain_info *out)
 
 static int sim_suspend(struct colo_domain *d)
 {
+    bool woken = false;
+
     if (d->paused)
         return 0;
     atomic_store(&d->ctl->req, SIM_REQ_PAUSE);
-    sim_futex_wake(&d->ctl->req);
-    while (atomic_load(&d->ctl->state) != SIM_STATE_PAUSED) {
+    for (;;) {
         uint32_t st = atomic_load(&d->ctl->state);
 
+        if (st == SIM_STATE_PAUSED)
+            break;
+        /* A halted guest is paused where it sleeps: no wake-up, no answer
+         * to wait for (sim-guest.h).  If it woke meanwhile, read again. */
+        if (st == SIM_STATE_HALTED) {
+            if (atomic_compare_exchange_strong(&d->ctl->state, &st, SIM_STATE_HALTED_PAUSED))
+                break;
+            continue;
+        }
+        if (!woken) {
+            sim_futex_wake(&d->ctl->req);
+            woken = true;
+        }
         if (!workload_alive(d) || wait_state_change(d, st) < 0)
             return -1;
     }
@@ -226,11 +241,22 @@ static int sim_suspend(struct colo_domain *d)
 
 static int sim_resume(struct colo_domain *d)
 {
+    uint32_t st = SIM_STATE_HALTED_PAUSED;
+
     if (!workload_alive(d))
         return -1;
     atomic_store(&d->ctl->req, SIM_REQ_RUN);
-    sim_futex_wake(&d->ctl->req);
     d->paused = 0;
+    /* Paused while halted: it sleeps on and runs at its next timer or
+     * request, as a blocked vCPU does, reading its state page then (a
+     * checkpoint may have replaced it).  Only a guest that never received
+     * a state page can crash on it, and such a guest (a fresh SVM) was
+     * paused by its own answer, so it takes the path below. */
+    if (atomic_compare_exchange_strong(&d->ctl->state, &st, SIM_STATE_HALTED))
+        return 0;
+    sim_futex_wake(&d->ctl->req);
+    if (st != SIM_STATE_PAUSED)
+        return workload_alive(d) ? 0 : -1;  /* it woke and left the pause itself */
     /* A guest whose state page is bad "crashes" at once: report it here,
      * where the engine can still act, rather than at the next suspend. */
     if (wait_state_change(d, SIM_STATE_PAUSED) < 0 || !workload_alive(d))
@@ -403,6 +429,12 @@ int sim_domain_touch(struct colo_domain *d, uint64_t npages)
         waited++;
     }
     return 0;
+}
+
+void sim_domain_peek(struct colo_domain *d, uint32_t *state, uint32_t *wakeups)
+{
+    *state = atomic_load(&d->ctl->state);
+    *wakeups = atomic_load(&d->ctl->wakeups);
 }
 
 static void sim_destroy(struct colo_domain *d)

@@ -40,8 +40,19 @@ struct sim_vcpu {
 };
 
 enum sim_req { SIM_REQ_RUN = 0, SIM_REQ_PAUSE = 1, SIM_REQ_EXIT = 2 };
+
+/*
+ * The vCPU's state.  RUNNING, PAUSED, CRASHED and FAILED are written by the
+ * workload.  HALTED is the workload asleep between steps (its timer, or
+ * idle): a safe point, all its state in memory.  The host may pause a
+ * halted guest without waking it, by changing HALTED to HALTED_PAUSED with
+ * a compare-and-swap, as Xen pauses a blocked vCPU without an IPI; the
+ * workload leaves HALTED only by the reverse compare-and-swap, so once the
+ * host's swap wins, the guest cannot write memory until it is resumed.
+ */
 enum sim_state { SIM_STATE_STARTING = 0, SIM_STATE_RUNNING, SIM_STATE_PAUSED,
-                 SIM_STATE_CRASHED, SIM_STATE_FAILED };
+                 SIM_STATE_CRASHED, SIM_STATE_FAILED, SIM_STATE_HALTED,
+                 SIM_STATE_HALTED_PAUSED };
 
 /* Host-side control block (shared page). */
 struct sim_ctl {
@@ -49,7 +60,7 @@ struct sim_ctl {
     _Atomic uint32_t state;     /* enum sim_state, written by the workload */
     _Atomic uint64_t batches;   /* steps taken (a device-state counter) */
     _Atomic uint32_t touch;     /* host asks: write 'touch_pages' pages now; 0 when done */
-    uint32_t pad;
+    _Atomic uint32_t wakeups;   /* times the workload left a pause or a halt */
     uint64_t touch_pages;
     char error[128];            /* why the workload failed, if it did */
 };

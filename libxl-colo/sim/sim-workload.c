@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <linux/futex.h>
 #include <linux/userfaultfd.h>
 #include <stdio.h>
@@ -155,6 +156,27 @@ static void arm_dirty_tracking(struct sim_ctl *ctl, void *mem, uint64_t len)
      * the registration and with it the dirty tracking. */
 }
 
+/*
+ * Sleep until 'timeout_ns' passes or the host asks for something, as a
+ * halted vCPU waits for its next interrupt.  Returns false if the host
+ * paused the guest while it slept: the caller must go back to the top of
+ * its loop, where it sees the request, without touching guest memory.
+ */
+static bool halt(struct sim_ctl *ctl, int64_t timeout_ns)
+{
+    uint32_t halted = SIM_STATE_HALTED;
+
+    atomic_store(&ctl->state, SIM_STATE_HALTED);
+    /* Read the request after publishing HALTED: the host stores its request
+     * before it reads the state, so either the host sees HALTED (and may
+     * pause us asleep) or this load sees the request (and we do not sleep). */
+    if (atomic_load(&ctl->req) == SIM_REQ_RUN) {
+        sim_futex_wait(&ctl->req, SIM_REQ_RUN, timeout_ns);
+        atomic_fetch_add(&ctl->wakeups, 1);
+    }
+    return atomic_compare_exchange_strong(&ctl->state, &halted, SIM_STATE_RUNNING);
+}
+
 void sim_workload_main(struct sim_ctl *ctl, void *mem, uint64_t nr_pages, uint32_t batch)
 {
     struct sim_vcpu *v = mem;
@@ -178,6 +200,7 @@ void sim_workload_main(struct sim_ctl *ctl, void *mem, uint64_t nr_pages, uint32
             sim_futex_wake(&ctl->state);
             while (atomic_load(&ctl->req) == SIM_REQ_PAUSE)
                 sim_futex_wait(&ctl->req, SIM_REQ_PAUSE, -1);
+            atomic_fetch_add(&ctl->wakeups, 1);
             clock_gettime(CLOCK_MONOTONIC, &next);
             continue;
         }
@@ -205,7 +228,7 @@ void sim_workload_main(struct sim_ctl *ctl, void *mem, uint64_t nr_pages, uint32
         }
         rate = v->rate;
         if (rate == 0) {            /* idle guest: wait for a request */
-            sim_futex_wait(&ctl->req, SIM_REQ_RUN, 100 * 1000000ll);
+            halt(ctl, 100 * 1000000ll);
             continue;
         }
         sim_vcpu_step(v, mem, batch);
@@ -225,9 +248,8 @@ void sim_workload_main(struct sim_ctl *ctl, void *mem, uint64_t nr_pages, uint32
             left = (int64_t)(next.tv_sec - now.tv_sec) * 1000000000ll + (next.tv_nsec - now.tv_nsec);
             if (left < -100 * 1000000ll)
                 next = now;         /* fell far behind: do not burst to catch up */
-            if (left <= 0 || atomic_load(&ctl->req) != SIM_REQ_RUN)
+            if (left <= 0 || atomic_load(&ctl->req) != SIM_REQ_RUN || !halt(ctl, left))
                 break;
-            sim_futex_wait(&ctl->req, SIM_REQ_RUN, left);
         }
     }
 }

@@ -14,4 +14,8 @@
  * when it is done. */
 int sim_domain_touch(struct colo_domain *d, uint64_t npages);
 
+/* For tests: the guest's vCPU state (enum sim_state, sim-guest.h) and how
+ * many times its workload process has woken from a sleep or a pause. */
+void sim_domain_peek(struct colo_domain *d, uint32_t *state, uint32_t *wakeups);
+
 #endif
