@@ -2,7 +2,9 @@
  * bench-pause - checkpoint pause against a plain TCP transfer of the same
  * bytes, measured in the same run on loopback.
  *
- *   bench-pause [-r REPS] [SIZE_MIB ...]      (default: -r 7  4 64 256)
+ *   bench-pause [-r REPS] [-m GUEST_MIB] [SIZE_MIB ...]
+ *                                  (default: -r 7, sizes 4 64 256, guest
+ *                                   16 MiB more than the largest size)
  *
  * A primary engine (this process) and a secondary engine (a forked child)
  * replicate a sim guest over TCP on 127.0.0.1.  For each size the guest
@@ -15,7 +17,9 @@
  * receiver does), once into a reused 1 MiB buffer ("TCP discard", a
  * /dev/null sink that stays in cache).  Prints medians and the ratio of
  * the pause to each (the goal is <= 1.2), and under each size the median
- * of each phase of the pause (colo-engine.h, enum colo_phase).
+ * of each phase of the pause (colo-engine.h, enum colo_phase).  With
+ * BENCH_DEBUG=1 in the environment the engines log every checkpoint's
+ * phases as well.
  */
 #include <inttypes.h>
 #include <netinet/in.h>
@@ -116,13 +120,14 @@ int main(int argc, char **argv)
     char opts[128];
     pid_t sec, sink;
     uint8_t *src;
-    int maxmib = 0, rc = 0;
+    int maxmib = 0, guestmib = 0, rc = 0;
 
-    while ((opt = getopt(argc, argv, "r:")) != -1) {
-        if (opt != 'r' || (reps = atoi(optarg)) < 1) {
-            fprintf(stderr, "usage: bench-pause [-r REPS] [SIZE_MIB ...]\n");
-            return 2;
-        }
+    while ((opt = getopt(argc, argv, "r:m:")) != -1) {
+        if ((opt == 'r' && (reps = atoi(optarg)) >= 1) ||
+            (opt == 'm' && (guestmib = atoi(optarg)) >= 1))
+            continue;
+        fprintf(stderr, "usage: bench-pause [-r REPS] [-m GUEST_MIB] [SIZE_MIB ...]\n");
+        return 2;
     }
     for (; optind < argc && nsizes < 16; optind++)
         if ((sizes[nsizes++] = atoi(argv[optind])) < 1)
@@ -134,7 +139,14 @@ int main(int argc, char **argv)
     for (int i = 0; i < nsizes; i++)
         if (sizes[i] > maxmib)
             maxmib = sizes[i];
-    colo_log_init("bench-pause", COLO_LOG_WARN);
+    if (guestmib && guestmib < maxmib + 1) {
+        fprintf(stderr, "bench-pause: a %d MiB guest cannot dirty %d MiB (page 0 is its vCPU)\n",
+                guestmib, maxmib);
+        return 2;
+    }
+    if (!guestmib)
+        guestmib = maxmib + 16;
+    colo_log_init("bench-pause", getenv("BENCH_DEBUG") ? COLO_LOG_DEBUG : COLO_LOG_WARN);
     signal(SIGPIPE, SIG_IGN);
 
     /* The secondary engine, in its own process as in real use. */
@@ -156,8 +168,8 @@ int main(int argc, char **argv)
         sink_main(tfd, (size_t)(maxmib + 1) << 20);
     close(tfd);
 
-    /* The primary: an idle guest a little larger than the largest size. */
-    snprintf(opts, sizeof(opts), "mem=%dM,rate=0", maxmib + 16);
+    /* The primary: an idle guest, by default a little larger than the largest size. */
+    snprintf(opts, sizeof(opts), "mem=%dM,rate=0", guestmib);
     pspec.options = opts;
     if (colo_backend_sim.open_primary(&pspec, &pvm) < 0)
         return 1;
