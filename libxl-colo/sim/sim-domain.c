@@ -437,6 +437,11 @@ void sim_domain_peek(struct colo_domain *d, uint32_t *state, uint32_t *wakeups)
     *wakeups = atomic_load(&d->ctl->wakeups);
 }
 
+void sim_domain_set_stall(struct colo_domain *d, uint32_t us)
+{
+    atomic_store(&d->ctl->stall_us, us);
+}
+
 static void sim_destroy(struct colo_domain *d)
 {
     if (!d)

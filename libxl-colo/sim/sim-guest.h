@@ -49,6 +49,13 @@ enum sim_req { SIM_REQ_RUN = 0, SIM_REQ_PAUSE = 1, SIM_REQ_EXIT = 2 };
  * a compare-and-swap, as Xen pauses a blocked vCPU without an IPI; the
  * workload leaves HALTED only by the reverse compare-and-swap, so once the
  * host's swap wins, the guest cannot write memory until it is resumed.
+ *
+ * Both sides order their accesses the same way: the host stores its
+ * request, then reads the state; the workload publishes its state (HALTED
+ * before it sleeps, RUNNING before it steps), then reads the request.  So
+ * either the host sees the state, or the workload sees the request - never
+ * neither, which is what would let a step slip past a pause the host
+ * thought it had.
  */
 enum sim_state { SIM_STATE_STARTING = 0, SIM_STATE_RUNNING, SIM_STATE_PAUSED,
                  SIM_STATE_CRASHED, SIM_STATE_FAILED, SIM_STATE_HALTED,
@@ -61,6 +68,10 @@ struct sim_ctl {
     _Atomic uint64_t batches;   /* steps taken (a device-state counter) */
     _Atomic uint32_t touch;     /* host asks: write 'touch_pages' pages now; 0 when done */
     _Atomic uint32_t wakeups;   /* times the workload left a pause or a halt */
+    _Atomic uint32_t stall_us;  /* tests: stall this long at the two points where
+                                 * the workload changes its state after reading
+                                 * the request, as a preempted vCPU thread would */
+    uint32_t pad;
     uint64_t touch_pages;
     char error[128];            /* why the workload failed, if it did */
 };

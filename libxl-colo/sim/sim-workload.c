@@ -177,6 +177,14 @@ static bool halt(struct sim_ctl *ctl, int64_t timeout_ns)
     return atomic_compare_exchange_strong(&ctl->state, &halted, SIM_STATE_RUNNING);
 }
 
+static void stall(struct sim_ctl *ctl)
+{
+    uint32_t us = atomic_load(&ctl->stall_us);
+
+    if (us)
+        usleep(us);
+}
+
 void sim_workload_main(struct sim_ctl *ctl, void *mem, uint64_t nr_pages, uint32_t batch)
 {
     struct sim_vcpu *v = mem;
@@ -189,13 +197,14 @@ void sim_workload_main(struct sim_ctl *ctl, void *mem, uint64_t nr_pages, uint32
     arm_dirty_tracking(ctl, mem, nr_pages * COLO_PAGE_SIZE);
     clock_gettime(CLOCK_MONOTONIC, &next);
     for (;;) {
-        uint32_t req = atomic_load(&ctl->req);
+        uint32_t req = atomic_load(&ctl->req), st;
         uint64_t rate;
 
         if (req == SIM_REQ_EXIT)
             _exit(0);
         if (req == SIM_REQ_PAUSE) {
             /* Safe point: the guest's state is all in memory. */
+            stall(ctl);
             atomic_store(&ctl->state, SIM_STATE_PAUSED);
             sim_futex_wake(&ctl->state);
             while (atomic_load(&ctl->req) == SIM_REQ_PAUSE)
@@ -204,9 +213,21 @@ void sim_workload_main(struct sim_ctl *ctl, void *mem, uint64_t nr_pages, uint32
             clock_gettime(CLOCK_MONOTONIC, &next);
             continue;
         }
-        if (atomic_load(&ctl->state) != SIM_STATE_RUNNING) {
-            atomic_store(&ctl->state, SIM_STATE_RUNNING);
+        st = atomic_load(&ctl->state);
+        if (st != SIM_STATE_RUNNING) {
+            /* Back to RUNNING, then read the request again.  The host
+             * stores its request before it reads our state, so either it
+             * sees RUNNING and waits for our answer, or we see its request
+             * here; a PAUSED it read a moment ago must not let us step.
+             * HALTED_PAUSED is the host's claim: only its resume (back to
+             * HALTED) releases it. */
+            stall(ctl);
+            if (st == SIM_STATE_HALTED_PAUSED ||
+                !atomic_compare_exchange_strong(&ctl->state, &st, SIM_STATE_RUNNING))
+                continue;
             sim_futex_wake(&ctl->state);
+            if (atomic_load(&ctl->req) != SIM_REQ_RUN)
+                continue;
         }
         if (v->magic != SIM_GUEST_MAGIC || v->nr_pages != nr_pages) {
             /* Like a guest whose memory was never loaded: it cannot run. */

@@ -18,4 +18,8 @@ int sim_domain_touch(struct colo_domain *d, uint64_t npages);
  * many times its workload process has woken from a sleep or a pause. */
 void sim_domain_peek(struct colo_domain *d, uint32_t *state, uint32_t *wakeups);
 
+/* For tests: make the workload stall 'us' microseconds between reading a
+ * request and changing its state (sim-guest.h, stall_us). */
+void sim_domain_set_stall(struct colo_domain *d, uint32_t us);
+
 #endif
