@@ -38,7 +38,6 @@ const char *colo_state_name(enum colo_state s)
 
 static const char *const phase_names[COLO_PHASE__MAX] = {
     [COLO_PHASE_SUSPEND] = "suspend",
-    [COLO_PHASE_SVM_DIRTY] = "svm_dirty",
     [COLO_PHASE_SEND] = "send",
     [COLO_PHASE_SVM_READY] = "svm_ready",
     [COLO_PHASE_RELEASE] = "release",

@@ -69,8 +69,7 @@ const char *colo_state_name(enum colo_state s);
  * both read these.
  */
 enum colo_phase {
-    COLO_PHASE_SUSPEND,         /* CHECKPOINT_NEW out, PVM paused, dirty log read */
-    COLO_PHASE_SVM_DIRTY,       /* waiting for SVM_SUSPENDED and the SVM's dirty list */
+    COLO_PHASE_SUSPEND,         /* PVM paused, dirty log read */
     COLO_PHASE_SEND,            /* pages, device state, barrier, CHECKPOINT_END */
     COLO_PHASE_SVM_READY,       /* waiting for the secondary's commit */
     COLO_PHASE_RELEASE,         /* the proxies release the output held for it */
@@ -87,6 +86,8 @@ struct colo_stats {
     uint64_t pauses[COLO_PAUSE_RING];
     uint64_t pages_last, pages_total;
     uint64_t svm_dirty_last;
+    uint64_t svm_suspend_last_ns;   /* CHECKPOINT_NEW out -> SVM's dirty list in,
+                                     * the PVM still running (not in the pause) */
     uint64_t triggers[COLO_TRIGGER__MAX];
     uint64_t initial_done, initial_total;   /* pages of the initial copy */
     uint64_t failovers;

@@ -1,9 +1,9 @@
 /*
  * colo-primary.c - the primary's (save side's) checkpoint loop.
  *
- *   RUNNING --trigger--> SUSPENDING --CHECKPOINT_NEW, PVM paused--> WAIT_SVM_SUSPENDED
- *     --SVM_SUSPENDED--> RECV_SVM_DIRTY --DIRTY_PFNS...--> SEND_STATE
- *     --pages, DEVICE_STATE, DISK_BARRIER, CHECKPOINT_END--> WAIT_SVM_READY
+ *   RUNNING --trigger, CHECKPOINT_NEW--> WAIT_SVM_SUSPENDED --SVM_SUSPENDED-->
+ *     RECV_SVM_DIRTY --DIRTY_PFNS...--> SUSPENDING --PVM paused, dirty log read-->
+ *     SEND_STATE --pages, DEVICE_STATE, DISK_BARRIER, CHECKPOINT_END--> WAIT_SVM_READY
  *     --SVM_READY--> COMMIT_DEVICES --output held for the checkpoint released-->
  *     RESUMING --PVM resumed--> WAIT_SVM_RESUMED --SVM_RESUMED--> RUNNING
  *
@@ -12,6 +12,15 @@
  * (colo_ctl_checkpoint_done): a frame the PVM sends after it resumes
  * belongs to the next epoch and must be compared, not released with this
  * checkpoint's.  SVM_READY means committed, so the release is covered.
+ *
+ * The PVM runs on until the SVM is suspended and its dirty list is in (as
+ * QEMU's COLO orders it): its pause then holds only its own suspend, the
+ * transfer and the commit, not the secondary's wake-up, suspend and scan.
+ * That is safe because nothing of a checkpoint is final on the secondary
+ * before CHECKPOINT_END, and what the PVM sends meanwhile is held by the
+ * proxy like any output the SVM has not matched; the checkpoint, taken
+ * when the PVM stops, covers it.  The epoch's disk writes end at the
+ * barrier, which goes after the PVM has stopped.
  *
  * Losing the secondary in any of these states leaves the PVM running alone
  * (UNPROTECTED): nothing the PVM produced depends on the secondary, so the
@@ -351,7 +360,7 @@ int colo_primary_checkpoint(struct colo_engine *e, enum colo_trigger cause)
 {
     uint8_t buf[64];
     struct colo_rec r;
-    uint64_t t0, t1, mark[COLO_PHASE__MAX];
+    uint64_t tw, t0, t1, mark[COLO_PHASE__MAX];
     bool chan_failed;
     int64_t pages;
 
@@ -359,38 +368,35 @@ int colo_primary_checkpoint(struct colo_engine *e, enum colo_trigger cause)
         colo_err("primary: checkpoint requested in state %s", colo_state_name(e->state));
         return -1;
     }
-    set_state(e, COLO_P_SUSPENDING);
-    t0 = colo_now_ns();
-    /* Ask the secondary first, so that both sides suspend and read their
-     * dirty logs at the same time; nothing of the checkpoint is final on
-     * the secondary before CHECKPOINT_END, so the order is free. */
+    /* The SVM first, the PVM still running (see the top). */
+    set_state(e, COLO_P_WAIT_SVM_SUSPENDED);
+    tw = colo_now_ns();
     if (send_rec(e, buf, colo_enc_seq(buf, sizeof(buf), COLO_REC_CHECKPOINT_NEW, e->seq)) < 0)
         return lose_secondary(e);
-    if (e->be->suspend(e->dom) < 0)
-        return local_fault(e, "suspending the PVM");
-    e->suspended = true;
-    colo_bitmap_clear_all(&e->dirty);
-    if (!e->be->peer_dirty && e->be->dirty_read_clear(e->dom, &e->dirty) < 0)
-        return local_fault(e, "reading the dirty log");
-    mark[COLO_PHASE_SUSPEND] = colo_now_ns();
-
-    set_state(e, COLO_P_WAIT_SVM_SUSPENDED);
     if (colo_chan_expect(&e->chan, COLO_REC_SVM_SUSPENDED, &r, e->cfg.io_timeout_ms) < 0 ||
         r.u.suspended.seq != e->seq)
         return lose_secondary(e);
-
     set_state(e, COLO_P_RECV_SVM_DIRTY);
     if (recv_svm_dirty(e, r.u.suspended.nr_dirty) < 0)
         return lose_secondary(e);
     e->stats.svm_dirty_last = r.u.suspended.nr_dirty;
+
+    set_state(e, COLO_P_SUSPENDING);
+    t0 = colo_now_ns();
+    e->stats.svm_suspend_last_ns = t0 - tw;
+    if (e->be->suspend(e->dom) < 0)
+        return local_fault(e, "suspending the PVM");
+    e->suspended = true;
+    colo_bitmap_clear_all(&e->dirty);
     /* A backend that merges the SVM's pages itself gets them first. */
-    if (e->be->peer_dirty && (e->be->peer_dirty(e->dom, &e->svm_dirty) < 0 ||
-                              e->be->dirty_read_clear(e->dom, &e->dirty) < 0))
+    if (e->be->peer_dirty && e->be->peer_dirty(e->dom, &e->svm_dirty) < 0)
+        return local_fault(e, "handing over the SVM's dirty pages");
+    if (e->be->dirty_read_clear(e->dom, &e->dirty) < 0)
         return local_fault(e, "reading the dirty log");
     colo_bitmap_or(&e->dirty, &e->svm_dirty);
     if (cause == COLO_TRIGGER_INITIAL)
         colo_bitmap_set(&e->dirty, 0);  /* harmless; keeps the first checkpoint non-empty */
-    mark[COLO_PHASE_SVM_DIRTY] = colo_now_ns();
+    mark[COLO_PHASE_SUSPEND] = colo_now_ns();
 
     set_state(e, COLO_P_SEND_STATE);
     pages = send_pages(e, &e->dirty, &chan_failed, false);
@@ -466,15 +472,15 @@ int colo_primary_checkpoint(struct colo_engine *e, enum colo_trigger cause)
     /* "svm dirtied" is what the SVM wrote since the checkpoint before: it
      * shows the SVM ran in between (the lab's soak reads it). */
     colo_debug("primary: checkpoint %" PRIu64 " (%s): %" PRId64 " pages, svm dirtied %" PRIu64
-               ", pause %.3f ms (suspend %.3f, svm_dirty %.3f, send %.3f, svm_ready %.3f,"
-               " release %.3f, resume %.3f)", e->seq, colo_trigger_name(cause), pages,
-               e->stats.svm_dirty_last, (double)(t1 - t0) / 1e6,
+               ", pause %.3f ms (suspend %.3f, send %.3f, svm_ready %.3f, release %.3f,"
+               " resume %.3f), after the SVM's suspend %.3f ms", e->seq, colo_trigger_name(cause),
+               pages, e->stats.svm_dirty_last, (double)(t1 - t0) / 1e6,
                (double)e->stats.phase_last_ns[COLO_PHASE_SUSPEND] / 1e6,
-               (double)e->stats.phase_last_ns[COLO_PHASE_SVM_DIRTY] / 1e6,
                (double)e->stats.phase_last_ns[COLO_PHASE_SEND] / 1e6,
                (double)e->stats.phase_last_ns[COLO_PHASE_SVM_READY] / 1e6,
                (double)e->stats.phase_last_ns[COLO_PHASE_RELEASE] / 1e6,
-               (double)e->stats.phase_last_ns[COLO_PHASE_RESUME] / 1e6);
+               (double)e->stats.phase_last_ns[COLO_PHASE_RESUME] / 1e6,
+               (double)e->stats.svm_suspend_last_ns / 1e6);
     e->seq++;
     e->last_end_ns = colo_now_ns();
     set_state(e, COLO_P_RUNNING);

@@ -33,6 +33,8 @@ int colo_status_json(const struct colo_engine *e, const char *role, char **out, 
     colo_json_num(g, "pages_last", e->stats.pages_last);
     colo_json_num(g, "pages_total", e->stats.pages_total);
     colo_json_num(g, "svm_dirty_last", e->stats.svm_dirty_last);
+    /* Before the pause: the secondary suspending while the PVM ran on. */
+    colo_json_ms(g, "last_svm_suspend_ms", e->stats.svm_suspend_last_ns);
     /* Cumulative: the counters outlive the channel (colo_chan_close keeps them). */
     colo_json_num(g, "bytes_sent", e->chan.bytes_sent);
     colo_json_num(g, "bytes_received", e->chan.bytes_recv);

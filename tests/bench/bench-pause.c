@@ -17,7 +17,8 @@
  * receiver does), once into a reused 1 MiB buffer ("TCP discard", a
  * /dev/null sink that stays in cache).  Prints medians and the ratio of
  * the pause to each (the goal is <= 1.2), and under each size the median
- * of each phase of the pause (colo-engine.h, enum colo_phase).  With
+ * of each phase of the pause (colo-engine.h, enum colo_phase) and of the
+ * secondary's suspend before it, while the PVM still ran.  With
  * BENCH_DEBUG=1 in the environment the engines log every checkpoint's
  * phases as well.
  */
@@ -186,7 +187,7 @@ int main(int argc, char **argv)
            "bytes/ckpt", "ratio", "ratio/d");
     for (int i = 0; i < nsizes; i++) {
         uint64_t pages = (uint64_t)sizes[i] << 20 >> COLO_PAGE_SHIFT;
-        uint64_t pause[64], tcp[64], tcpd[64], phase[COLO_PHASE__MAX][64], bytes = 0;
+        uint64_t pause[64], tcp[64], tcpd[64], phase[COLO_PHASE__MAX][64], svmw[64], bytes = 0;
         int n = reps < 64 ? reps : 64;
 
         for (int r = 0; r < n; r++) {
@@ -205,6 +206,7 @@ int main(int argc, char **argv)
                 goto out;
             }
             pause[r] = e.stats.pause_last_ns;
+            svmw[r] = e.stats.svm_suspend_last_ns;
             for (int p = 0; p < COLO_PHASE__MAX; p++)
                 phase[p][r] = e.stats.phase_last_ns[p];
             bytes = e.chan.bytes_sent - before;
@@ -229,7 +231,7 @@ int main(int argc, char **argv)
             printf("%-9s", "  phases");
             for (int p = 0; p < COLO_PHASE__MAX; p++)
                 printf(" %s %.2f", colo_phase_name((enum colo_phase)p), median(phase[p], n) / 1e6);
-            printf(" ms\n");
+            printf(" ms; before it, svm_suspend %.2f ms\n", median(svmw, n) / 1e6);
             fflush(stdout);
         }
     }

@@ -82,7 +82,7 @@ if boot_guest pvm 240; then
     # Where the pauses went: the median of each phase over checkpoints
     # 1..N (the primary logs them), printed for docs/performance.md.
     _ph=""
-    for p in suspend svm_dirty send svm_ready release resume; do
+    for p in suspend send svm_ready release resume; do
         _ph="$_ph $p $(sed -n "s/.*primary: checkpoint \([0-9]*\) .*[( ]$p \([0-9.]*\)[,)].*/\1 \2/p" $W/pri.err |
             awk '$1 >= 1 { print $2 }' | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')"
     done

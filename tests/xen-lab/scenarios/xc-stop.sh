@@ -37,19 +37,22 @@ if boot_guest pvm 240; then
     if protect 1; then
         pass "xc-stop: protected on libxenguest's loop"
         # Die in the middle of a checkpoint: the secondary stopped, the
-        # primary suspends the PVM and waits for SVM_SUSPENDED while
-        # libxenguest, past its suspend callback, waits for the SVM's list
-        # on its back channel (the path where libxenguest 4.17 crashes if
-        # that read fails; xen-xcsave.c).  Then the secondary dies.  It is
-        # stopped right after a checkpoint ended, so that it cannot have
-        # answered the next one's CHECKPOINT_NEW (one run stopped it just
-        # after it had, and the primary lost it in send-state instead).
+        # primary has sent CHECKPOINT_NEW and waits for SVM_SUSPENDED with
+        # the PVM still running, while libxenguest waits in its
+        # checkpoint callbacks for the engine to suspend it (the engine
+        # suspends the PVM only once the SVM's dirty list is in, so
+        # libxenguest's read of that list on its back channel - the path
+        # where libxenguest 4.17 crashes if the read fails; xen-xcsave.c -
+        # follows at once).  Then the secondary dies.  It is stopped right
+        # after a checkpoint ended, so that it cannot have answered the next
+        # one's CHECKPOINT_NEW (one run stopped it just after it had, and
+        # the primary lost it in send-state instead).
         n0=$(grep -c 'wait-svm-resumed -> running' $W/pri1.err); _i=0
         while [ $_i -lt 300 ] && [ "$(grep -c 'wait-svm-resumed -> running' $W/pri1.err)" -le "$n0" ]; do
             sleep 0.2; _i=$((_i + 1))
         done
         kill -STOP $secpid; _i=0
-        while [ $_i -lt 60 ] && [ "$(grep -c 'suspending -> wait-svm-suspended' $W/pri1.err)" -le \
+        while [ $_i -lt 60 ] && [ "$(grep -c 'running -> wait-svm-suspended' $W/pri1.err)" -le \
                                   "$(grep -c 'primary: checkpoint [0-9]* (' $W/pri1.err)" ]; do
             sleep 1; _i=$((_i + 1))
         done
