@@ -54,7 +54,7 @@ enum colo_rec_type {
     COLO_REC_DEVICE_STATE       = 0x0012,
     COLO_REC_INITIAL_DONE       = 0x0013,  /* end of the live initial copy */
     /* checkpoint control */
-    COLO_REC_CHECKPOINT_NEW     = 0x0020,  /* P -> S: PVM suspended, suspend SVM */
+    COLO_REC_CHECKPOINT_NEW     = 0x0020,  /* P -> S: suspend the SVM (the PVM stops after) */
     COLO_REC_SVM_SUSPENDED      = 0x0021,  /* S -> P: SVM suspended, N dirty pfns follow */
     COLO_REC_CHECKPOINT_END     = 0x0022,  /* P -> S: all state sent, commit */
     COLO_REC_SVM_READY          = 0x0023,  /* S -> P: checkpoint committed */

@@ -8,8 +8,8 @@
  *   colo-ctl -c unix:PATH failover            tell colo-proxy to fail over; waits for its answer
  *
  * -t MS bounds the wait for an answer (default 2000).  The engine answers
- * between the steps of a checkpoint, not during one, so a checkpoint that
- * pauses for longer than that (a large dirty set, or a slow emulated lab)
+ * between checkpoints, not during one, so a checkpoint that takes longer
+ * than that (a slow secondary, a large dirty set, or a slow emulated lab)
  * needs a longer wait.
  *
  * The same commands serve the engine's control socket and colo-proxy's.

@@ -506,9 +506,12 @@ void colo_xen_xcs_stop(struct colo_domain *d)
      * libxenguest 4.17 must never fail to read the SVM's list: on that
      * path it frees a record buffer it never set (xg_sr_save.c,
      * colo_merge_secondary_dirty_bitmap) and the process dies - seen in
-     * the lab's xc-stop scenario.  So a list it waits for is given (empty),
-     * and the back channel stays open until it has returned.  Shutting the
-     * stream makes its next write fail instead, a path that cleans up.
+     * the lab's xc-stop scenario when the engine still suspended the PVM
+     * before the SVM's list was in.  So a list it waits for is given
+     * (empty), and the back channel stays open until it has returned.
+     * Shutting the stream makes its next write fail instead, a path that
+     * cleans up.  (Now the list is handed over right after the suspend,
+     * so this is needed only if peer_dirty fails in between.)
      */
     if (x->list_owed && x->back[1] >= 0) {
         uint8_t empty[COLO_XCS_RHDR_SIZE];

@@ -409,6 +409,8 @@ static struct colo_domain_spec spec = { .name = "fake", .options = "" };
 
 enum { H_BARRIER, H_DONE, H_COMMIT, H_LOST, H_FAILOVER, H_IDLE, H_DONE_RUNNING };
 
+static void guest_write(struct colo_domain *d, uint64_t pfn, uint8_t val);
+
 static void on_state(void *o, enum colo_state from, enum colo_state to)
 {
     struct side *s = o;
@@ -416,6 +418,10 @@ static void on_state(void *o, enum colo_state from, enum colo_state to)
     (void)from;
     if (s->ntrace < MAX_TRACE)
         s->trace[s->ntrace++] = to;
+    /* The PVM runs while the secondary suspends (colo-primary.c): it writes
+     * then too, and the checkpoint taken when it stops must carry that. */
+    if (s == &P && to == COLO_P_RECV_SVM_DIRTY)
+        guest_write(s->e.dom, 150 + s->e.seq % 40, (uint8_t)(0xa0 + s->e.seq));
 }
 
 static int h_barrier(void *o, uint64_t epoch, uint64_t *w) { (void)epoch; ((struct side *)o)->hooks[H_BARRIER]++; *w = 3; return 0; }
@@ -503,9 +509,10 @@ static void run_session(const struct cut_rule *rule, int nckpt)
             for (uint64_t p = 0; p < 20; p++)
                 guest_write(pvm, (p * 13 + (uint64_t)k * 5) % NR_PAGES, (uint8_t)(k + p));
             usleep(120000);         /* let the SVM run: at least two idle hooks */
-            P.pvm_at_ckpt[k] = malloc(NR_PAGES * COLO_PAGE_SIZE);
-            memcpy(P.pvm_at_ckpt[k], pvm->mem, NR_PAGES * COLO_PAGE_SIZE);
             colo_primary_checkpoint(&P.e, COLO_TRIGGER_REQUEST);
+            /* The PVM as it was suspended (on_state wrote to it just before). */
+            P.pvm_at_ckpt[k] = malloc(NR_PAGES * COLO_PAGE_SIZE);
+            memcpy(P.pvm_at_ckpt[k], pvm->snap, NR_PAGES * COLO_PAGE_SIZE);
         }
     }
     /* The primary's host "dies" (or the test ends): close its end. */
