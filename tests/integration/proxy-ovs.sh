@@ -111,7 +111,12 @@ echo "(${SECONDS}s)"
 #    proxy asks (queue-full) each time it holds 8 KiB - less than TCP's
 #    first flight, so that every flight reaches it - and drops nothing:
 #    every frame OVS gave the proxy was released or is still held, every
-#    frame released reached OVS, every byte reached the client.
+#    frame released reached OVS, every byte reached the client.  The cap
+#    drives the checkpoints: the first request is queue-full, and most are.
+#    One svm-lag request may follow a TCP timeout of the PVM, whose flight
+#    then shrinks below the cap while the SVM says nothing: the lag timer
+#    (10 s here) is what frees it then, as it should (seen once in CI,
+#    under ASan: 26 queue-full, 1 svm-lag, 10.6 s).
 ovs_servers 8083
 engine e4 20
 ovs_proxies p4 --engine "unix:$WORK/e4.ctl" --svm-lag 10000 --max-held 8192
@@ -122,8 +127,10 @@ xp1=$(pvm_frames)
 ovs_stop_proxies
 svm_stop CONT
 n=$(grep -c "^request queue-full" "$WORK/e4.out")
-check "queue cap: checkpoint requests for queue-full ($n), none for svm-lag" \
-    test "$n" -ge 1 -a -z "$(grep '^request svm-lag' "$WORK/e4.out")"
+l=$(grep -c "^request svm-lag" "$WORK/e4.out")
+first=$(sed -n 's/^request \([a-z-]*\).*/\1/p' "$WORK/e4.out" | head -1)
+check "queue cap: checkpoint requests for queue-full ($n, the first), svm-lag $l (0, or 1 after a TCP timeout)" \
+    test "$n" -ge 1 -a "$first" = queue-full -a "$l" -le 1
 check "queue cap: all 2,000,000 bytes reached the client ($out)" grep -q "bytes 2000000 " <<< "$out"
 rel=$(json_num "$WORK/p4.out" released) held=$(json_num "$WORK/p4.out" held)
 check "queue cap: no frame dropped in the proxy ($rel released + $held held >= $((xp1 - xp0)) received)" \
