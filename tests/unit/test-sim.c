@@ -79,6 +79,13 @@ static uint32_t wakeups_of(struct colo_domain *d)
     return w;
 }
 
+/* After the pauses, the guest runs on: it made progress since 'start'. */
+static void assert_runs_on(struct colo_domain *d, uint64_t start)
+{
+    usleep(5000);
+    assert_true(colo_backend_sim.guest_progress(d) > start);
+}
+
 /* Bounded wait for the guest to reach 'want'. */
 static void wait_for_state(struct colo_domain *d, uint32_t want)
 {
@@ -89,9 +96,10 @@ static void wait_for_state(struct colo_domain *d, uint32_t want)
 
 /* An idle guest is paused and resumed 200 times without being woken, and
  * still runs a job afterwards.  The pauses and the gaps between them are
- * long enough for a woken guest to run and be counted.  Its own 100 ms idle timer may fire during
- * the loop (a slow or loaded machine): each firing may cost up to two
- * pauses the slow way and three wake-ups, and no more. */
+ * long enough for a woken guest to run and be counted.  Its own 100 ms
+ * idle timer may fire during the loop (a slow or loaded machine): each
+ * firing may cost up to two pauses the slow way and three wake-ups, and no
+ * more. */
 static void test_idle_guest_not_woken(void **state)
 {
     struct colo_domain *d = open_guest("mem=512K,rate=0");
@@ -148,9 +156,7 @@ static int pause_many(struct colo_domain *d, int rounds)
         assert_int_equal(colo_backend_sim.resume(d), 0);
         usleep(100 + (unsigned)(i % 7) * 30);
     }
-    /* It ran between the pauses. */
-    usleep(5000);
-    assert_true(colo_backend_sim.guest_progress(d) > start);
+    assert_runs_on(d, start);
     return cold;
 }
 
@@ -199,8 +205,7 @@ static void test_pauses_race_a_slow_guest(void **state)
     print_message("slow guest: %d of 1000 pauses let it step\n", bad);
     assert_int_equal(bad, 0);
     sim_domain_set_stall(d, 0);
-    usleep(5000);
-    assert_true(colo_backend_sim.guest_progress(d) > start);
+    assert_runs_on(d, start);
     colo_backend_sim.destroy(d);
 }
 
