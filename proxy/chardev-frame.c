@@ -5,16 +5,7 @@
 #include <string.h>
 
 #include "chardev-frame.h"
-
-static uint32_t be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
-}
+#include "colo-be.h"
 
 static size_t hdr_size(const struct cf_decoder *d)
 {
@@ -62,8 +53,8 @@ static int fail(struct cf_decoder *d, const char *fmt, ...)
  * carry shows here, since the frame's bytes themselves are opaque. */
 static int check_header(struct cf_decoder *d, const uint8_t *h, uint32_t *len, uint32_t *vlen)
 {
-    *len = be32(h);
-    *vlen = d->vnet ? be32(h + 4) : 0;
+    *len = colo_get_be32(h);
+    *vlen = d->vnet ? colo_get_be32(h + 4) : 0;
     if (*len == 0)
         return fail(d, "zero-length frame");
     if (*len > d->max_len)
@@ -119,9 +110,9 @@ int cf_decode(struct cf_decoder *d, uint8_t *in, size_t n, cf_frame_fn *fn, void
 
 size_t cf_encode_header(uint8_t out[8], uint32_t len, bool vnet, uint32_t vnet_hdr_len)
 {
-    put_be32(out, len);
+    colo_put_be32(out, len);
     if (!vnet)
         return 4;
-    put_be32(out + 4, vnet_hdr_len);
+    colo_put_be32(out + 4, vnet_hdr_len);
     return 8;
 }

@@ -1,9 +1,8 @@
 /* packet.c - see packet.h. */
 #include <string.h>
 
+#include "colo-be.h"
 #include "packet.h"
-
-static uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 
 uint32_t flow_key_hash(const struct flow_key *k)
 {
@@ -66,12 +65,12 @@ static int l4(const uint8_t *p, size_t len, struct pkt *out, const char **why)
         if (hl < 20 || hl > len)
             return bad(why, "TCP data offset outside the segment");
         out->kind = PKT_TCP;
-        out->key.vm_port = be16(p);
-        out->key.peer_port = be16(p + 2);
-        out->seq = pkt_be32(p + 4);
-        out->ack = pkt_be32(p + 8);
+        out->key.vm_port = colo_get_be16(p);
+        out->key.peer_port = colo_get_be16(p + 2);
+        out->seq = colo_get_be32(p + 4);
+        out->ack = colo_get_be32(p + 8);
         out->flags = p[13];
-        out->win = be16(p + 14);
+        out->win = colo_get_be16(p + 14);
         out->wscale = -1;
         if (out->flags & TCP_SYN)
             out->wscale = syn_wscale(p + 20, hl - 20);
@@ -82,13 +81,13 @@ static int l4(const uint8_t *p, size_t len, struct pkt *out, const char **why)
     case 17:                                    /* UDP */
         if (len < 8)
             return bad(why, "UDP header truncated");
-        if (be16(p + 4) < 8 || be16(p + 4) > len)
+        if (colo_get_be16(p + 4) < 8 || colo_get_be16(p + 4) > len)
             return bad(why, "UDP length outside the packet");
         out->kind = PKT_UDP;
-        out->key.vm_port = be16(p);
-        out->key.peer_port = be16(p + 2);
+        out->key.vm_port = colo_get_be16(p);
+        out->key.peer_port = colo_get_be16(p + 2);
         out->payload = p + 8;
-        out->payload_len = be16(p + 4) - 8u;
+        out->payload_len = colo_get_be16(p + 4) - 8u;
         return 0;
     case 1:                                     /* ICMP */
     case 58:                                    /* ICMPv6 */
@@ -114,11 +113,11 @@ int pkt_parse(const uint8_t *f, size_t len, struct pkt *out, const char **why)
     memset(out, 0, sizeof(*out));
     if (len < 14)
         return bad(why, "frame shorter than an Ethernet header");
-    type = be16(f + 12);
+    type = colo_get_be16(f + 12);
     if (type == 0x8100) {                       /* 802.1Q */
         if (len < 18)
             return bad(why, "VLAN tag truncated");
-        type = be16(f + 16);
+        type = colo_get_be16(f + 16);
         off = 18;
     }
     if (type == 0x0800) {                       /* IPv4 */
@@ -128,10 +127,10 @@ int pkt_parse(const uint8_t *f, size_t len, struct pkt *out, const char **why)
         if (len - off < 20 || (ip[0] >> 4) != 4)
             return bad(why, "IPv4 header truncated or wrong version");
         ihl = (size_t)(ip[0] & 15) * 4;
-        tot = be16(ip + 2);
+        tot = colo_get_be16(ip + 2);
         if (ihl < 20 || tot < ihl || tot > len - off)
             return bad(why, "IPv4 header or total length outside the frame");
-        if ((be16(ip + 6) & 0x3fff) != 0)       /* a fragment: no L4 header to trust */
+        if ((colo_get_be16(ip + 6) & 0x3fff) != 0)       /* a fragment: no L4 header to trust */
             return other(f, len, out);
         out->key.family = 4;
         out->key.proto = ip[9];
@@ -145,7 +144,7 @@ int pkt_parse(const uint8_t *f, size_t len, struct pkt *out, const char **why)
 
         if (len - off < 40 || (ip[0] >> 4) != 6)
             return bad(why, "IPv6 header truncated or wrong version");
-        plen = be16(ip + 4);
+        plen = colo_get_be16(ip + 4);
         if (plen > len - off - 40)
             return bad(why, "IPv6 payload length outside the frame");
         out->key.family = 6;
@@ -168,11 +167,6 @@ int pkt_parse(const uint8_t *f, size_t len, struct pkt *out, const char **why)
     return r;
 }
 
-static void put_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
-}
-
 /*
  * Write a 32-bit field at offset o of a TCP segment t and keep its checksum
  * right (RFC 1624: HC' = ~(~HC + ~m + m') for each 16-bit word m that
@@ -187,7 +181,7 @@ void pkt_tcp_set32(uint8_t *t, size_t o, uint32_t v)
 
     for (size_t w = w0; w < w1; w += 2)
         old[(w - w0) / 2] = (uint16_t)(t[w] << 8 | t[w + 1]);
-    put_be32(t + o, v);
+    colo_put_be32(t + o, v);
     for (size_t w = w0; w < w1; w += 2) {
         s += (uint16_t)~old[(w - w0) / 2];
         s += (uint32_t)(t[w] << 8 | t[w + 1]);
@@ -236,7 +230,7 @@ void pkt_tcp_set_window(uint8_t *t, uint16_t win)
 
     /* RFC 1624: the new checksum from the old one and the one 16-bit word
      * that changed, HC' = ~(~HC + ~m + m'). */
-    s = (uint16_t)~be16(t + 16) + (uint32_t)(uint16_t)~be16(t + 14) + win;
+    s = (uint16_t)~colo_get_be16(t + 16) + (uint32_t)(uint16_t)~colo_get_be16(t + 14) + win;
     while (s >> 16)
         s = (s & 0xffff) + (s >> 16);
     t[14] = (uint8_t)(win >> 8);
@@ -262,10 +256,10 @@ int pkt_fill_checksum(uint8_t *frame, size_t len)
     alen = p.key.family == 4 ? 4 : 16;
     /* The pseudo-header: both addresses, the protocol, the L4 length. */
     for (size_t i = 0; i < alen; i += 2)
-        s += be16(p.key.vm_addr + i) + (uint32_t)be16(p.key.peer_addr + i);
+        s += colo_get_be16(p.key.vm_addr + i) + (uint32_t)colo_get_be16(p.key.peer_addr + i);
     s += p.key.proto + (uint32_t)tl;
     for (size_t i = 0; i + 1 < tl; i += 2)
-        s += be16(seg + i);
+        s += colo_get_be16(seg + i);
     if (tl & 1)
         s += (uint32_t)seg[tl - 1] << 8;
     while (s >> 16)
@@ -307,14 +301,14 @@ long pkt_tcp_next_segment(const uint8_t *frame, size_t len, size_t mtu, size_t *
     ip = out + l3off;
     tcp = out + (p.l4 - frame);
     if (p.key.family == 4) {
-        uint16_t tot = (uint16_t)(hdrs - l3off + chunk), id = (uint16_t)(be16(ip + 4) + idx);
+        uint16_t tot = (uint16_t)(hdrs - l3off + chunk), id = (uint16_t)(colo_get_be16(ip + 4) + idx);
         uint32_t s = 0;
 
         ip[2] = (uint8_t)(tot >> 8), ip[3] = (uint8_t)tot;
         ip[4] = (uint8_t)(id >> 8), ip[5] = (uint8_t)id;
         ip[10] = ip[11] = 0;
         for (size_t i = 0; i < l3hl; i += 2)
-            s += be16(ip + i);
+            s += colo_get_be16(ip + i);
         while (s >> 16)
             s = (s & 0xffff) + (s >> 16);
         s = ~s & 0xffff;

@@ -61,12 +61,6 @@ size_t pkt_tcp_ts_option(const uint8_t *tcp, size_t hlen);
 /* The same connection seen from the other side: addresses and ports
  * swapped (a frame towards the VM parses with the peer first). */
 void flow_key_reverse(struct flow_key *out, const struct flow_key *in);
-/* A big-endian 32-bit field (sequence and acknowledgement numbers,
- * timestamps) at p. */
-static inline uint32_t pkt_be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 /* A hash of the whole key (it has no padding: every byte is set). */
 uint32_t flow_key_hash(const struct flow_key *k);
 

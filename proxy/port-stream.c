@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "chardev-frame.h"
+#include "colo-be.h"
 #include "colo-channel.h"
 #include "colo-log.h"
 #include "port.h"
@@ -44,11 +45,6 @@ struct port_stream {
     size_t out_head, out_len, out_cap;
     size_t head_left;               /* bytes of the frame at head still to write */
 };
-
-static uint32_t be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 static void set_fd(struct port_stream *ps)
 {
@@ -152,7 +148,7 @@ static void written(struct port_stream *ps, size_t n)
         size_t k;
 
         if (ps->head_left == 0)
-            ps->head_left = hs + be32(ps->out + ps->out_head);
+            ps->head_left = hs + colo_get_be32(ps->out + ps->out_head);
         k = n < ps->head_left ? n : ps->head_left;
         ps->out_head += k;
         ps->head_left -= k;
@@ -309,7 +305,7 @@ static size_t stream_lead(const struct port *p, const uint8_t *frame, size_t len
 
     if (!ps->vnet || len < 4)
         return 0;
-    lead = 4 + (size_t)be32(frame);     /* the decoder checked it fits */
+    lead = 4 + (size_t)colo_get_be32(frame);     /* the decoder checked it fits */
     return lead < len ? lead : len;
 }
 

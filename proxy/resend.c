@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "colo-be.h"
 #include "packet.h"
 #include "resend.h"
 
@@ -202,9 +203,9 @@ static void send_again(struct resend *r, struct rs_conn *k, struct seg *s, uint6
 {
     uint8_t *t = s->frame + s->l4off;
 
-    if ((t[13] & TCP_ACK) && k->have_c_ack && pkt_be32(t + 8) != k->c_ack)
+    if ((t[13] & TCP_ACK) && k->have_c_ack && colo_get_be32(t + 8) != k->c_ack)
         pkt_tcp_set32(t, 8, k->c_ack);
-    if (s->tsoff && k->have_c_ts && pkt_be32(t + s->tsoff) != k->c_tsval)
+    if (s->tsoff && k->have_c_ts && colo_get_be32(t + s->tsoff) != k->c_tsval)
         pkt_tcp_set32(t, s->tsoff, k->c_tsval);
     send(opaque, s->frame, s->len);
     s->copies++;
@@ -258,8 +259,8 @@ void rs_client(struct resend *r, const uint8_t *frame, size_t len, uint64_t now)
     ts = pkt_tcp_ts_option(p.l4, hlen);
     if ((p.flags & TCP_ACK) && (!k->have_c_ack || after(p.ack, k->c_ack)))
         k->c_ack = p.ack, k->have_c_ack = true;
-    if (ts && (!k->have_c_ts || after(pkt_be32(p.l4 + ts), k->c_tsval)))
-        k->c_tsval = pkt_be32(p.l4 + ts), k->have_c_ts = true;
+    if (ts && (!k->have_c_ts || after(colo_get_be32(p.l4 + ts), k->c_tsval)))
+        k->c_tsval = colo_get_be32(p.l4 + ts), k->have_c_ts = true;
     if (p.flags & TCP_SYN) {
         /* Not held: a lost SYN is the client's to send again. */
         k->c_syn = true;

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "colo-be.h"
 #include "packet.h"
 #include "rewrite.h"
 
@@ -99,14 +100,14 @@ int rw_svm_out(struct rewriter *r, uint8_t *frame, size_t len, bool out)
             k->s_isn = p.seq;
             k->have_s_isn = true;
             k->have_s_ts = ts != 0;
-            k->s_tsval = ts ? pkt_be32(t + ts) : 0;
+            k->s_tsval = ts ? colo_get_be32(t + ts) : 0;
         }
     }
     if (!out || !(k = find(r, &p.key, false)) || !k->have_off || (!k->off && !k->ts_off))
         return 0;
     pkt_tcp_set32(t, 4, p.seq - k->off);
     if (ts && k->have_ts_off)
-        pkt_tcp_set32(t, ts, pkt_be32(t + ts) - k->ts_off);
+        pkt_tcp_set32(t, ts, colo_get_be32(t + ts) - k->ts_off);
     return 1;
 }
 
@@ -132,13 +133,13 @@ int rw_client_to_svm(struct rewriter *r, uint8_t *frame, size_t len)
         k->off = k->s_isn - (p.ack - 1);
         k->have_off = true;
         k->have_ts_off = ts && k->have_s_ts;
-        k->ts_off = k->have_ts_off ? k->s_tsval - pkt_be32(t + ts + 4) : 0;
+        k->ts_off = k->have_ts_off ? k->s_tsval - colo_get_be32(t + ts + 4) : 0;
     }
     if (!k->off && !k->ts_off)
         return 0;
     pkt_tcp_set32(t, 8, p.ack + k->off);
     if (ts && k->have_ts_off)
-        pkt_tcp_set32(t, ts + 4, pkt_be32(t + ts + 4) + k->ts_off);
+        pkt_tcp_set32(t, ts + 4, colo_get_be32(t + ts + 4) + k->ts_off);
     return 1;
 }
 

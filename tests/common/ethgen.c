@@ -1,17 +1,8 @@
 /* ethgen.c - see ethgen.h. */
 #include <string.h>
 
+#include "colo-be.h"
 #include "ethgen.h"
-
-static void be16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8), p[1] = (uint8_t)v;
-}
-
-static void be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
-}
 
 /* The Internet checksum's running sum over len bytes. */
 static uint32_t sum16(uint32_t s, const uint8_t *p, size_t len)
@@ -62,34 +53,34 @@ size_t ethgen_tcp(uint8_t *out, struct tcp_flow *f, uint8_t flags, const uint8_t
 
     memcpy(out, f->cl_mac, 6);
     memcpy(out + 6, f->vm_mac, 6);
-    be16(out + 12, 0x0800);
+    colo_put_be16(out + 12, 0x0800);
     memset(ip, 0, 20);
     ip[0] = 0x45;
-    be16(ip + 2, (uint16_t)(20 + tcplen));
-    be16(ip + 4, f->ip_id++);
-    be16(ip + 6, 0x4000);                           /* don't fragment */
+    colo_put_be16(ip + 2, (uint16_t)(20 + tcplen));
+    colo_put_be16(ip + 4, f->ip_id++);
+    colo_put_be16(ip + 6, 0x4000);                           /* don't fragment */
     ip[8] = f->ttl;
     ip[9] = 6;
-    be32(ip + 12, f->vm_ip);
-    be32(ip + 16, f->cl_ip);
-    be16(ip + 10, fold(sum16(0, ip, 20)));
+    colo_put_be32(ip + 12, f->vm_ip);
+    colo_put_be32(ip + 16, f->cl_ip);
+    colo_put_be16(ip + 10, fold(sum16(0, ip, 20)));
     memset(t, 0, 20 + opt);
-    be16(t, f->vm_port);
-    be16(t + 2, f->cl_port);
-    be32(t + 4, f->seq);
-    be32(t + 8, (flags & 0x10) ? f->ack : 0);
+    colo_put_be16(t, f->vm_port);
+    colo_put_be16(t + 2, f->cl_port);
+    colo_put_be32(t + 4, f->seq);
+    colo_put_be32(t + 8, (flags & 0x10) ? f->ack : 0);
     t[12] = (uint8_t)((5 + opt / 4) << 4);
     t[13] = flags;
-    be16(t + 14, f->window);
+    colo_put_be16(t + 14, f->window);
     if (opt) {
         t[20] = 2, t[21] = 4;                       /* MSS 1460 */
-        be16(t + 22, 1460);
+        colo_put_be16(t + 22, 1460);
     }
     if (len)
         memcpy(t + 20 + opt, payload, len);
     /* pseudo-header, then the segment */
     s = sum16(0, ip + 12, 8) + 6 + (uint32_t)tcplen;
-    be16(t + 16, fold(sum16(s, t, tcplen)));
+    colo_put_be16(t + 16, fold(sum16(s, t, tcplen)));
     f->seq += (uint32_t)len + ((flags & 0x03) ? 1 : 0);
     return 14 + 20 + tcplen;
 }
