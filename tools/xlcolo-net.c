@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -433,6 +434,34 @@ static int proxy_args(const struct xlc_net *n, int i, const char *ifname, struct
     return 0;
 }
 
+/*
+ * The niceness a proxy runs at.  Every frame of the VM passes through it
+ * and ovs-vswitchd in series, so it runs at the switch's priority: -10, what
+ * ovs-ctl gives ovs-vswitchd (--ovs-vswitchd-priority) on Debian, XenServer
+ * and XCP-ng.  At xl-colo's own (0) it waits behind the busy processes it
+ * serves every time it wakes, and upload through it fell to 0.5-0.7 of the
+ * path without COLO (performance.md, "Scheduling priority").
+ * COLO_PROXY_NICE in the environment chooses another.
+ */
+static int proxy_nice(int *out)
+{
+    const char *v = getenv("COLO_PROXY_NICE");
+    char *end;
+    long nv;
+
+    *out = -10;
+    if (!v)
+        return 0;
+    errno = 0;
+    nv = strtol(v, &end, 10);
+    if (errno || end == v || *end || nv < -20 || nv > 19) {
+        colo_err("COLO_PROXY_NICE=%s: not a niceness (an integer from -20 to 19)", v);
+        return -1;
+    }
+    *out = (int)nv;
+    return 0;
+}
+
 static int start_proxy(const struct xlc_net *n, int i)
 {
     char ifname[32], ctl[4200], pidf[4200], log[4200], engine[XLC_SUN_PATH_MAX + 8];
@@ -440,11 +469,13 @@ static int start_proxy(const struct xlc_net *n, int i)
     struct proxy_args pa;
     bool primary = !strcmp(n->role, "primary");
     const char *path = xlc_proxy_path();
-    int k = 0, logfd, up;
+    int k = 0, logfd, up, niceness;
     long from;
     pid_t pid;
     FILE *f;
 
+    if (proxy_nice(&niceness) < 0)
+        return -1;
     if (xlc_net_ifname(n, i, ifname, sizeof(ifname)) < 0 || xlc_ctl_path(n->name, true, engine, sizeof(engine)) < 0)
         return -1;
     /* One left by an earlier protection that was not torn down would pass
@@ -488,6 +519,9 @@ static int start_proxy(const struct xlc_net *n, int i)
         xlc_child_signals();    /* not xl-colo's blocked SIGTERM: it is how we stop it */
         if (null < 0 || dup2(null, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
             _exit(126);
+        if (setpriority(PRIO_PROCESS, 0, niceness) < 0)     /* into its log: it still works */
+            fprintf(stderr, "xl-colo: cannot give %s niceness %d (%s): it runs at xl-colo's\n",
+                    path, niceness, strerror(errno));
         execvp(path, argv);
         fprintf(stderr, "xl-colo: cannot run %s: %s\n", path, strerror(errno));
         _exit(127);

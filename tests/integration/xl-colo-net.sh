@@ -112,6 +112,9 @@ check "the proxies read and send as the layout wants: $io" \
     eval 'grep -q "ports: $io" "$WORK/log/colo-vm1-primary-vif0.log" && grep -q "ports: $io" "$WORK/log/colo-vm1-secondary-vif0.log"'
 check "the comparator does not inherit xl-colo's blocked signals (SigBlk ${blk:-?})" \
     test -n "$blk" -a "$(( 0x${blk:-0} & 0x4000 ))" -eq 0
+nice_of() { awk '{ print $19 }' "/proc/$(proxy_pid "$1")/stat" 2> /dev/null; }   # (comm has no space)
+check "the proxies run at ovs-vswitchd's niceness, -10 (the comparator $(nice_of pri), the rewriter $(nice_of sec))" \
+    test "$(nice_of pri)" = -10 -a "$(nice_of sec)" = -10
 ans=$(ask hello)
 check "a client request is answered through the comparator: $ans" grep -q "answer .* RESP 0 hello" <<<"$ans"
 rel=$(status pri | sed -n 's/.*"released":\([0-9]*\).*/\1/p')
@@ -149,9 +152,11 @@ check "stop: the PVM answers on the bridge directly: $ans" grep -q "answer .* RE
 #     first, the PVM's vif back on the bridge), and the PVM answers alone.
 : > "$WORK/script.log"
 ip -n "$NS" link set vif2.0 up
-remus r2b
+COLO_PROXY_NICE=3 remus r2b      # (and another niceness, which both hosts' proxies inherit)
 wait_for "$WORK/r2b.err" "is protected by COLO" 30 || fail "vm1 protected for 2b" "$(tail -3 "$WORK/r2b.err")"
 pp=$(proxy_pid pri)
+check "COLO_PROXY_NICE=3: the proxies run at niceness 3 (the comparator $(nice_of pri), the rewriter $(nice_of sec))" \
+    test "$(nice_of pri)" = 3 -a "$(nice_of sec)" = 3
 kill -9 $(pgrep -f "colo-engine secondary .*$WORK/sec/") "$(proxy_pid sec)" 2> /dev/null   # the whole host
 ip -n "$NS" link set vif2.0 down                                                       # ... and its SVM
 wait_for "$WORK/script.log" "^failover mode=primary" 15
@@ -232,6 +237,15 @@ check "a script's bad proxy port: protection refused (exit $rc), the file and li
 check "... and the primary's side undone${left:+ (left: $left)}" \
     eval '[ -z "$left" ] && [ "$(cookie_flows brp)" = 0 ] && ! sw ovs-vsctl list-ports brp | grep -q -- -x'
 pkill -9 -f -- "$WORK/sec5/"
+COLO_PROXY_NICE=fast ip netns exec "$SW" timeout 60 "$X" remus -c -N "$WORK/site-script" -C "$WORK/vm1.cfg" \
+    "${LAYOUT_OPT[@]}" -s '' vm1 "XL_COLO_RUNDIR=$WORK/sec6 $X migrate-receive --colo --coloft-script $WORK/site-script \
+    --listen 127.0.0.1:0 ${LAYOUT_OPT[*]}" > /dev/null 2> "$WORK/r6.err"; rc=$?
+left=$(find "$WORK/pri" -mindepth 1 2> /dev/null | tr '\n' ' ')
+check "COLO_PROXY_NICE=fast: protection refused (exit $rc), the variable named: $(grep -o "COLO_PROXY_NICE=fast:.*" "$WORK/r6.err" | head -1)" \
+    eval 'test "$rc" -ne 0 && grep -q "COLO_PROXY_NICE=fast: not a niceness" "$WORK/r6.err"'
+check "... and the primary's side undone${left:+ (left: $left)}" \
+    eval '[ -z "$left" ] && [ "$(cookie_flows brp)" = 0 ] && ! sw ovs-vsctl list-ports brp | grep -q -- -x'
+pkill -9 -f -- "$WORK/sec6/"
 ip netns exec "$SW" timeout 60 "$X" remus -c -N "$WORK/site-script" -C "$WORK/vm1.cfg" -s '' vm1 \
     "XL_COLO_RUNDIR=$WORK/sec4 $X migrate-receive --colo --listen 127.0.0.1:0" > /dev/null 2> "$WORK/r4.err"; rc=$?
 check "a receiving side without the script refuses to build an SVM it could not wire (exit $rc)" \
