@@ -443,7 +443,7 @@ static int proxy_args(const struct xlc_net *n, int i, const char *ifname, struct
  * path without COLO (performance.md, "Scheduling priority").
  * COLO_PROXY_NICE in the environment chooses another.
  */
-static int proxy_nice(int *out)
+const char *xlc_net_proxy_nice(int *out)
 {
     const char *v = getenv("COLO_PROXY_NICE");
     char *end;
@@ -451,15 +451,13 @@ static int proxy_nice(int *out)
 
     *out = -10;
     if (!v)
-        return 0;
+        return NULL;
     errno = 0;
     nv = strtol(v, &end, 10);
-    if (errno || end == v || *end || nv < -20 || nv > 19) {
-        colo_err("COLO_PROXY_NICE=%s: not a niceness (an integer from -20 to 19)", v);
-        return -1;
-    }
+    if (errno || end == v || *end || nv < -20 || nv > 19)
+        return v;
     *out = (int)nv;
-    return 0;
+    return NULL;
 }
 
 static int start_proxy(const struct xlc_net *n, int i)
@@ -470,12 +468,15 @@ static int start_proxy(const struct xlc_net *n, int i)
     bool primary = !strcmp(n->role, "primary");
     const char *path = xlc_proxy_path();
     int k = 0, logfd, up, niceness;
+    const char *bad = xlc_net_proxy_nice(&niceness);
     long from;
     pid_t pid;
     FILE *f;
 
-    if (proxy_nice(&niceness) < 0)
+    if (bad) {          /* (prepare_net and plan_net refused it before protection began) */
+        colo_err("COLO_PROXY_NICE=%s: %s", bad, XLC_NET_NICE_RANGE);
         return -1;
+    }
     if (xlc_net_ifname(n, i, ifname, sizeof(ifname)) < 0 || xlc_ctl_path(n->name, true, engine, sizeof(engine)) < 0)
         return -1;
     /* One left by an earlier protection that was not torn down would pass

@@ -196,6 +196,7 @@ static int write_config(struct receive *m)
 static int plan_net(struct receive *m)
 {
     struct xlc_net n;
+    const char *bad;
 
     if (m->o.userspace_proxy ||
         !xlc_net_init(&n, m->name, "secondary", m->o.script, m->o.net_layout, m->backend, -1,
@@ -205,6 +206,11 @@ static int plan_net(struct receive *m)
         /* The sending side always names it when it wires its own side. */
         refuse("%s has %d vif(s) and no --coloft-script came with it: the SVM's vifs would "
                "not be wired, and its output would reach the network", m->name, n.nvif);
+        return -1;
+    }
+    /* The rewriter starts much later (--on-svm): a bad niceness is refused now. */
+    if ((bad = xlc_net_proxy_nice(&(int){ 0 }))) {
+        refuse("COLO_PROXY_NICE=%s: %s", bad, XLC_NET_NICE_RANGE);
         return -1;
     }
     if (!(m->on_svm = xlc_net_command("svm", "secondary", m->name)) ||

@@ -456,6 +456,8 @@ static int find_config(struct remus *m)
  */
 static int prepare_net(struct remus *m)
 {
+    const char *bad;
+
     if (!m->info.vifs)
         return 0;
     if (m->o.userspace_proxy && m->o.net_layout) {
@@ -481,6 +483,10 @@ static int prepare_net(struct remus *m)
     if (!xlc_net_init(&m->net, m->dom.name, "primary", m->o.netbufscript, m->o.net_layout,
                       m->backend, m->dom.domid, &m->info))
         return 0;
+    if ((bad = xlc_net_proxy_nice(&(int){ 0 }))) {
+        colo_err("COLO_PROXY_NICE=%s: %s", bad, XLC_NET_NICE_RANGE);
+        return -1;
+    }
     for (int i = 0; i < m->net.nvif; i++) {
         char ifname[32];
 
