@@ -445,6 +445,7 @@ static int proxy_args(const struct xlc_net *n, int i, const char *ifname, struct
  */
 const char *xlc_net_proxy_nice(int *out)
 {
+    static char why[160];
     const char *v = getenv("COLO_PROXY_NICE");
     char *end;
     long nv;
@@ -454,8 +455,10 @@ const char *xlc_net_proxy_nice(int *out)
         return NULL;
     errno = 0;
     nv = strtol(v, &end, 10);
-    if (errno || end == v || *end || nv < -20 || nv > 19)
-        return v;
+    if (errno || end == v || *end || nv < -20 || nv > 19) {
+        snprintf(why, sizeof(why), "COLO_PROXY_NICE=%.80s: not a niceness (an integer from -20 to 19)", v);
+        return why;
+    }
     *out = (int)nv;
     return NULL;
 }
@@ -474,7 +477,7 @@ static int start_proxy(const struct xlc_net *n, int i)
     FILE *f;
 
     if (bad) {          /* (prepare_net and plan_net refused it before protection began) */
-        colo_err("COLO_PROXY_NICE=%s: %s", bad, XLC_NET_NICE_RANGE);
+        colo_err("%s", bad);
         return -1;
     }
     if (xlc_net_ifname(n, i, ifname, sizeof(ifname)) < 0 || xlc_ctl_path(n->name, true, engine, sizeof(engine)) < 0)

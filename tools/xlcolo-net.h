@@ -73,10 +73,9 @@ int xlc_net_init(struct xlc_net *n, const char *name, const char *role, const ch
                  const struct xlc_cfg_info *info);
 
 /* The niceness the proxies are started at (-10, or COLO_PROXY_NICE; the
- * reason in xlcolo-net.c) into *out: NULL, or the variable's value if it
- * is not a niceness (XLC_NET_NICE_RANGE says what would be). */
+ * reason in xlcolo-net.c) into *out: NULL, or what is wrong with the
+ * variable, for the caller to report (a static string). */
 const char *xlc_net_proxy_nice(int *out);
-#define XLC_NET_NICE_RANGE "not a niceness (an integer from -20 to 19)"
 
 /* The script xl-colo runs when -N does not name one. */
 const char *xlc_net_default_script(void);

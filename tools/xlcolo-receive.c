@@ -210,7 +210,7 @@ static int plan_net(struct receive *m)
     }
     /* The rewriter starts much later (--on-svm): a bad niceness is refused now. */
     if ((bad = xlc_net_proxy_nice(&(int){ 0 }))) {
-        refuse("COLO_PROXY_NICE=%s: %s", bad, XLC_NET_NICE_RANGE);
+        refuse("%s", bad);
         return -1;
     }
     if (!(m->on_svm = xlc_net_command("svm", "secondary", m->name)) ||

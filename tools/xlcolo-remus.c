@@ -484,7 +484,7 @@ static int prepare_net(struct remus *m)
                       m->backend, m->dom.domid, &m->info))
         return 0;
     if ((bad = xlc_net_proxy_nice(&(int){ 0 }))) {
-        colo_err("COLO_PROXY_NICE=%s: %s", bad, XLC_NET_NICE_RANGE);
+        colo_err("%s", bad);
         return -1;
     }
     for (int i = 0; i < m->net.nvif; i++) {
